@@ -1,0 +1,130 @@
+//! Command-line flags and their environment variables, shared by every server built with the framework.
+
+use std::{net::IpAddr, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+/// The flags every server accepts.
+#[derive(Debug, Clone, Parser)]
+#[command(disable_version_flag = true)]
+pub struct Cli {
+    /// Serve MCP over stdin/stdout (also: FastMCP_TRANSPORT=stdio).
+    #[arg(long, conflicts_with = "streamable_http")]
+    pub stdio: bool,
+
+    /// Serve MCP over streamable HTTP at /mcp, with /health at the root (the default).
+    #[arg(long)]
+    pub streamable_http: bool,
+
+    /// Address to listen on.
+    #[arg(long, env = "MCP_HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    /// Port to listen on (a ConfidentialMind stack expects 8080).
+    #[arg(long, env = "MCP_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Log level; RUST_LOG is used when this is not given, DEBUG=true implies debug.
+    #[arg(long, env = "LOG_LEVEL", value_enum, ignore_case = true)]
+    pub log_level: Option<LogLevel>,
+
+    /// Stateless HTTP: no sessions, plain JSON responses; for replicas behind a load balancer.
+    #[arg(long, env = "MCP_STATELESS", value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub stateless: bool,
+
+    /// Extra Host header values to accept (comma-separated), e.g. the service's DNS name; `*` accepts
+    /// any host (turns DNS-rebinding protection off).
+    #[arg(long, env = "MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Browser origins to accept (comma-separated, with scheme, e.g. `http://localhost:*`); when set,
+    /// requests from other origins are refused.
+    #[arg(long, env = "MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// How long in-flight calls may run after SIGTERM/SIGINT before the server exits.
+    #[arg(long, env = "MCP_SHUTDOWN_GRACE", value_parser = parse_seconds, default_value = "10")]
+    pub shutdown_grace: Duration,
+
+    /// Print the tools, resources, templates and prompts with their schemas as JSON, and exit.
+    #[arg(long)]
+    pub manifest: bool,
+}
+
+/// `--log-level` values (the platform's names; `warn` is accepted for `warning`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Everything, including per-request details.
+    Debug,
+    /// Events of every call (the default).
+    Info,
+    /// Problems only.
+    #[value(alias = "warn")]
+    Warning,
+    /// Failures only.
+    Error,
+    /// Failures only (structlog's highest level).
+    Critical,
+}
+
+impl LogLevel {
+    pub(crate) fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info,rmcp=warn",
+            LogLevel::Warning => "warn",
+            LogLevel::Error | LogLevel::Critical => "error",
+        }
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("`{other}` is not a boolean; use true or false")),
+    }
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("`{value}` is not a number of seconds"))
+}
+
+/// Which transport to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// stdin/stdout.
+    Stdio,
+    /// Streamable HTTP.
+    StreamableHttp,
+}
+
+impl Cli {
+    /// The transport the flags and `FastMCP_TRANSPORT` choose: a flag wins, then the variable, then HTTP.
+    pub fn transport(&self) -> anyhow::Result<Transport> {
+        if self.stdio {
+            return Ok(Transport::Stdio);
+        }
+        if self.streamable_http {
+            return Ok(Transport::StreamableHttp);
+        }
+        match std::env::var("FastMCP_TRANSPORT") {
+            Err(_) => Ok(Transport::StreamableHttp),
+            Ok(value) => match value.trim().to_ascii_lowercase().as_str() {
+                "stdio" => Ok(Transport::Stdio),
+                "" | "http" | "streamable-http" | "streamable_http" => {
+                    Ok(Transport::StreamableHttp)
+                }
+                other => anyhow::bail!(
+                    "FastMCP_TRANSPORT=`{other}` is not a transport: use `stdio` or `streamable-http`"
+                ),
+            },
+        }
+    }
+}

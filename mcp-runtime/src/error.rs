@@ -1,0 +1,194 @@
+//! `ToolError`: what a tool, resource or prompt returns when it fails.
+
+use std::{borrow::Cow, fmt};
+
+/// What kind of failure a [`ToolError`] is; decides the JSON-RPC code for resources and prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The call ran and failed (the default).
+    Execution,
+    /// The caller's arguments were missing or malformed.
+    InvalidArguments,
+    /// The thing asked for does not exist (an unknown resource, a missing row).
+    NotFound,
+    /// A connector or database this call needs is not connected yet.
+    NotConnected,
+    /// The caller cancelled the request.
+    Cancelled,
+    /// Something inside the server is wrong (missing state, a serialization failure).
+    Internal,
+}
+
+/// The error a tool returns: a message the caller (often a model) reads, and a type name for the logs.
+///
+/// A tool returning `Err(ToolError)` produces a result with `isError: true` carrying the message; it is
+/// never a transport error and never a panic. Any `std::error::Error` converts with `?`, keeping its
+/// type name as `error_type` in the `*.error` event.
+///
+/// ```
+/// use cm_mcp::ToolError;
+/// fn parse(n: &str) -> Result<u32, ToolError> {
+///     Ok(n.parse::<u32>()?) // a ParseIntError becomes a ToolError
+/// }
+/// assert_eq!(parse("x").unwrap_err().error_type(), "ParseIntError");
+/// ```
+pub struct ToolError {
+    message: String,
+    error_type: Cow<'static, str>,
+    kind: ErrorKind,
+}
+
+impl ToolError {
+    /// A failure with this message (`error_type` "ToolError").
+    pub fn new(message: impl fmt::Display) -> ToolError {
+        ToolError {
+            message: message.to_string(),
+            error_type: Cow::Borrowed("ToolError"),
+            kind: ErrorKind::Execution,
+        }
+    }
+
+    /// The caller's arguments are wrong (`error_type` "ValidationError").
+    pub fn invalid_arguments(message: impl fmt::Display) -> ToolError {
+        ToolError::new(message)
+            .with_kind(ErrorKind::InvalidArguments)
+            .with_type("ValidationError")
+    }
+
+    /// What was asked for does not exist (`error_type` "NotFound").
+    pub fn not_found(message: impl fmt::Display) -> ToolError {
+        ToolError::new(message)
+            .with_kind(ErrorKind::NotFound)
+            .with_type("NotFound")
+    }
+
+    /// A connection this call needs is not available yet (`error_type` "NotConnected").
+    pub fn not_connected(message: impl fmt::Display) -> ToolError {
+        ToolError::new(message)
+            .with_kind(ErrorKind::NotConnected)
+            .with_type("NotConnected")
+    }
+
+    /// A fault inside the server (`error_type` "InternalError").
+    pub fn internal(message: impl fmt::Display) -> ToolError {
+        ToolError::new(message)
+            .with_kind(ErrorKind::Internal)
+            .with_type("InternalError")
+    }
+
+    pub(crate) fn cancelled() -> ToolError {
+        ToolError::new("the request was cancelled by the client")
+            .with_kind(ErrorKind::Cancelled)
+            .with_type("Cancelled")
+    }
+
+    /// Sets the type name logged as `error_type`.
+    pub fn with_type(mut self, error_type: impl Into<Cow<'static, str>>) -> ToolError {
+        self.error_type = error_type.into();
+        self
+    }
+
+    /// Sets the kind.
+    pub fn with_kind(mut self, kind: ErrorKind) -> ToolError {
+        self.kind = kind;
+        self
+    }
+
+    /// The message the caller sees.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The type name logged as `error_type`.
+    pub fn error_type(&self) -> &str {
+        &self.error_type
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolError")
+            .field("message", &self.message)
+            .field("error_type", &self.error_type)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+// ToolError deliberately does not implement std::error::Error, so that this blanket conversion can
+// exist (the same trade-off anyhow makes).
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for ToolError {
+    fn from(error: E) -> ToolError {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        ToolError {
+            message,
+            error_type: Cow::Owned(short_type_name(std::any::type_name::<E>())),
+            kind: ErrorKind::Execution,
+        }
+    }
+}
+
+/// `std::num::error::ParseIntError` → `ParseIntError`; `std::io::error::Error` → `io::Error`.
+pub(crate) fn short_type_name(full: &str) -> String {
+    let base = full.split('<').next().unwrap_or(full);
+    let segments: Vec<&str> = base.split("::").collect();
+    let last = segments.last().copied().unwrap_or(base);
+    if last == "Error"
+        && let Some(module) = segments
+            .iter()
+            .rev()
+            .skip(1)
+            .find(|s| !s.eq_ignore_ascii_case("error"))
+    {
+        return format!("{module}::Error");
+    }
+    last.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names() {
+        assert_eq!(
+            short_type_name("std::num::error::ParseIntError"),
+            "ParseIntError"
+        );
+        assert_eq!(short_type_name("std::io::error::Error"), "io::Error");
+        assert_eq!(
+            short_type_name("serde_json::error::Error"),
+            "serde_json::Error"
+        );
+        assert_eq!(short_type_name("my::Thing<u8>"), "Thing");
+    }
+
+    #[test]
+    fn from_std_error_keeps_type_and_message() {
+        let e: ToolError = "x".parse::<u8>().unwrap_err().into();
+        assert_eq!(e.error_type(), "ParseIntError");
+        assert_eq!(e.message(), "invalid digit found in string");
+        assert_eq!(e.kind(), ErrorKind::Execution);
+    }
+}

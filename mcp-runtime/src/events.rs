@@ -1,0 +1,457 @@
+//! The platform's log format: one JSON object per line on stderr, keys in the order the platform's
+//! structlog pipeline writes them, trace fields taken from the call the line was written in.
+//!
+//! Platform events are ordinary `tracing` events with well-known field names, so authors can write
+//! their own in the same shape:
+//!
+//! ```
+//! tracing::info!(
+//!     event_type = "postgres.query.complete",
+//!     duration_ms = 1.5,
+//!     success = true,
+//!     data.row_count = 1,
+//!     "SQL query completed successfully"
+//! );
+//! ```
+//!
+//! Fields named `data.<key>` are gathered into the `data` object; `event_type`, `duration_ms`,
+//! `success`, `error` and `error_type` are top-level keys; any other field follows them.
+
+use std::{cell::RefCell, fmt::Write as _, io::Write as _, sync::Arc};
+
+use time::{OffsetDateTime, format_description::FormatItem, macros::format_description};
+use tracing::{
+    Event, Level, Subscriber,
+    field::{Field, Visit},
+};
+use tracing_subscriber::{
+    EnvFilter, Layer,
+    fmt::MakeWriter,
+    layer::{Context, SubscriberExt},
+    registry::LookupSpan,
+    util::SubscriberInitExt,
+};
+
+use crate::trace::TraceContext;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the platform's format; the default).
+    Json,
+    /// Human-readable lines (`DEBUG=true`, as on the platform).
+    Human,
+}
+
+/// Keeps the background log writer alive; dropping it flushes what is queued.
+pub struct LogGuard {
+    _worker: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// Installs the platform log format on stderr as the global subscriber, written by a background
+/// thread so that a slow stderr never stalls a request (lines beyond a large queue are dropped, not
+/// waited for). `filter` is an `EnvFilter` directive such as `info`. Does nothing when a global
+/// subscriber is already set (e.g. by a test harness).
+pub fn init(format: LogFormat, filter: &str) -> LogGuard {
+    let (writer, worker) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("cm-mcp-log")
+        .finish(std::io::stderr());
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(PlatformLayer::new(writer, format))
+        .try_init()
+        .is_ok();
+    LogGuard {
+        _worker: installed.then_some(worker),
+    }
+}
+
+/// A `tracing-subscriber` layer writing the platform's format to `W`.
+pub struct PlatformLayer<W> {
+    writer: W,
+    format: LogFormat,
+}
+
+impl<W> PlatformLayer<W> {
+    /// A layer writing `format` lines to `writer`.
+    pub fn new(writer: W, format: LogFormat) -> PlatformLayer<W> {
+        PlatformLayer { writer, format }
+    }
+}
+
+impl<S, W> Layer<S> for PlatformLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let trace = ctx.event_scope(event).and_then(|scope| {
+            scope
+                .into_iter()
+                .find_map(|span| span.extensions().get::<Arc<TraceContext>>().cloned())
+        });
+        LINE.with(|cell| {
+            let Ok(mut state) = cell.try_borrow_mut() else {
+                return; // an event emitted while formatting one: drop it rather than recurse
+            };
+            let LineState { fields, buf } = &mut *state;
+            fields.clear();
+            event.record(fields);
+            buf.clear();
+            match self.format {
+                LogFormat::Json => {
+                    write_json(buf, fields, event.metadata().level(), trace.as_deref())
+                }
+                LogFormat::Human => {
+                    write_human(buf, fields, event.metadata().level(), trace.as_deref())
+                }
+            }
+            let _ = self.writer.make_writer().write_all(buf);
+        });
+    }
+}
+
+/// Attaches `trace` to `span`, so that every event inside it carries the trace fields.
+pub(crate) fn attach_trace(span: &tracing::Span, trace: Arc<TraceContext>) {
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
+            && let Some(span) = registry.span(id)
+        {
+            span.extensions_mut().insert(trace);
+        }
+    });
+}
+
+thread_local! {
+    static LINE: RefCell<LineState> = RefCell::new(LineState::default());
+}
+
+/// Buffers reused for every line a thread writes.
+#[derive(Default)]
+struct LineState {
+    fields: Fields,
+    buf: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    event_type: Option<Value>,
+    duration_ms: Option<Value>,
+    success: Option<Value>,
+    error: Option<Value>,
+    error_type: Option<Value>,
+    data: Vec<(&'static str, Value)>,
+    other: Vec<(&'static str, Value)>,
+}
+
+impl Fields {
+    fn clear(&mut self) {
+        self.message.clear();
+        self.event_type = None;
+        self.duration_ms = None;
+        self.success = None;
+        self.error = None;
+        self.error_type = None;
+        self.data.clear();
+        self.other.clear();
+    }
+
+    fn put(&mut self, field: &Field, value: Value) {
+        let name = field.name();
+        match name {
+            "event_type" => self.event_type = Some(value),
+            "duration_ms" => self.duration_ms = Some(value),
+            "success" => self.success = Some(value),
+            "error" => self.error = Some(value),
+            "error_type" => self.error_type = Some(value),
+            _ => {
+                if let Some(key) = name.strip_prefix("data.") {
+                    self.data.push((key, value));
+                } else if !name.starts_with("log.") {
+                    self.other.push((name, value));
+                }
+            }
+        }
+    }
+}
+
+enum Value {
+    Str(String),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            self.put(field, Value::Str(value.to_string()));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, Value::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, Value::U64(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, Value::F64(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, Value::Bool(value));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.put(field, Value::Str(value.to_string()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            self.put(field, Value::Str(format!("{value:?}")));
+        }
+    }
+}
+
+fn level_name(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "error",
+        Level::WARN => "warning",
+        Level::INFO => "info",
+        _ => "debug",
+    }
+}
+
+const TIMESTAMP: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+/// The current UTC time in the log format (`2026-11-24T14:17:46.806794Z`).
+pub(crate) fn now_iso() -> String {
+    let mut buf = Vec::with_capacity(27);
+    write_timestamp(&mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+fn write_timestamp(buf: &mut Vec<u8>) {
+    let _ = OffsetDateTime::now_utc().format_into(buf, TIMESTAMP);
+}
+
+fn write_str(buf: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(&mut *buf, s);
+}
+
+fn write_value(buf: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Str(s) => write_str(buf, s),
+        Value::I64(n) => {
+            let _ = write!(buf, "{n}");
+        }
+        Value::U64(n) => {
+            let _ = write!(buf, "{n}");
+        }
+        Value::F64(n) => {
+            let _ = serde_json::to_writer(&mut *buf, n);
+        }
+        Value::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
+    }
+}
+
+fn write_key(buf: &mut Vec<u8>, first: &mut bool, key: &str) {
+    if !std::mem::take(first) {
+        buf.push(b',');
+    }
+    write_str(buf, key);
+    buf.push(b':');
+}
+
+fn write_opt_str(buf: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(s) => write_str(buf, s),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+fn write_json(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&TraceContext>) {
+    let first = &mut true;
+    buf.push(b'{');
+    for (key, value) in [
+        ("event_type", &f.event_type),
+        ("duration_ms", &f.duration_ms),
+        ("success", &f.success),
+    ] {
+        if let Some(value) = value {
+            write_key(buf, first, key);
+            write_value(buf, value);
+        }
+    }
+    if f.event_type.is_some() || !f.data.is_empty() {
+        write_key(buf, first, "data");
+        buf.push(b'{');
+        let data_first = &mut true;
+        for (key, value) in &f.data {
+            write_key(buf, data_first, key);
+            write_value(buf, value);
+        }
+        buf.push(b'}');
+    }
+    for (key, value) in [("error", &f.error), ("error_type", &f.error_type)] {
+        if let Some(value) = value {
+            write_key(buf, first, key);
+            write_value(buf, value);
+        }
+    }
+    for (key, value) in &f.other {
+        write_key(buf, first, key);
+        write_value(buf, value);
+    }
+    write_key(buf, first, "event");
+    write_str(buf, &f.message);
+    write_key(buf, first, "level");
+    write_str(buf, level_name(level));
+    write_key(buf, first, "timestamp");
+    buf.push(b'"');
+    write_timestamp(buf);
+    buf.push(b'"');
+    if let Some(t) = trace {
+        write_key(buf, first, "trace_id");
+        write_str(buf, &t.trace_id);
+        write_key(buf, first, "span_id");
+        write_str(buf, &t.span_id);
+        write_key(buf, first, "parent_span_id");
+        write_opt_str(buf, t.parent_span_id.as_deref());
+        write_key(buf, first, "session_id");
+        write_opt_str(buf, t.session_id.as_deref());
+        write_key(buf, first, "api_key_hash");
+        write_str(buf, &t.api_key_hash);
+        write_key(buf, first, "origin_service");
+        write_opt_str(buf, t.origin_service.as_deref());
+    }
+    buf.extend_from_slice(b"}\n");
+}
+
+fn write_plain(buf: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Str(s) => buf.extend_from_slice(s.as_bytes()),
+        other => write_value(buf, other),
+    }
+}
+
+fn write_human(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&TraceContext>) {
+    write_timestamp(buf);
+    let _ = write!(buf, " {:>7} ", level_name(level).to_ascii_uppercase());
+    if let Some(event_type) = &f.event_type {
+        write_plain(buf, event_type);
+        buf.push(b' ');
+    }
+    buf.extend_from_slice(f.message.as_bytes());
+    let named = [
+        ("duration_ms", &f.duration_ms),
+        ("success", &f.success),
+        ("error", &f.error),
+        ("error_type", &f.error_type),
+    ];
+    let pairs = named
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .chain(f.data.iter().map(|(k, v)| (*k, v)))
+        .chain(f.other.iter().map(|(k, v)| (*k, v)));
+    for (key, value) in pairs {
+        let _ = write!(buf, " {key}=");
+        write_plain(buf, value);
+    }
+    if let Some(t) = trace {
+        let _ = write!(buf, " trace_id={} span_id={}", t.trace_id, t.span_id);
+    }
+    buf.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Capture {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn platform_key_order_and_trace_fields() {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(PlatformLayer::new(capture.clone(), LogFormat::Json));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("call");
+            let mut trace = TraceContext::new_root();
+            trace.trace_id = "t1".into();
+            trace.session_id = Some("s1".into());
+            trace.origin_service = Some("agent-api".into());
+            attach_trace(&span, Arc::new(trace));
+            let _guard = span.enter();
+            tracing::info!(
+                event_type = "postgres.query.complete",
+                duration_ms = 1.5,
+                success = true,
+                data.row_count = 1,
+                "SQL query completed successfully"
+            );
+        });
+        let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let line = out.lines().next().unwrap();
+        assert!(
+            line.starts_with(r#"{"event_type":"postgres.query.complete","duration_ms":1.5,"success":true,"data":{"row_count":1},"event":"SQL query completed successfully","level":"info","timestamp":""#),
+            "{line}"
+        );
+        assert!(line.contains(r#"Z","trace_id":"t1","span_id":""#), "{line}");
+        assert!(
+            line.ends_with(r#","parent_span_id":null,"session_id":"s1","api_key_hash":"","origin_service":"agent-api"}"#),
+            "{line}"
+        );
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let ts = value["timestamp"].as_str().unwrap();
+        assert_eq!(ts.len(), "2026-11-24T14:17:46.806794Z".len(), "{ts}");
+    }
+
+    #[test]
+    fn plain_events_have_no_trace_and_escape_text() {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(PlatformLayer::new(capture.clone(), LogFormat::Json));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(port = 8080u64, "quote \" and\nnewline");
+        });
+        let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(value["event"], "quote \" and\nnewline");
+        assert_eq!(value["level"], "warning");
+        assert_eq!(value["port"], 8080);
+        assert!(value.get("trace_id").is_none());
+    }
+}

@@ -1,0 +1,266 @@
+//! Parameters: each parameter type says whether it is an argument the caller passes (any
+//! `Deserialize + JsonSchema` type) or a value the framework injects (`Context`, `State<T>`, ...).
+//! Modelled on axum's extractors: a new injectable is a new impl of [`FromCall`], not a macro change.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, generate::SchemaSettings};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{Context, State, ToolError, trace::TraceContext};
+
+/// A JSON object: the arguments of a call.
+pub type JsonObject = serde_json::Map<String, Value>;
+
+/// What the macros record about each parameter.
+#[derive(Debug)]
+pub struct ParamInfo {
+    /// The name callers use.
+    pub name: &'static str,
+    /// From `#[arg(description = ..)]` or the doc comment's `# Arguments` section.
+    pub description: Option<&'static str>,
+    /// `#[arg(secret)]`: the value never reaches the logs.
+    pub secret: bool,
+}
+
+/// One call's input while its parameters are extracted.
+pub struct CallInput<'a> {
+    ctx: &'a Context,
+    args: JsonObject,
+}
+
+impl<'a> CallInput<'a> {
+    /// Wraps a call's context and arguments.
+    pub fn new(ctx: &'a Context, args: JsonObject) -> CallInput<'a> {
+        CallInput { ctx, args }
+    }
+
+    /// The call's context, for injected values.
+    pub fn context(&self) -> &'a Context {
+        self.ctx
+    }
+
+    /// Removes and returns the argument called `name`.
+    pub fn take(&mut self, name: &str) -> Option<Value> {
+        self.args.remove(name)
+    }
+
+    /// A hint naming a passed argument whose name is close to `name` (a likely typo), or "".
+    fn misspelling_of(&self, name: &str) -> String {
+        self.args
+            .keys()
+            .find(|key| edit_distance(key, name) <= 2)
+            .map(|key| format!(" (an argument `{key}` was given: did you mean `{name}`?)"))
+            .unwrap_or_default()
+    }
+
+    /// Fails when the caller passed arguments no parameter took, naming them and the valid ones.
+    pub fn finish(&self, params: &[ParamInfo]) -> Result<(), ToolError> {
+        if self.args.is_empty() {
+            return Ok(());
+        }
+        let unknown: Vec<&str> = self.args.keys().map(String::as_str).collect();
+        let known: Vec<&str> = params.iter().map(|p| p.name).collect();
+        Err(ToolError::invalid_arguments(format!(
+            "unknown argument{} {}; expected {}",
+            if unknown.len() > 1 { "s" } else { "" },
+            quoted(&unknown),
+            if known.is_empty() {
+                "no arguments".to_string()
+            } else {
+                format!("only {}", quoted(&known))
+            }
+        )))
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The arguments a definition takes, as its parameters describe them.
+pub struct ArgsSpec {
+    generator: SchemaGenerator,
+    pub(crate) args: Vec<ArgSpec>,
+}
+
+/// One argument: name, schema, whether it is required.
+pub(crate) struct ArgSpec {
+    pub name: &'static str,
+    pub description: Option<&'static str>,
+    pub required: bool,
+    pub schema: Schema,
+}
+
+impl Default for ArgsSpec {
+    fn default() -> Self {
+        ArgsSpec {
+            generator: SchemaSettings::draft2020_12().into_generator(),
+            args: Vec::new(),
+        }
+    }
+}
+
+impl ArgsSpec {
+    /// Adds an argument of type `T`. It is required unless `null` is a valid `T` (`Option<_>`).
+    pub fn add<T: DeserializeOwned + JsonSchema>(&mut self, param: &'static ParamInfo) {
+        let mut schema = self.generator.subschema_for::<T>();
+        if let Some(description) = param.description {
+            schema.insert("description".into(), description.into());
+        }
+        self.args.push(ArgSpec {
+            name: param.name,
+            description: param.description,
+            required: serde_json::from_value::<T>(Value::Null).is_err(),
+            schema,
+        });
+    }
+
+    /// The input schema of a tool: an object with one property per argument.
+    pub(crate) fn input_schema(mut self) -> JsonObject {
+        let mut properties = JsonObject::new();
+        let mut required = Vec::new();
+        for arg in self.args {
+            if arg.required {
+                required.push(Value::from(arg.name));
+            }
+            properties.insert(arg.name.into(), arg.schema.to_value());
+        }
+        let mut schema = JsonObject::new();
+        schema.insert("type".into(), "object".into());
+        schema.insert("properties".into(), properties.into());
+        if !required.is_empty() {
+            schema.insert("required".into(), required.into());
+        }
+        let defs = self.generator.take_definitions(true);
+        if !defs.is_empty() {
+            schema.insert("$defs".into(), defs.into());
+        }
+        schema
+    }
+}
+
+/// A parameter type of a `#[cm_tool]`, `#[cm_resource]` or `#[cm_prompt]` function.
+///
+/// Every `Deserialize + JsonSchema` type is an argument. Injected types implement this trait
+/// themselves, leaving [`describe`](FromCall::describe) empty so they stay out of the schema:
+///
+/// ```
+/// use cm_mcp::{Context, FromCall, ToolError, __private::{CallInput, ParamInfo}};
+///
+/// /// The caller's `X-Tenant` header, injected into any tool that asks for it.
+/// struct Tenant(String);
+///
+/// impl<'a> FromCall<'a> for Tenant {
+///     fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+///         let ctx: &Context = input.context();
+///         ctx.headers()
+///             .and_then(|h| h.get("x-tenant")?.to_str().ok())
+///             .map(|t| Tenant(t.to_string()))
+///             .ok_or_else(|| ToolError::invalid_arguments("this tool needs an X-Tenant header"))
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a parameter of a #[cm_tool], #[cm_resource] or #[cm_prompt] function",
+    label = "neither an argument nor an injected value",
+    note = "an argument's type implements serde::Deserialize and schemars::JsonSchema (derive both); injected types are Context, &Context, State<T>, &TraceContext, or any type that implements FromCall"
+)]
+pub trait FromCall<'a>: Sized {
+    /// Adds the parameter to the definition's arguments; injected types add nothing.
+    fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
+        let _ = (param, spec);
+    }
+
+    /// Produces the value for one call.
+    fn from_call(param: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError>;
+}
+
+impl<'a, T: DeserializeOwned + JsonSchema> FromCall<'a> for T {
+    fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
+        spec.add::<T>(param);
+    }
+
+    fn from_call(param: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+        match input.take(param.name) {
+            None | Some(Value::Null) => serde_json::from_value(Value::Null).map_err(|_| {
+                ToolError::invalid_arguments(format!(
+                    "missing required argument `{}`{}",
+                    param.name,
+                    input.misspelling_of(param.name)
+                ))
+            }),
+            Some(value) => deserialize_lenient(value).map_err(|e| {
+                ToolError::invalid_arguments(format!(
+                    "invalid value for argument `{}`: {e}",
+                    param.name
+                ))
+            }),
+        }
+    }
+}
+
+/// Deserializes `value`. A string that is not a valid `T` but reads as JSON (`"5"`, `"true"`, `"[1]"`) is
+/// parsed as JSON: prompt arguments and URI variables are always strings, and some clients quote numbers.
+fn deserialize_lenient<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
+    match value {
+        // Only a string that could be JSON is kept for the retry; any other string moves without a copy.
+        Value::String(text) if looks_like_json(&text) => {
+            let retry = text.clone();
+            serde_json::from_value(Value::String(text))
+                .or_else(|error| serde_json::from_str(&retry).map_err(|_| error))
+        }
+        other => serde_json::from_value(other),
+    }
+}
+
+fn looks_like_json(text: &str) -> bool {
+    matches!(
+        text.trim_start().as_bytes().first(),
+        Some(b'0'..=b'9' | b'-' | b'[' | b'{' | b't' | b'f' | b'n' | b'"')
+    )
+}
+
+impl<'a> FromCall<'a> for &'a Context {
+    fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+        Ok(input.context())
+    }
+}
+
+impl<'a> FromCall<'a> for Context {
+    fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+        Ok(input.context().clone())
+    }
+}
+
+impl<'a> FromCall<'a> for &'a TraceContext {
+    fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+        Ok(input.context().trace())
+    }
+}
+
+impl<'a, T: Send + Sync + 'static> FromCall<'a> for State<T> {
+    fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+        State::from_context(input.context())
+    }
+}

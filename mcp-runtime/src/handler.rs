@@ -1,0 +1,164 @@
+//! The rmcp `ServerHandler` serving a [`Registry`]: one per client session, sharing everything else.
+
+#![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577, and still used by every client here.
+
+use std::sync::Arc;
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+        GetPromptRequestParams, GetPromptResponse, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+        ReadResourceResponse, ServerConfig, SetLevelRequestParams,
+    },
+    service::RequestContext,
+};
+use tokio_util::task::TaskTracker;
+
+use crate::{
+    context::{ClientSession, StateMap},
+    instrument::{self, CallEnv},
+    registry::Registry,
+};
+
+/// What all sessions of a server share.
+pub(crate) struct Shared {
+    pub registry: Registry,
+    pub info: ServerConfig,
+    pub state: StateMap,
+    /// Calls in flight, so that shutdown can wait for them.
+    pub calls: TaskTracker,
+}
+
+/// The handler of one client session.
+#[derive(Clone)]
+pub(crate) struct McpHandler {
+    shared: Arc<Shared>,
+    session: Arc<ClientSession>,
+}
+
+impl McpHandler {
+    pub(crate) fn new(shared: Arc<Shared>) -> McpHandler {
+        McpHandler {
+            shared,
+            session: Arc::default(),
+        }
+    }
+
+    fn env(&self) -> CallEnv<'_> {
+        CallEnv {
+            registry: &self.shared.registry,
+            state: &self.shared.state,
+            session: &self.session,
+        }
+    }
+}
+
+impl ServerHandler for McpHandler {
+    fn get_info(&self) -> ServerConfig {
+        self.shared.info.clone()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let _in_flight = self.shared.calls.token();
+        instrument::call_tool(
+            self.env(),
+            &request.name,
+            request.arguments,
+            request.meta.as_ref(),
+            context,
+        )
+        .await
+        .map(Into::into)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(
+            self.shared.registry.tool_list.as_ref().clone(),
+        ))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(
+            self.shared.registry.resource_list.as_ref().clone(),
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.shared.registry.template_list.as_ref().clone(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let _in_flight = self.shared.calls.token();
+        instrument::read_resource(self.env(), &request.uri, request.meta.as_ref(), context)
+            .await
+            .map(Into::into)
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(
+            self.shared.registry.prompt_list.as_ref().clone(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let _in_flight = self.shared.calls.token();
+        instrument::get_prompt(
+            self.env(),
+            &request.name,
+            request.arguments,
+            request.meta.as_ref(),
+            context,
+        )
+        .await
+        .map(Into::into)
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.session.set_level(request.level);
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        _request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        Ok(CompleteResult::default())
+    }
+}

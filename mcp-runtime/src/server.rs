@@ -1,0 +1,419 @@
+//! [`Server`]: the builder an author's `main` calls, and the lifecycle around the transports
+//! (startup hook, signals, graceful shutdown).
+
+use std::{
+    any::{Any, TypeId},
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use clap::{CommandFactory, FromArgMatches};
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    cli::{Cli, Transport},
+    context::StateMap,
+    events::{self, LogFormat},
+    extract::JsonObject,
+    handler::Shared,
+    health::{Health, HealthHook, ServerMode},
+    registry::{BoxFuture, Registry},
+    transport::{self, HttpOptions},
+};
+
+type StartupHook = Box<dyn FnOnce(StateMap) -> BoxFuture<anyhow::Result<()>> + Send>;
+type ShutdownHook = Box<dyn FnOnce() -> BoxFuture<()> + Send>;
+
+/// An MCP server serving every `#[cm_tool]`, `#[cm_resource]` and `#[cm_prompt]` linked into the binary.
+///
+/// ```no_run
+/// # async fn main_() -> anyhow::Result<()> {
+/// cm_mcp::Server::new("my-service")
+///     .version(env!("CARGO_PKG_VERSION"))
+///     .instructions("Tools for my service.")
+///     .run() // parses the command line: --stdio, --port, --log-level, --manifest, ...
+///     .await
+/// # }
+/// ```
+pub struct Server {
+    name: String,
+    version: String,
+    title: Option<String>,
+    instructions: Option<String>,
+    state: StateMap,
+    startup: Option<StartupHook>,
+    startup_timeout: Duration,
+    shutdown: Option<ShutdownHook>,
+    health_hooks: Vec<HealthHook>,
+}
+
+impl Server {
+    /// A server called `name` (its `serverInfo.name`, and `service` in `/health`).
+    pub fn new(name: impl Into<String>) -> Server {
+        Server {
+            name: name.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            title: None,
+            instructions: None,
+            state: StateMap::default(),
+            startup: None,
+            startup_timeout: Duration::from_secs(5),
+            shutdown: None,
+            health_hooks: Vec::new(),
+        }
+    }
+
+    /// The version reported to clients (default: the framework's version); pass
+    /// `env!("CARGO_PKG_VERSION")`.
+    pub fn version(mut self, version: impl Into<String>) -> Server {
+        self.version = version.into();
+        self
+    }
+
+    /// A human-readable title.
+    pub fn title(mut self, title: impl Into<String>) -> Server {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Instructions for the model using the server, sent at initialization.
+    pub fn instructions(mut self, instructions: impl Into<String>) -> Server {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Shares `value` with every call: tools take it as `State<T>`.
+    pub fn state<T: Send + Sync + 'static>(self, value: T) -> Server {
+        self.state.insert_arc(TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// Runs `hook` at startup; the value it returns becomes `State<T>`. The server waits for it up to
+    /// the startup timeout; an error (`service.init.error`) or a timeout (`service.init.timeout`) is
+    /// logged and does not stop the server. After a timeout the hook keeps running, and its state
+    /// becomes available when it finishes.
+    pub fn on_startup<F, Fut, T>(mut self, hook: F) -> Server
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+        T: Send + Sync + 'static,
+    {
+        self.startup = Some(Box::new(move |state: StateMap| {
+            Box::pin(async move {
+                let value = hook().await?;
+                state.insert_arc(
+                    TypeId::of::<T>(),
+                    Arc::new(value) as Arc<dyn Any + Send + Sync>,
+                );
+                Ok(())
+            })
+        }));
+        self
+    }
+
+    /// How long startup waits for the startup hook (default 5 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Server {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// Runs `hook` on shutdown, after in-flight calls have finished (or the grace period ran out).
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Server
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.shutdown = Some(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// Adds or overrides fields of the `/health` document.
+    pub fn health(mut self, hook: impl Fn(&mut JsonObject) + Send + Sync + 'static) -> Server {
+        self.health_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Loads `.env`, parses the command line, sets up logging, and serves until stdin closes (stdio)
+    /// or SIGINT/SIGTERM arrives. Exits the process with status 2 on invalid flags.
+    pub async fn run(self) -> anyhow::Result<()> {
+        // The platform's SDK lets .env values override the environment.
+        let _ = dotenvy::dotenv_override();
+        let command = Cli::command().about(format!(
+            "{}: an MCP server built with cm-mcp (stdio or streamable HTTP at /mcp, /health at the root)",
+            self.name
+        ));
+        let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+        self.run_with(cli).await
+    }
+
+    /// [`run`](Server::run) with flags given by the caller instead of the command line.
+    pub async fn run_with(self, cli: Cli) -> anyhow::Result<()> {
+        let debug = std::env::var("DEBUG")
+            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        let filter = match (cli.log_level, std::env::var("RUST_LOG")) {
+            (Some(level), _) => level.directive().to_string(),
+            (None, Ok(rust_log)) if !rust_log.trim().is_empty() => rust_log,
+            (None, _) if debug => "debug".into(),
+            (None, _) => "info,rmcp=warn".into(),
+        };
+        let format = if debug {
+            LogFormat::Human
+        } else {
+            LogFormat::Json
+        };
+        let _logs = events::init(format, &filter);
+        let result = self.serve(cli).await;
+        if let Err(error) = &result {
+            tracing::error!(
+                event_type = "service.init.error",
+                success = false,
+                error = %format!("{error:#}"),
+                error_type = "StartupError",
+                "Service could not start"
+            );
+        }
+        result
+    }
+
+    fn capabilities(registry: &Registry) -> ServerCapabilities {
+        let mut caps = ServerCapabilities::default();
+        caps.tools = Some(Default::default());
+        if !registry.resources.is_empty() {
+            caps.resources = Some(Default::default());
+        }
+        if !registry.prompts.is_empty() {
+            caps.prompts = Some(Default::default());
+        }
+        caps.logging = Some(JsonObject::new());
+        caps.completions = Some(JsonObject::new());
+        caps
+    }
+
+    /// Splits the builder into what the transports share and the lifecycle hooks.
+    fn into_parts(self) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
+        let registry = Registry::collect().context("the server's definitions conflict")?;
+        let mut implementation = Implementation::new(self.name.clone(), self.version);
+        if let Some(title) = self.title {
+            implementation = implementation.with_title(title);
+        }
+        let mut info =
+            ServerConfig::new(Self::capabilities(&registry)).with_server_info(implementation);
+        if let Some(instructions) = self.instructions {
+            info = info.with_instructions(instructions);
+        }
+        let shared = Arc::new(Shared {
+            registry,
+            info,
+            state: self.state,
+            calls: TaskTracker::new(),
+        });
+        let health = Arc::new(Health {
+            service: self.name,
+            mode: ServerMode::from_env(),
+            hooks: self.health_hooks,
+        });
+        let lifecycle = Lifecycle {
+            startup: self.startup,
+            startup_timeout: self.startup_timeout,
+            shutdown: self.shutdown,
+        };
+        Ok((shared, health, lifecycle))
+    }
+
+    /// The manifest `--manifest` prints: server info and every definition with its schemas.
+    pub fn manifest(self) -> anyhow::Result<serde_json::Value> {
+        let (shared, _, _) = self.into_parts()?;
+        let mut manifest = shared.registry.manifest();
+        let server = &shared.info;
+        manifest["server"] = serde_json::json!({
+            "name": server.server_info.name,
+            "version": server.server_info.version,
+            "instructions": server.instructions,
+        });
+        Ok(manifest)
+    }
+
+    async fn serve(self, cli: Cli) -> anyhow::Result<()> {
+        if cli.manifest {
+            let manifest = self.manifest()?;
+            println!("{}", serde_json::to_string_pretty(&manifest)?);
+            return Ok(());
+        }
+        let transport = cli.transport()?;
+        let (shared, health, mut lifecycle) = self.into_parts()?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(watch_signals(shutdown.clone()));
+        tracing::info!(
+            event_type = "service.init.start",
+            data.service = health.service.as_str(),
+            data.server_mode = health.mode.as_str(),
+            data.transport = if transport == Transport::Stdio {
+                "stdio"
+            } else {
+                "streamable-http"
+            },
+            "Service starting"
+        );
+        if health.mode == ServerMode::Local && std::env::var_os("SERVICE_NAME").is_none() {
+            tracing::info!("Running in local mode: set SERVICE_NAME to register with a stack");
+        }
+        lifecycle.run_startup(&shared).await;
+        let served = match transport {
+            Transport::Stdio => {
+                transport::serve_stdio(shared.clone(), shutdown.clone(), cli.shutdown_grace).await
+            }
+            Transport::StreamableHttp => {
+                let addr = SocketAddr::new(cli.host, cli.port);
+                let options = HttpOptions::from_cli(&cli);
+                let running =
+                    transport::start_http(shared.clone(), health, addr, options, shutdown.clone())
+                        .await?;
+                tracing::info!(
+                    event_type = "service.init.complete",
+                    success = true,
+                    data.address = %running.local_addr(),
+                    "Serving MCP at http://{}/mcp",
+                    running.local_addr()
+                );
+                running.wait().await
+            }
+        };
+        lifecycle.run_shutdown().await;
+        served
+    }
+
+    /// Serves streamable HTTP on `addr` in the background, for tests and embedding; no flags, no
+    /// signals, no logging set-up. Stop it with [`RunningServer::shutdown`].
+    pub async fn start_http(
+        self,
+        addr: SocketAddr,
+        options: HttpOptions,
+    ) -> anyhow::Result<RunningServer> {
+        let (shared, health, mut lifecycle) = self.into_parts()?;
+        lifecycle.run_startup(&shared).await;
+        transport::start_http(shared, health, addr, options, CancellationToken::new()).await
+    }
+}
+
+pub use crate::transport::RunningServer;
+
+struct Lifecycle {
+    startup: Option<StartupHook>,
+    startup_timeout: Duration,
+    shutdown: Option<ShutdownHook>,
+}
+
+impl Lifecycle {
+    async fn run_startup(&mut self, shared: &Arc<Shared>) {
+        let Some(hook) = self.startup.take() else {
+            return;
+        };
+        let started = Instant::now();
+        let mut task = tokio::spawn(hook(shared.state.clone()));
+        let report = move |result: Result<anyhow::Result<()>, tokio::task::JoinError>,
+                           late: bool| {
+            let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            match result {
+                Ok(Ok(())) => tracing::info!(
+                    event_type = "service.init.complete",
+                    duration_ms,
+                    success = true,
+                    data.late = late,
+                    "Startup hook completed"
+                ),
+                Ok(Err(error)) => tracing::error!(
+                    event_type = "service.init.error",
+                    duration_ms,
+                    success = false,
+                    error = %format!("{error:#}"),
+                    error_type = "StartupError",
+                    "Startup hook failed; serving without its state"
+                ),
+                Err(join) => tracing::error!(
+                    event_type = "service.init.error",
+                    duration_ms,
+                    success = false,
+                    error = %join,
+                    error_type = "Panic",
+                    "Startup hook panicked; serving without its state"
+                ),
+            }
+        };
+        match tokio::time::timeout(self.startup_timeout, &mut task).await {
+            Ok(result) => report(result, false),
+            Err(_) => {
+                tracing::warn!(
+                    event_type = "service.init.timeout",
+                    duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    success = false,
+                    data.timeout_s = self.startup_timeout.as_secs_f64(),
+                    "Startup hook did not finish in time; serving now, its state arrives when it finishes"
+                );
+                tokio::spawn(async move { report(task.await, true) });
+            }
+        }
+    }
+
+    async fn run_shutdown(self) {
+        let started = Instant::now();
+        tracing::info!(
+            event_type = "service.shutdown.start",
+            "Service shutting down"
+        );
+        if let Some(hook) = self.shutdown
+            && let Err(join) = tokio::spawn(hook()).await
+        {
+            tracing::error!(
+                event_type = "service.shutdown.error",
+                success = false,
+                error = %join,
+                error_type = "Panic",
+                "Shutdown hook panicked"
+            );
+        }
+        tracing::info!(
+            event_type = "service.shutdown.complete",
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            success = true,
+            "Service stopped"
+        );
+    }
+}
+
+/// Cancels `shutdown` on the first SIGINT/SIGTERM; a second one exits at once.
+async fn watch_signals(shutdown: CancellationToken) {
+    wait_for_signal().await;
+    tracing::info!(
+        event_type = "service.shutdown.signal",
+        "Shutdown requested; a second signal exits at once"
+    );
+    shutdown.cancel();
+    wait_for_signal().await;
+    tracing::warn!("Second signal: exiting now");
+    std::process::exit(130);
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,238 @@
+//! Trace context: taken from the caller (platform `X-*` headers, W3C `traceparent`, or MCP's
+//! `_meta.traceparent`), continued in a new span for this call, and attached to the tracing span the
+//! call runs in so that every log line written during the call carries it.
+
+use http::HeaderMap;
+use rmcp::model::RequestMetaObject;
+use sha2::{Digest, Sha256};
+
+/// The trace a call runs in, as the platform's log fields name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// The trace id (32 hex characters when made here).
+    pub trace_id: String,
+    /// This call's span id (16 hex characters, new for every call).
+    pub span_id: String,
+    /// The caller's span id, when the caller sent one.
+    pub parent_span_id: Option<String>,
+    /// `X-Session-ID` (or the MCP session id) of the call.
+    pub session_id: Option<String>,
+    /// `X-Origin-Service`: which service called.
+    pub origin_service: Option<String>,
+    /// First 16 hex characters of the SHA-256 of the caller's API key, or empty.
+    pub api_key_hash: String,
+    /// W3C `tracestate`, passed on unchanged.
+    pub tracestate: Option<String>,
+}
+
+impl TraceContext {
+    /// A fresh trace with no caller.
+    pub fn new_root() -> TraceContext {
+        TraceContext {
+            trace_id: new_trace_id(),
+            span_id: new_span_id(),
+            parent_span_id: None,
+            session_id: None,
+            origin_service: None,
+            api_key_hash: String::new(),
+            tracestate: None,
+        }
+    }
+
+    /// The trace of an incoming request: platform headers win, then W3C `traceparent`, then
+    /// `_meta.traceparent`; with none of them a new trace starts. The call always gets a new span id.
+    pub fn from_request(headers: Option<&HeaderMap>, meta: &RequestMetaObject) -> TraceContext {
+        let header = |name: &str| {
+            headers
+                .and_then(|h| h.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let mut trace = TraceContext::new_root();
+        if let Some(trace_id) = header("x-trace-id") {
+            trace.trace_id = trace_id.to_string();
+            trace.parent_span_id = header("x-span-id").map(str::to_string);
+        } else if let Some((trace_id, parent)) = header("traceparent")
+            .or_else(|| meta.get_traceparent())
+            .and_then(parse_traceparent)
+        {
+            trace.trace_id = trace_id;
+            trace.parent_span_id = Some(parent);
+            trace.tracestate = header("tracestate")
+                .or_else(|| meta.get_tracestate())
+                .map(str::to_string);
+        }
+        trace.session_id = header("x-session-id")
+            .or_else(|| header("mcp-session-id"))
+            .map(str::to_string);
+        trace.origin_service = header("x-origin-service").map(str::to_string);
+        if let Some(key) = header("authorization")
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .or_else(|| header("x-api-key"))
+        {
+            trace.api_key_hash = api_key_hash(key);
+        }
+        trace
+    }
+
+    /// The W3C `traceparent` of this call's span, for outgoing requests.
+    pub fn traceparent(&self) -> String {
+        let trace_id = if is_hex(&self.trace_id, 32) {
+            self.trace_id.to_ascii_lowercase()
+        } else {
+            // A platform trace id that is not W3C-shaped: hash it into one, stably.
+            let digest = Sha256::digest(self.trace_id.as_bytes());
+            hex(&digest[..16])
+        };
+        format!("00-{trace_id}-{}-01", self.span_id)
+    }
+
+    /// The platform's five headers for a call this span makes to another service.
+    pub fn outgoing_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: &str| {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        };
+        put("x-trace-id", &self.trace_id);
+        put("x-span-id", &self.span_id);
+        put(
+            "x-parent-span-id",
+            self.parent_span_id.as_deref().unwrap_or(""),
+        );
+        if let Some(session) = &self.session_id {
+            put("x-session-id", session);
+        }
+        if let Some(origin) = &self.origin_service {
+            put("x-origin-service", origin);
+        }
+        put("traceparent", &self.traceparent());
+        headers
+    }
+}
+
+/// `00-<32 hex trace>-<16 hex span>-<2 hex flags>` → (trace id, span id).
+fn parse_traceparent(value: &str) -> Option<(String, String)> {
+    let mut parts = value.trim().split('-');
+    let version = parts.next()?;
+    let trace_id = parts.next()?;
+    let span_id = parts.next()?;
+    let flags = parts.next()?;
+    let valid = is_hex(version, 2)
+        && version != "ff"
+        && is_hex(trace_id, 32)
+        && trace_id.bytes().any(|b| b != b'0')
+        && is_hex(span_id, 16)
+        && span_id.bytes().any(|b| b != b'0')
+        && is_hex(flags, 2);
+    valid.then(|| (trace_id.to_ascii_lowercase(), span_id.to_ascii_lowercase()))
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
+}
+
+/// The platform's API key hash: the first 16 hex characters of SHA-256 of the key.
+pub fn api_key_hash(key: &str) -> String {
+    hex(&Sha256::digest(key.as_bytes())[..8])
+}
+
+/// A trace id as the platform makes them: uuid4 as 32 hex characters.
+pub fn new_trace_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A span id as the platform makes them: the first 16 hex characters of a uuid4.
+pub fn new_span_id() -> String {
+    let mut id = uuid::Uuid::new_v4().simple().to_string();
+    id.truncate(16);
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn platform_headers_win() {
+        let h = headers(&[
+            ("x-trace-id", "t1"),
+            ("x-span-id", "s1"),
+            ("x-session-id", "sess"),
+            ("x-origin-service", "agent-api"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01",
+            ),
+            ("authorization", "Bearer abc"),
+        ]);
+        let t = TraceContext::from_request(Some(&h), &RequestMetaObject::default());
+        assert_eq!(t.trace_id, "t1");
+        assert_eq!(t.parent_span_id.as_deref(), Some("s1"));
+        assert_ne!(t.span_id, "s1");
+        assert_eq!(t.span_id.len(), 16);
+        assert_eq!(t.session_id.as_deref(), Some("sess"));
+        assert_eq!(t.origin_service.as_deref(), Some("agent-api"));
+        assert_eq!(t.api_key_hash, api_key_hash("abc"));
+        assert_eq!(t.api_key_hash.len(), 16);
+    }
+
+    #[test]
+    fn w3c_from_header_or_meta() {
+        let tp = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
+        let t = TraceContext::from_request(
+            Some(&headers(&[("traceparent", tp)])),
+            &RequestMetaObject::default(),
+        );
+        assert_eq!(t.trace_id, "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(t.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+
+        let mut meta = RequestMetaObject::default();
+        meta.set_traceparent(tp);
+        let t = TraceContext::from_request(None, &meta);
+        assert_eq!(t.trace_id, "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(t.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+        assert!(
+            t.traceparent()
+                .starts_with("00-0af7651916cd43dd8448eb211c80319c-")
+        );
+    }
+
+    #[test]
+    fn malformed_traceparent_starts_a_new_trace() {
+        let mut meta = RequestMetaObject::default();
+        meta.set_traceparent("00-zz-00f067aa0ba902b7-01");
+        let t = TraceContext::from_request(None, &meta);
+        assert_eq!(t.trace_id.len(), 32);
+        assert!(t.parent_span_id.is_none());
+    }
+
+    #[test]
+    fn api_key_hash_is_sha256_prefix() {
+        // sha256("secret") = 2bb80d537b1da3e3...
+        assert_eq!(api_key_hash("secret"), "2bb80d537b1da3e3");
+    }
+}

@@ -1,0 +1,237 @@
+//! The transports: stdio, and streamable HTTP (`/mcp`, with `/health` at the root) on axum.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use axum::{Router, routing::get, serve::ListenerExt};
+use rmcp::{
+    ServiceExt,
+    transport::{
+        StreamableHttpServerConfig, StreamableHttpService,
+        streamable_http_server::session::local::LocalSessionManager,
+    },
+};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    cli::Cli,
+    handler::{McpHandler, Shared},
+    health::{self, Health},
+};
+
+/// How the HTTP transport behaves.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// No sessions and plain JSON responses, for replicas behind a load balancer.
+    pub stateless: bool,
+    /// Host header values accepted besides the defaults; `*` accepts any.
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted; when non-empty, other origins are refused.
+    pub allowed_origins: Vec<String>,
+    /// How long in-flight calls may run after shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            stateless: false,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HttpOptions {
+    pub(crate) fn from_cli(cli: &Cli) -> HttpOptions {
+        HttpOptions {
+            stateless: cli.stateless,
+            allowed_hosts: cli.allowed_hosts.clone(),
+            allowed_origins: cli.allowed_origins.clone(),
+            shutdown_grace: cli.shutdown_grace,
+        }
+    }
+
+    /// The Host values accepted: loopback, this machine's hostname, the service's in-cluster names,
+    /// and whatever the operator added. DNS-rebinding protection stays on unless `*` is given.
+    fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+        if let Ok(hostname) = std::env::var("HOSTNAME") {
+            hosts.push(hostname);
+        }
+        if let Ok(service) = std::env::var("SERVICE_NAME") {
+            let service = service.trim();
+            if !service.is_empty() {
+                for suffix in [
+                    "",
+                    ".api-services",
+                    ".api-services.svc",
+                    ".api-services.svc.cluster.local",
+                ] {
+                    hosts.push(format!("{service}{suffix}"));
+                }
+            }
+        }
+        hosts.extend(
+            self.allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty()),
+        );
+        hosts
+    }
+
+    fn config(&self, sessions: CancellationToken) -> StreamableHttpServerConfig {
+        let mut config = StreamableHttpServerConfig::default()
+            .with_cancellation_token(sessions)
+            .with_legacy_session_mode(!self.stateless)
+            .with_json_response(self.stateless);
+        config = if self.allowed_hosts.iter().any(|h| h.trim() == "*") {
+            config.disable_allowed_hosts()
+        } else {
+            config.with_allowed_hosts(self.hosts())
+        };
+        if !self.allowed_origins.is_empty() {
+            config = config.with_allowed_origins(self.allowed_origins.clone());
+        }
+        config
+    }
+}
+
+/// A streamable HTTP server running in the background.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The MCP endpoint, e.g. `http://127.0.0.1:8080/mcp`.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.local_addr)
+    }
+
+    /// Stops accepting, lets in-flight calls finish within the grace period, and waits for the end.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after its shutdown token is cancelled).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("the HTTP server task failed")?
+    }
+}
+
+pub(crate) async fn start_http(
+    shared: Arc<Shared>,
+    health: Arc<Health>,
+    addr: SocketAddr,
+    options: HttpOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr}: is another process using the port? Choose another with --port or MCP_PORT")
+    })?;
+    let local_addr = listener.local_addr()?;
+    let sessions = CancellationToken::new();
+    let factory_shared = shared.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(McpHandler::new(factory_shared.clone())),
+        Arc::new(LocalSessionManager::default()),
+        options.config(sessions.clone()),
+    );
+    let router = Router::new()
+        .route("/health", get(health::handler))
+        .with_state(health)
+        .nest_service("/mcp", mcp);
+    // Without TCP_NODELAY, responses written in pieces wait for delayed ACKs: ~44 ms per call.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let stop_accepting = shutdown.clone();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop_accepting.cancelled().await })
+        .into_future();
+    let grace = options.shutdown_grace;
+    let task_shutdown = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let server = tokio::spawn(server);
+        task_shutdown.cancelled().await;
+        drain(&shared, grace).await;
+        // Close the sessions' event streams so that their connections end too.
+        sessions.cancel();
+        match tokio::time::timeout(Duration::from_secs(5), server).await {
+            Ok(Ok(result)) => result.context("the HTTP server failed"),
+            Ok(Err(join)) => Err(anyhow::anyhow!("the HTTP server task failed: {join}")),
+            Err(_) => Ok(()), // connections that would not close are dropped with the process
+        }
+    });
+    Ok(RunningServer {
+        local_addr,
+        shutdown,
+        task,
+    })
+}
+
+/// Waits for the calls in flight, at most `grace`.
+async fn drain(shared: &Shared, grace: Duration) {
+    shared.calls.close();
+    let in_flight = shared.calls.len();
+    if in_flight > 0 {
+        tracing::info!(data.in_flight = in_flight, "Waiting for calls in flight");
+    }
+    if tokio::time::timeout(grace, shared.calls.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            data.in_flight = shared.calls.len(),
+            "Calls still running after the shutdown grace period are abandoned"
+        );
+    }
+}
+
+pub(crate) async fn serve_stdio(
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    tracing::info!(
+        event_type = "service.init.complete",
+        success = true,
+        "Serving MCP on stdio"
+    );
+    let handler = McpHandler::new(shared.clone());
+    let running = tokio::select! {
+        running = handler.serve(rmcp::transport::stdio()) => match running {
+            Ok(running) => running,
+            Err(error) => {
+                // A client that closes stdin before initializing is not a server failure.
+                tracing::info!(error = %error, "stdio client left before initializing");
+                return Ok(());
+            }
+        },
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    let ct = running.cancellation_token();
+    tokio::select! {
+        result = running.waiting() => {
+            if let Err(error) = result {
+                tracing::warn!(error = %error, "stdio session ended with an error");
+            }
+        }
+        () = shutdown.cancelled() => {
+            drain(&shared, grace).await;
+            ct.cancel();
+        }
+    }
+    Ok(())
+}
