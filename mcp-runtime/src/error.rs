@@ -27,7 +27,7 @@ pub enum ErrorKind {
 /// type name as `error_type` in the `*.error` event.
 ///
 /// ```
-/// use cm_mcp::ToolError;
+/// use mcp_runtime::ToolError;
 /// fn parse(n: &str) -> Result<u32, ToolError> {
 ///     Ok(n.parse::<u32>()?) // a ParseIntError becomes a ToolError
 /// }

@@ -166,7 +166,7 @@ impl ArgsSpec {
 /// themselves, leaving [`describe`](FromCall::describe) empty so they stay out of the schema:
 ///
 /// ```
-/// use cm_mcp::{Context, FromCall, ToolError, __private::{CallInput, ParamInfo}};
+/// use mcp_runtime::{Context, FromCall, ToolError, __private::{CallInput, ParamInfo}};
 ///
 /// /// The caller's `X-Tenant` header, injected into any tool that asks for it.
 /// struct Tenant(String);

@@ -32,7 +32,7 @@ type ShutdownHook = Box<dyn FnOnce() -> BoxFuture<()> + Send>;
 ///
 /// ```no_run
 /// # async fn main_() -> anyhow::Result<()> {
-/// cm_mcp::Server::new("my-service")
+/// mcp_runtime::Server::new("my-service")
 ///     .version(env!("CARGO_PKG_VERSION"))
 ///     .instructions("Tools for my service.")
 ///     .run() // parses the command line: --stdio, --port, --log-level, --manifest, ...
