@@ -1,4 +1,24 @@
-#![doc = include_str!("../README.md")]
+//! Build MCP servers for the ConfidentialMind stack from plain `async fn`s.
+//!
+//! Annotate functions with [`cm_tool`], [`cm_resource`] or [`cm_prompt`]; [`Server`] serves every one
+//! linked into the binary over stdio or streamable HTTP, with schemas, trace context, the platform's
+//! JSON log events, `/health` and graceful shutdown built in. The README is the full guide.
+//!
+//! ```no_run
+//! use cm_mcp::prelude::*;
+//!
+//! /// Processes the input.
+//! #[cm_tool]
+//! async fn my_tool(ctx: &Context, input_param: String) -> Result<String, ToolError> {
+//!     ctx.info("processing").await;
+//!     Ok(format!("Processed: {input_param}"))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     Server::new("my-service").run().await
+//! }
+//! ```
 
 pub use mcp_macros::{cm_prompt, cm_resource, cm_tool};
 pub use mcp_runtime::*;
