@@ -1,0 +1,456 @@
+//! Helpers shared by the integration tests: building and spawning the workspace's server binaries,
+//! reading their JSON log lines from stderr, and connecting rmcp clients.
+
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    fmt,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use rmcp::{
+    RoleClient, ServiceExt,
+    service::RunningService,
+    transport::{
+        ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, BufReader},
+    process::{Child, Command},
+    sync::watch,
+};
+
+/// The bound on every wait in the tests: long enough for a loaded CI machine, short enough that a
+/// hang fails the test instead of the whole run.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An rmcp client session.
+pub type Client = RunningService<RoleClient, ()>;
+
+/// The workspace binaries the tests spawn, with the package that builds each.
+const BINARIES: &[(&str, &str)] = &[
+    ("my-service", "my-service"),
+    ("fixture-server", "fixture-server"),
+];
+
+/// The path of a workspace binary (`my-service` or `fixture-server`).
+///
+/// The binaries belong to other packages, so `CARGO_BIN_EXE_*` does not name them, and a plain
+/// `cargo test -p cm-mcp` does not rebuild them. The first call in a test process therefore runs
+/// `cargo build` for them into the target directory this test executable lives in (a no-op when they
+/// are fresh), so a test never runs a stale binary.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let profile_dir = BUILT
+        .get_or_init(build_binaries)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} was not built; run `cargo build -p {name}`",
+        path.display()
+    );
+    path
+}
+
+/// Builds every binary of [`BINARIES`]; returns the directory they are in (`target/debug`).
+fn build_binaries() -> Result<PathBuf, String> {
+    // The test executable is <target>/<profile>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the test executable: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?
+        .to_path_buf();
+    let target_dir = profile_dir
+        .parent()
+        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))?;
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("debug");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(&cargo);
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--target-dir"])
+        .arg(target_dir);
+    match profile {
+        "debug" => {}
+        "release" => {
+            command.arg("--release");
+        }
+        other => {
+            command.args(["--profile", other]);
+        }
+    }
+    for (bin, package) in BINARIES {
+        command.args(["-p", package, "--bin", bin]);
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", cargo.to_string_lossy()))?;
+    let all_present = BINARIES.iter().all(|(bin, _)| {
+        profile_dir
+            .join(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
+            .is_file()
+    });
+    if !status.success() {
+        if all_present {
+            // e.g. offline without a cached dependency: the existing binaries are the best we have.
+            eprintln!(
+                "warning: `cargo build` of the test binaries failed ({status}); using the existing ones"
+            );
+        } else {
+            return Err(format!(
+                "`cargo build` of the test binaries failed ({status}); build them with `cargo build --workspace`"
+            ));
+        }
+    }
+    Ok(profile_dir)
+}
+
+/// Environment variables that change how a server starts; removed from every spawned server so
+/// that the developer's shell cannot change a test's outcome.
+const SERVER_ENV: &[&str] = &[
+    "FastMCP_TRANSPORT",
+    "MCP_HOST",
+    "MCP_PORT",
+    "MCP_STATELESS",
+    "MCP_ALLOWED_HOSTS",
+    "MCP_ALLOWED_ORIGINS",
+    "MCP_SHUTDOWN_GRACE",
+    "LOG_LEVEL",
+    "RUST_LOG",
+    "DEBUG",
+    "SERVICE_NAME",
+    "CONFIDENTIAL_MIND_LOCAL_CONFIG",
+    "MANAGER_URL",
+    "REALTIME_URL",
+];
+
+/// A command for a workspace binary with a clean server environment, run in a scratch directory
+/// (so that no `.env` file of the developer is loaded).
+pub fn command(name: &str) -> Command {
+    let mut command = Command::new(binary(name));
+    for var in SERVER_ENV {
+        command.env_remove(var);
+    }
+    command
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs a workspace binary to completion (bounded by [`TIMEOUT`]) and returns its output.
+pub async fn run_to_end(mut command: Command) -> std::process::Output {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = command.spawn().expect("spawn the server binary");
+    tokio::time::timeout(TIMEOUT, child.wait_with_output())
+        .await
+        .expect("the process did not exit in time")
+        .expect("wait for the process")
+}
+
+/// The lines a process writes to stderr, collected in the background.
+#[derive(Clone)]
+pub struct Logs {
+    lines: Arc<Mutex<Vec<String>>>,
+    count: watch::Receiver<(usize, bool)>,
+}
+
+impl Logs {
+    /// Starts collecting the lines of `stream`.
+    pub fn collect(stream: impl AsyncRead + Unpin + Send + 'static) -> Logs {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, count) = watch::channel((0, false));
+        let sink = lines.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let mut all = sink.lock().unwrap();
+                all.push(line);
+                let n = all.len();
+                drop(all);
+                tx.send_replace((n, false));
+            }
+            tx.send_modify(|(_, closed)| *closed = true);
+        });
+        Logs { lines, count }
+    }
+
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Every line so far that is a JSON object, parsed, with its raw text.
+    pub fn events(&self) -> Vec<(String, Value)> {
+        self.lines()
+            .into_iter()
+            .filter_map(|line| {
+                let value: Value = serde_json::from_str(&line).ok()?;
+                value.is_object().then_some((line, value))
+            })
+            .collect()
+    }
+
+    /// Every line so far, one per line, for failure messages.
+    pub fn dump(&self) -> String {
+        self.lines().join("\n")
+    }
+
+    /// Waits (bounded by [`TIMEOUT`]) for a JSON line matching `matches`; returns its raw text and
+    /// value. Fails with every line seen when none comes.
+    pub async fn wait_for(
+        &self,
+        what: impl fmt::Display,
+        matches: impl Fn(&Value) -> bool,
+    ) -> (String, Value) {
+        let mut count = self.count.clone();
+        let found = tokio::time::timeout(TIMEOUT, async {
+            loop {
+                if let Some(hit) = self.events().into_iter().find(|(_, v)| matches(v)) {
+                    return Some(hit);
+                }
+                let closed = count.borrow_and_update().1;
+                if closed || count.changed().await.is_err() {
+                    // The stream ended: one last look at lines that arrived meanwhile.
+                    return self.events().into_iter().find(|(_, v)| matches(v));
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(Some(hit)) => hit,
+            Ok(None) => panic!(
+                "stderr closed without {what}; it had:\n{}",
+                self.dump()
+            ),
+            Err(_) => panic!("no {what} within {TIMEOUT:?}; stderr had:\n{}", self.dump()),
+        }
+    }
+
+    /// Waits for the first event of `event_type`.
+    pub async fn wait_for_event(&self, event_type: &str) -> (String, Value) {
+        self.wait_for(format!("`{event_type}` event"), |v| {
+            v["event_type"] == event_type
+        })
+        .await
+    }
+
+    /// Waits until the stream is closed (the process exited or closed stderr).
+    pub async fn wait_closed(&self) {
+        let mut count = self.count.clone();
+        tokio::time::timeout(TIMEOUT, count.wait_for(|(_, closed)| *closed))
+            .await
+            .expect("stderr was not closed in time")
+            .ok();
+    }
+}
+
+/// A server process serving streamable HTTP on an ephemeral loopback port.
+pub struct HttpProcess {
+    /// The process; killed when dropped.
+    pub child: Child,
+    /// Its stderr.
+    pub logs: Logs,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl HttpProcess {
+    /// Starts `name` with `args` plus `--host 127.0.0.1 --port 0`, waits for the address it logs
+    /// and for `/health` to answer.
+    pub async fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> HttpProcess {
+        let mut command = command(name);
+        command
+            .args(args)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .envs(env.iter().copied());
+        let mut child = command.spawn().expect("spawn the server binary");
+        let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
+        let (_, ready) = logs
+            .wait_for("`service.init.complete` event with the address", |v| {
+                v["event_type"] == "service.init.complete" && v["data"]["address"].is_string()
+            })
+            .await;
+        let address = ready["data"]["address"].as_str().unwrap().to_string();
+        let base = format!("http://{address}");
+        wait_healthy(&base).await;
+        HttpProcess { child, logs, base }
+    }
+
+    /// The MCP endpoint.
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the process is running")
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("the server did not exit; stderr:\n{}", self.logs.dump()))
+            .expect("wait for the server")
+    }
+}
+
+/// Polls `GET {base}/health` until it answers 200 (bounded by [`TIMEOUT`]).
+pub async fn wait_healthy(base: &str) {
+    let http = reqwest::Client::new();
+    let url = format!("{base}/health");
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        match http.get(&url).send().await {
+            Ok(response) if response.status() == 200 => return,
+            result => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{url} never answered 200; last: {result:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// Sends `signal` to the process `pid` (a child this test started).
+pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid fits in i32"));
+    nix::sys::signal::kill(pid, signal).expect("send the signal");
+}
+
+/// Connects an rmcp client over streamable HTTP, sending `headers` (and `Authorization: Bearer
+/// <bearer>`) with every request.
+pub async fn connect_http(url: &str, headers: &[(&str, &str)], bearer: Option<&str>) -> Client {
+    let headers: HashMap<http::HeaderName, http::HeaderValue> = headers
+        .iter()
+        .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+        .collect();
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers);
+    if let Some(key) = bearer {
+        config = config.auth_header(key);
+    }
+    let transport = StreamableHttpClientTransport::from_config(config);
+    tokio::time::timeout(TIMEOUT, ().serve(transport))
+        .await
+        .expect("initialize timed out")
+        .expect("initialize over HTTP")
+}
+
+/// A server process speaking MCP over stdio, with an rmcp client connected to it.
+pub struct StdioProcess {
+    /// The client session.
+    pub client: Client,
+    /// The server's stderr.
+    pub logs: Logs,
+    /// The server's process id.
+    pub pid: u32,
+}
+
+/// Spawns `name` with `args` and `env` as an MCP server over stdio and connects a client.
+pub async fn connect_stdio(name: &str, args: &[&str], env: &[(&str, &str)]) -> StdioProcess {
+    let command = tokio::process::Command::new(binary(name)).configure(|cmd| {
+        for var in SERVER_ENV {
+            cmd.env_remove(var);
+        }
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .current_dir(env!("CARGO_TARGET_TMPDIR"));
+    });
+    let (transport, stderr) = TokioChildProcess::builder(command)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the stdio server");
+    let pid = transport.id().expect("the server is running");
+    let logs = Logs::collect(stderr.expect("stderr is piped"));
+    let client = match tokio::time::timeout(TIMEOUT, ().serve(transport)).await {
+        Ok(Ok(client)) => client,
+        other => panic!(
+            "initialize over stdio failed: {other:?}; stderr:\n{}",
+            logs.dump()
+        ),
+    };
+    StdioProcess { client, logs, pid }
+}
+
+/// The keys of a JSON object line, in the order they are written (serde_json's map sorts them).
+pub fn keys_in_order(line: &str) -> Vec<String> {
+    struct Keys(Vec<String>);
+    impl<'de> Deserialize<'de> for Keys {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Keys, D::Error> {
+            struct KeysVisitor;
+            impl<'de> Visitor<'de> for KeysVisitor {
+                type Value = Keys;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some(key) = map.next_key::<String>()? {
+                        map.next_value::<IgnoredAny>()?;
+                        keys.push(key);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            deserializer.deserialize_map(KeysVisitor)
+        }
+    }
+    serde_json::from_str::<Keys>(line)
+        .unwrap_or_else(|e| panic!("not a JSON object ({e}): {line}"))
+        .0
+}
+
+/// Asserts `ts` is a UTC ISO-8601 timestamp with microseconds: `2026-11-24T14:17:46.806794Z`.
+pub fn assert_platform_timestamp(ts: &str) {
+    let shape: String = ts
+        .chars()
+        .map(|c| if c.is_ascii_digit() { 'D' } else { c })
+        .collect();
+    assert_eq!(shape, "DDDD-DD-DDTDD:DD:DD.DDDDDDZ", "timestamp {ts}");
+}
+
+/// Asserts `id` is `len` lower-case hex characters.
+pub fn assert_hex(id: &str, len: usize) {
+    assert!(
+        id.len() == len && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "`{id}` is not {len} lower-case hex characters"
+    );
+}
+
+/// The text of every text content block of a tool result, joined.
+pub fn text_of(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+/// A JSON object from a `json!` literal, for call arguments.
+pub fn args(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("arguments must be an object, not {other}"),
+    }
+}

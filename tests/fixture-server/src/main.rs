@@ -1,0 +1,83 @@
+//! A server for the integration tests of cm-mcp: a slow tool (to test shutdown draining), a tool that
+//! fails with a typed error, a startup hook slower than its timeout, a shutdown hook, a resource
+//! template and a prompt.
+//!
+//! The startup hook's delay and timeout come from `FIXTURE_STARTUP_DELAY_MS` (default 300) and
+//! `FIXTURE_STARTUP_TIMEOUT_MS` (default 50), so that tests do not wait long for either.
+
+use std::time::Duration;
+
+use cm_mcp::prelude::*;
+
+/// What the startup hook produces, once it has finished.
+struct StartupValue(String);
+
+/// Sleeps, then says how long it slept.
+///
+/// # Arguments
+/// * `ms` - How many milliseconds to sleep.
+#[cm_tool]
+async fn sleep_ms(ms: u64) -> String {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("slept {ms} ms")
+}
+
+/// Parses a non-negative integer.
+///
+/// # Arguments
+/// * `text` - The text to parse.
+#[cm_tool]
+async fn parse_number(text: String) -> Result<String, ToolError> {
+    let n: u32 = text.trim().parse()?;
+    Ok(format!("parsed {n}"))
+}
+
+/// The value the startup hook made (an error until the hook has finished).
+#[cm_tool]
+async fn startup_value(value: State<StartupValue>) -> String {
+    value.0.clone()
+}
+
+/// One item, by id.
+#[cm_resource("fixture://items/{id}", mime_type = "text/plain")]
+async fn item(id: String) -> String {
+    format!("item {id}")
+}
+
+/// Asks for a summary of a topic.
+///
+/// # Arguments
+/// * `topic` - What to summarize.
+#[cm_prompt]
+async fn summarize(topic: String) -> String {
+    format!("Summarize {topic} in one paragraph.")
+}
+
+fn env_ms(name: &str, default: u64) -> Duration {
+    let ms = std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default);
+    Duration::from_millis(ms)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let delay = env_ms("FIXTURE_STARTUP_DELAY_MS", 300);
+    Server::new("fixture-server")
+        .version(env!("CARGO_PKG_VERSION"))
+        .startup_timeout(env_ms("FIXTURE_STARTUP_TIMEOUT_MS", 50))
+        .on_startup(move || async move {
+            tokio::time::sleep(delay).await;
+            Ok(StartupValue("ready".into()))
+        })
+        .on_shutdown(|| async {
+            tracing::info!(
+                event_type = "fixture.shutdown.hook",
+                success = true,
+                "Fixture shutdown hook ran"
+            );
+        })
+        .run()
+        .await
+}
