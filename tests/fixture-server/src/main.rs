@@ -1,6 +1,6 @@
 //! A server for the integration tests of cm-mcp: a slow tool (to test shutdown draining), a tool that
-//! fails with a typed error, a startup hook slower than its timeout, a shutdown hook, a resource
-//! template and a prompt.
+//! fails with a typed error, a tool with a secret argument, a startup hook slower than its timeout, a
+//! shutdown hook, a resource template and a prompt.
 //!
 //! The startup hook's delay and timeout come from `FIXTURE_STARTUP_DELAY_MS` (default 300) and
 //! `FIXTURE_STARTUP_TIMEOUT_MS` (default 50), so that tests do not wait long for either.
@@ -10,7 +10,9 @@ use std::time::Duration;
 use cm_mcp::prelude::*;
 
 /// What the startup hook produces, once it has finished.
-struct StartupValue(String);
+struct StartupValue {
+    message: String,
+}
 
 /// Sleeps, then says how long it slept.
 ///
@@ -32,10 +34,20 @@ async fn parse_number(text: String) -> Result<String, ToolError> {
     Ok(format!("parsed {n}"))
 }
 
+/// Stores an access token (which must never be logged).
+///
+/// # Arguments
+/// * `label` - What the token is for.
+/// * `token` - The token.
+#[cm_tool]
+async fn store_token(label: String, #[arg(secret)] token: String) -> String {
+    format!("stored a {}-character token for {label}", token.chars().count())
+}
+
 /// The value the startup hook made (an error until the hook has finished).
 #[cm_tool]
 async fn startup_value(value: State<StartupValue>) -> String {
-    value.0.clone()
+    value.message.clone()
 }
 
 /// One item, by id.
@@ -69,7 +81,9 @@ async fn main() -> anyhow::Result<()> {
         .startup_timeout(env_ms("FIXTURE_STARTUP_TIMEOUT_MS", 50))
         .on_startup(move || async move {
             tokio::time::sleep(delay).await;
-            Ok(StartupValue("ready".into()))
+            Ok(StartupValue {
+                message: "ready".into(),
+            })
         })
         .on_shutdown(|| async {
             tracing::info!(
