@@ -27,6 +27,8 @@ pub struct Param {
     pub ty: Type,
     pub description: Option<String>,
     pub secret: bool,
+    /// `#[arg(complete = path)]`: the async fn suggesting values for `completion/complete`.
+    pub complete: Option<syn::Path>,
 }
 
 /// What the function returns.
@@ -111,11 +113,18 @@ impl Function {
                         .description
                         .map(|d| d.value())
                         .or_else(|| docs.argument(&plain).map(str::to_string));
+                    if let (Some(path), "cm_tool") = (&attrs.complete, macro_name) {
+                        errors.push(syn::Error::new(
+                            path.span(),
+                            "`complete` applies to prompt arguments and resource template variables; MCP has no completion for tool arguments",
+                        ));
+                    }
                     params.push(Param {
                         name,
                         ty: (*pat_type.ty).clone(),
                         description,
                         secret: attrs.secret,
+                        complete: attrs.complete,
                     });
                 }
             }
@@ -143,8 +152,24 @@ impl Function {
             let name = &p.name;
             let description = crate::options::opt_str(p.description.clone());
             let secret = p.secret;
+            let complete = match &p.complete {
+                // A named fn (not a closure) so that a wrong signature is reported at the path.
+                Some(path) => quote_spanned! {path.span()=>
+                    ::core::option::Option::Some({
+                        fn __cm_complete(
+                            __cm_request: #krate::Completion,
+                        ) -> #krate::__private::BoxFuture<::std::vec::Vec<::std::string::String>> {
+                            ::std::boxed::Box::pin(#path(__cm_request))
+                        }
+                        __cm_complete
+                    })
+                },
+                None => quote!(::core::option::Option::None),
+            };
             quote! {
-                #krate::__private::ParamInfo { name: #name, description: #description, secret: #secret }
+                #krate::__private::ParamInfo {
+                    name: #name, description: #description, secret: #secret, complete: #complete,
+                }
             }
         });
         let len = self.params.len();
@@ -370,6 +395,7 @@ struct ParamAttrs {
     description: Option<LitStr>,
     rename: Option<LitStr>,
     secret: bool,
+    complete: Option<syn::Path>,
 }
 
 impl ParamAttrs {
@@ -390,10 +416,11 @@ impl ParamAttrs {
                         out.secret = crate::options::parse_flag(&meta)?;
                         Ok(())
                     }
+                    "complete" => set(&mut out.complete, &meta, meta.value()?.parse()?),
                     _ => Err(crate::options::unknown(
                         &meta,
                         "arg",
-                        &["description", "rename", "secret"],
+                        &["description", "rename", "secret", "complete"],
                     )),
                 }
             });

@@ -62,6 +62,7 @@ const CONTENT_TYPES: &[&str] = &[
     "ContentBlock",
     "Image",
     "Audio",
+    "Embedded",
     "EmbeddedResource",
     "ResourceLink",
 ];

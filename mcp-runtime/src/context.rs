@@ -8,7 +8,7 @@ use std::{
     collections::HashMap,
     ops::Deref,
     sync::{
-        Arc, RwLock,
+        Arc, Mutex, MutexGuard, RwLock,
         atomic::{AtomicU8, Ordering},
     },
 };
@@ -20,7 +20,7 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{ToolError, trace::TraceContext};
+use crate::{ToolError, subscriptions::SessionSubscriptions, trace::TraceContext};
 
 /// Everything a tool may want to know about the call it is serving.
 ///
@@ -100,6 +100,10 @@ impl Context {
         self.inner.state.get::<T>()
     }
 
+    pub(crate) fn state_map(&self) -> &StateMap {
+        &self.inner.state
+    }
+
     /// Sends a `debug` log message to the client.
     pub async fn debug(&self, message: impl Into<String>) {
         self.log(LoggingLevel::Debug, message).await
@@ -153,15 +157,20 @@ impl Context {
     }
 }
 
-/// What one client session chose (its `logging/setLevel`).
+/// What one client session chose: its `logging/setLevel` and its resource subscriptions.
 #[derive(Default)]
 pub(crate) struct ClientSession {
     min_level: AtomicU8,
+    subscriptions: Mutex<SessionSubscriptions>,
 }
 
 impl ClientSession {
     pub(crate) fn set_level(&self, level: LoggingLevel) {
         self.min_level.store(level_rank(level), Ordering::Relaxed);
+    }
+
+    pub(crate) fn subscriptions(&self) -> MutexGuard<'_, SessionSubscriptions> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -232,5 +241,31 @@ impl StateMap {
         let map = self.0.read().unwrap_or_else(|e| e.into_inner());
         let value = map.get(&TypeId::of::<T>())?.clone();
         value.downcast::<T>().ok().map(State)
+    }
+
+    /// A value the framework itself keeps per server (e.g. the resource subscriptions), created on
+    /// first use. It is keyed by a private wrapper type, so no author's `State<T>` can reach it.
+    pub(crate) fn runtime<T: Default + Clone + Send + Sync + 'static>(&self) -> T {
+        struct Internal<T>(T);
+        let key = TypeId::of::<Internal<T>>();
+        let read = |value: &Arc<dyn Any + Send + Sync>| {
+            value
+                .downcast_ref::<Internal<T>>()
+                .map(|internal| internal.0.clone())
+        };
+        if let Some(value) = self
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .and_then(read)
+        {
+            return value;
+        }
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let entry = map
+            .entry(key)
+            .or_insert_with(|| Arc::new(Internal(T::default())));
+        read(entry).unwrap_or_default()
     }
 }

@@ -20,6 +20,9 @@ pub struct ParamInfo {
     pub description: Option<&'static str>,
     /// `#[arg(secret)]`: the value never reaches the logs.
     pub secret: bool,
+    /// `#[arg(complete = path)]`: suggests values in `completion/complete` (prompts and resource
+    /// templates).
+    pub complete: Option<crate::completion::Completer>,
 }
 
 /// One call's input while its parameters are extracted.
@@ -134,6 +137,11 @@ impl ArgsSpec {
             required: serde_json::from_value::<T>(Value::Null).is_err(),
             schema,
         });
+    }
+
+    /// The schemas the arguments' `$ref`s point to.
+    pub(crate) fn definitions(&self) -> &serde_json::Map<String, Value> {
+        self.generator.definitions()
     }
 
     /// The input schema of a tool: an object with one property per argument.

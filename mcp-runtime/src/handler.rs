@@ -10,13 +10,15 @@ use rmcp::{
         CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
         GetPromptRequestParams, GetPromptResponse, ListPromptsResult, ListResourceTemplatesResult,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, ServerConfig, SetLevelRequestParams,
+        ReadResourceResponse, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+        UnsubscribeRequestParams,
     },
     service::RequestContext,
 };
 use tokio_util::task::TaskTracker;
 
 use crate::{
+    Subscriptions,
     context::{ClientSession, StateMap},
     instrument::{self, CallEnv},
     registry::Registry,
@@ -57,7 +59,12 @@ impl McpHandler {
 
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
-        self.shared.info.clone()
+        let mut info = self.shared.info.clone();
+        // Every resource can be subscribed to: the handler below tracks subscriptions per session.
+        if let Some(resources) = info.capabilities.resources.as_mut() {
+            resources.subscribe = Some(true);
+        }
+        info
     }
 
     async fn call_tool(
@@ -156,9 +163,44 @@ impl ServerHandler for McpHandler {
 
     async fn complete(
         &self,
-        _request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        Ok(CompleteResult::default())
+        instrument::complete(self.env(), request, context).await
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if !self.shared.registry.serves(&request.uri) {
+            return Err(McpError::resource_not_found(
+                format!(
+                    "cannot subscribe to `{}`: no resource or template serves it; list them with resources/list and resources/templates/list",
+                    request.uri
+                ),
+                Some(serde_json::json!({ "uri": request.uri })),
+            ));
+        }
+        self.subscriptions()
+            .subscribe(&self.session, &context.peer, &request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscriptions()
+            .unsubscribe(&self.session, &request.uri);
+        Ok(())
+    }
+}
+
+impl McpHandler {
+    fn subscriptions(&self) -> Subscriptions {
+        self.shared.state.runtime::<Subscriptions>()
     }
 }

@@ -5,7 +5,10 @@ use std::{sync::Arc, time::Instant};
 
 use rmcp::{
     ErrorData as McpError, RoleServer,
-    model::{CallToolResult, ContentBlock, GetPromptResult, ReadResourceResult, RequestMetaObject},
+    model::{
+        CallToolResult, CompleteRequestParams, CompleteResult, ContentBlock, GetPromptResult,
+        ReadResourceResult, RequestMetaObject,
+    },
     service::RequestContext,
 };
 use serde_json::Value;
@@ -13,6 +16,7 @@ use tracing::{Instrument, Level};
 
 use crate::{
     Context, ToolError,
+    completion::{Completion, completion_info, filter_prefix},
     context::{ClientSession, StateMap},
     error::ErrorKind,
     events::attach_trace,
@@ -334,4 +338,57 @@ pub(crate) async fn get_prompt(
     }
     .instrument(span)
     .await
+}
+
+/// `completion/complete`: suggestions for a prompt argument or resource template variable, from its
+/// `#[arg(complete = ..)]` function or, for enum-typed arguments, from the enum's values.
+pub(crate) async fn complete(
+    env: CallEnv<'_>,
+    params: CompleteRequestParams,
+    request: RequestContext<RoleServer>,
+) -> Result<CompleteResult, McpError> {
+    let target = env
+        .registry
+        .completion_target(&params.r#ref)
+        .map_err(|message| McpError::invalid_params(message, None))?;
+    let argument = params.argument.name;
+    let Some(param) = target.params.iter().find(|p| p.name == argument) else {
+        let names: Vec<&str> = target
+            .params
+            .iter()
+            .filter(|p| target.choices.contains_key(p.name) || p.complete.is_some())
+            .map(|p| p.name)
+            .collect();
+        return Err(McpError::invalid_params(
+            format!(
+                "no argument `{argument}` to complete; completable arguments: {}",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
+            None,
+        ));
+    };
+    let values = match (param.complete, target.choices.get(param.name)) {
+        (Some(completer), _) => {
+            let (ctx, span) = begin(&env, request, params.meta.as_ref());
+            let completion = Completion {
+                argument,
+                value: params.argument.value,
+                arguments: params.context.and_then(|c| c.arguments).unwrap_or_default(),
+                ctx: ctx.clone(),
+            };
+            let ct = ctx.cancellation_token().clone();
+            tokio::select! {
+                biased;
+                values = completer(completion).instrument(span) => values,
+                () = ct.cancelled() => return Err(McpError::internal_error("the completion request was cancelled", None)),
+            }
+        }
+        (None, Some(choices)) => filter_prefix(choices.iter().cloned(), &params.argument.value),
+        (None, None) => Vec::new(),
+    };
+    Ok(CompleteResult::new(completion_info(values)))
 }

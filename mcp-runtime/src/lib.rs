@@ -5,7 +5,9 @@
 //! (trace context), [`health`], [`cli`] (flags shared by every server), and the server itself.
 
 pub mod cli;
+mod completion;
 mod context;
+mod elicitation;
 mod error;
 pub mod events;
 mod extract;
@@ -14,16 +16,24 @@ pub mod health;
 mod instrument;
 mod output;
 mod registry;
+mod sampling;
 mod server;
+mod subscriptions;
 pub mod trace;
 mod transport;
 
+pub use completion::{Completer, Completion};
 pub use context::{Context, State};
+pub use elicitation::{Elicitation, elicitation_schema};
 pub use error::{ErrorKind, ToolError};
 pub use extract::{FromCall, JsonObject};
-pub use output::{Audio, Image, IntoPromptResult, IntoResourceBody, IntoToolContent, Json};
+pub use output::{
+    Audio, Embedded, Image, IntoPromptResult, IntoResourceBody, IntoToolContent, Json,
+};
 pub use registry::{Registry, RegistryError};
+pub use sampling::{Sampled, SamplingRequest};
 pub use server::{RunningServer, Server};
+pub use subscriptions::Subscriptions;
 pub use trace::TraceContext;
 pub use transport::HttpOptions;
 

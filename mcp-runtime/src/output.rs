@@ -4,8 +4,8 @@ use std::{borrow::Cow, sync::Arc};
 
 use base64::Engine as _;
 use rmcp::model::{
-    CallToolResult, ContentBlock, GetPromptResult, PromptMessage, ReadResourceResult,
-    ResourceContents, Role,
+    CallToolResult, ContentBlock, EmbeddedResource, GetPromptResult, PromptMessage,
+    ReadResourceResult, ResourceContents, Role,
 };
 use schemars::{JsonSchema, generate::SchemaSettings};
 use serde::Serialize;
@@ -16,8 +16,8 @@ use crate::{ToolError, extract::JsonObject};
 /// A value a tool returns as MCP content, as it is.
 ///
 /// Implemented for text (`String`, `&'static str`, `Cow<'static, str>`), `()` (no content),
-/// [`ContentBlock`] and `Vec<ContentBlock>`, [`Image`], [`Audio`], rmcp's `CallToolResult`, and
-/// [`Json`] (structured output). A tool returning any other type returns structured output: the type
+/// [`ContentBlock`] and `Vec<ContentBlock>`, [`Image`], [`Audio`], [`Embedded`] (and rmcp's
+/// `EmbeddedResource`), rmcp's `CallToolResult`, and [`Json`] (structured output). A tool returning any other type returns structured output: the type
 /// must implement `Serialize + JsonSchema`.
 pub trait IntoToolContent {
     /// The tool result.
@@ -130,6 +130,88 @@ impl From<Audio> for ContentBlock {
 impl IntoToolContent for Audio {
     fn into_tool_result(self) -> Result<CallToolResult, ToolError> {
         Ok(CallToolResult::success(vec![self.into()]))
+    }
+}
+
+/// A resource embedded in a tool result or a prompt message (content of type `resource`): its URI,
+/// MIME type and contents, sent inline so the client need not read it.
+///
+/// ```
+/// # use mcp_runtime::{Embedded, rmcp::model::{ContentBlock, PromptMessage, Role}};
+/// let note = Embedded::text("notes://today", "Buy milk."); // text/plain
+/// let data = Embedded::text("data://stats", r#"{"rows":3}"#).mime_type("application/json");
+/// let logo = Embedded::blob("images://logo", vec![0x89, b'P', b'N', b'G']).mime_type("image/png");
+/// let content: Vec<ContentBlock> = vec![note.into(), data.into(), logo.into()];
+/// let message = PromptMessage::new(Role::User, Embedded::text("notes://x", "y").into());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    uri: String,
+    mime_type: Option<String>,
+    body: EmbeddedBody,
+}
+
+#[derive(Debug, Clone)]
+enum EmbeddedBody {
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Embedded {
+    /// Text contents (MIME type `text/plain` unless set with [`mime_type`](Embedded::mime_type)).
+    pub fn text(uri: impl Into<String>, text: impl Into<String>) -> Embedded {
+        Embedded {
+            uri: uri.into(),
+            mime_type: None,
+            body: EmbeddedBody::Text(text.into()),
+        }
+    }
+
+    /// Binary contents, sent base64-encoded (MIME type `application/octet-stream` unless set).
+    pub fn blob(uri: impl Into<String>, data: impl Into<Vec<u8>>) -> Embedded {
+        Embedded {
+            uri: uri.into(),
+            mime_type: None,
+            body: EmbeddedBody::Blob(data.into()),
+        }
+    }
+
+    /// The MIME type of the contents.
+    pub fn mime_type(mut self, mime_type: impl Into<String>) -> Embedded {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// The resource contents, as `resources/read` would return them.
+    pub fn into_contents(self) -> ResourceContents {
+        match self.body {
+            EmbeddedBody::Text(text) => ResourceContents::text(text, self.uri)
+                .with_mime_type(self.mime_type.as_deref().unwrap_or("text/plain")),
+            EmbeddedBody::Blob(data) => ResourceContents::blob(base64_encode(&data), self.uri)
+                .with_mime_type(
+                    self.mime_type
+                        .as_deref()
+                        .unwrap_or("application/octet-stream"),
+                ),
+        }
+    }
+}
+
+impl From<Embedded> for ContentBlock {
+    fn from(embedded: Embedded) -> ContentBlock {
+        ContentBlock::resource(embedded.into_contents())
+    }
+}
+
+impl IntoToolContent for Embedded {
+    fn into_tool_result(self) -> Result<CallToolResult, ToolError> {
+        Ok(CallToolResult::success(vec![self.into()]))
+    }
+}
+
+impl IntoToolContent for EmbeddedResource {
+    fn into_tool_result(self) -> Result<CallToolResult, ToolError> {
+        Ok(CallToolResult::success(vec![ContentBlock::Resource(self)]))
     }
 }
 

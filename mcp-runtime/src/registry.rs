@@ -3,13 +3,14 @@
 use std::{collections::HashMap, fmt, future::Future, pin::Pin, sync::Arc};
 
 use rmcp::model::{
-    CallToolResult, GetPromptResult, MetaObject as Meta, Prompt, PromptArgument, Resource,
-    ResourceTemplate, Tool, ToolAnnotations,
+    CallToolResult, GetPromptResult, MetaObject as Meta, Prompt, PromptArgument, Reference,
+    Resource, ResourceTemplate, Tool, ToolAnnotations,
 };
 use serde_json::{Value, json};
 
 use crate::{
     Context, ToolError,
+    completion::schema_values,
     extract::{ArgsSpec, JsonObject, ParamInfo},
     output::{OutputSchema, ResourceBody},
 };
@@ -162,12 +163,34 @@ pub(crate) struct ResourceEntry {
     pub def: &'static ResourceDef,
     pub events: Events,
     pub template: Option<UriTemplate>,
+    pub choices: Choices,
 }
 
 pub(crate) struct PromptEntry {
     pub def: &'static PromptDef,
     pub prompt: Prompt,
     pub events: Events,
+    pub choices: Choices,
+}
+
+/// The values each enum-typed argument allows, for `completion/complete`.
+pub(crate) type Choices = HashMap<&'static str, Vec<String>>;
+
+fn choices(spec: &ArgsSpec) -> Choices {
+    spec.args
+        .iter()
+        .map(|arg| {
+            let values = schema_values(arg.schema.as_value(), spec.definitions());
+            (arg.name, values)
+        })
+        .filter(|(_, values)| !values.is_empty())
+        .collect()
+}
+
+/// What `completion/complete` can complete: a prompt's or a resource template's parameters.
+pub(crate) struct CompletionTarget<'a> {
+    pub params: &'static [ParamInfo],
+    pub choices: &'a Choices,
 }
 
 /// Everything a server serves, checked once at startup.
@@ -258,6 +281,7 @@ impl Registry {
                 def,
                 events: Events::new(def.event),
                 template: (!def.variables.is_empty()).then(|| UriTemplate::parse(def.uri)),
+                choices: choices(&spec),
             });
         }
 
@@ -331,6 +355,57 @@ impl Registry {
         })
     }
 
+    /// Whether some resource or template serves `uri`.
+    pub(crate) fn serves(&self, uri: &str) -> bool {
+        self.resource(uri).is_some()
+    }
+
+    /// The prompt or resource template a completion request refers to, or an error message naming
+    /// what exists.
+    pub(crate) fn completion_target(
+        &self,
+        reference: &Reference,
+    ) -> Result<CompletionTarget<'_>, String> {
+        match reference {
+            Reference::Prompt(prompt) => self
+                .prompt(&prompt.name)
+                .map(|entry| CompletionTarget {
+                    params: entry.def.params,
+                    choices: &entry.choices,
+                })
+                .ok_or_else(|| {
+                    let names: Vec<&str> = self.prompts.iter().map(|p| p.def.name).collect();
+                    format!(
+                        "unknown prompt `{}`; this server has: {}",
+                        prompt.name,
+                        list_or_none(&names)
+                    )
+                }),
+            Reference::Resource(resource) => self
+                .resource_index
+                .get(resource.uri.as_str())
+                .map(|&i| &self.resources[i])
+                .map(|entry| CompletionTarget {
+                    params: entry.def.params,
+                    choices: &entry.choices,
+                })
+                .ok_or_else(|| {
+                    let templates: Vec<&str> = self
+                        .resources
+                        .iter()
+                        .filter(|r| r.template.is_some())
+                        .map(|r| r.def.uri)
+                        .collect();
+                    format!(
+                        "unknown resource template `{}`; this server has: {}",
+                        resource.uri,
+                        list_or_none(&templates)
+                    )
+                }),
+            other => Err(format!("cannot complete arguments of {other:?}")),
+        }
+    }
+
     /// The tool names, for error messages.
     pub(crate) fn tool_names(&self) -> String {
         let names: Vec<&str> = self.tools.iter().map(|t| t.def.name).collect();
@@ -349,6 +424,14 @@ impl Registry {
             "resourceTemplates": *self.template_list,
             "prompts": *self.prompt_list,
         })
+    }
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -434,6 +517,7 @@ fn build_prompt(def: &'static PromptDef) -> PromptEntry {
         def,
         prompt,
         events: Events::new(def.event),
+        choices: choices(&spec),
     }
 }
 

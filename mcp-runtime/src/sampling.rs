@@ -1,0 +1,191 @@
+//! Sampling: a tool asking the client's language model for a completion (`ctx.sample(..)`).
+
+// Sampling is deprecated by SEP-2577 (protocol 2026-07-28 replaces it with input-required results); every
+// client of the 2025 protocol versions still uses it.
+#![allow(deprecated)]
+
+use rmcp::{
+    model::{
+        CreateMessageRequestParams, CreateMessageResult, Role, SamplingContent, SamplingMessage,
+        SamplingMessageContentBlock,
+    },
+    service::ServiceError,
+};
+
+use crate::{Context, ToolError};
+
+/// What a tool asks the client's model: messages, a token budget, and optional preferences.
+///
+/// A string converts into a request with one user message and [`SamplingRequest::DEFAULT_MAX_TOKENS`]:
+///
+/// ```no_run
+/// # use mcp_runtime::{Context, SamplingRequest, ToolError};
+/// # async fn tool(ctx: &Context) -> Result<String, ToolError> {
+/// let reply = ctx.sample("Summarize: ...").await?;
+/// let short = ctx
+///     .sample(SamplingRequest::new("Name three colours").max_tokens(50).system_prompt("Be brief."))
+///     .await?;
+/// Ok(format!("{} / {}", reply.text(), short.text()))
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SamplingRequest {
+    params: CreateMessageRequestParams,
+}
+
+impl SamplingRequest {
+    /// The token budget of a request that does not set one.
+    pub const DEFAULT_MAX_TOKENS: u32 = 1000;
+
+    /// A request with one user message.
+    pub fn new(prompt: impl Into<String>) -> SamplingRequest {
+        SamplingRequest {
+            params: CreateMessageRequestParams::new(
+                vec![SamplingMessage::user_text(prompt)],
+                Self::DEFAULT_MAX_TOKENS,
+            ),
+        }
+    }
+
+    /// The most tokens the model may generate.
+    pub fn max_tokens(mut self, max_tokens: u32) -> SamplingRequest {
+        self.params.max_tokens = max_tokens;
+        self
+    }
+
+    /// A system prompt the client may use (it may also ignore or change it).
+    pub fn system_prompt(mut self, system_prompt: impl Into<String>) -> SamplingRequest {
+        self.params.system_prompt = Some(system_prompt.into());
+        self
+    }
+
+    /// The sampling temperature.
+    pub fn temperature(mut self, temperature: f32) -> SamplingRequest {
+        self.params.temperature = Some(temperature);
+        self
+    }
+
+    /// Appends a user message (for a conversation of several turns).
+    pub fn user(mut self, text: impl Into<String>) -> SamplingRequest {
+        self.params.messages.push(SamplingMessage::user_text(text));
+        self
+    }
+
+    /// Appends an assistant message (for a conversation of several turns).
+    pub fn assistant(mut self, text: impl Into<String>) -> SamplingRequest {
+        self.params
+            .messages
+            .push(SamplingMessage::assistant_text(text));
+        self
+    }
+
+    /// The rmcp parameters, for options this builder does not cover (model preferences, stop sequences).
+    pub fn params_mut(&mut self) -> &mut CreateMessageRequestParams {
+        &mut self.params
+    }
+}
+
+impl From<&str> for SamplingRequest {
+    fn from(prompt: &str) -> SamplingRequest {
+        SamplingRequest::new(prompt)
+    }
+}
+
+impl From<String> for SamplingRequest {
+    fn from(prompt: String) -> SamplingRequest {
+        SamplingRequest::new(prompt)
+    }
+}
+
+impl From<CreateMessageRequestParams> for SamplingRequest {
+    fn from(params: CreateMessageRequestParams) -> SamplingRequest {
+        SamplingRequest { params }
+    }
+}
+
+/// The client model's answer to a [`SamplingRequest`].
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    result: CreateMessageResult,
+}
+
+impl Sampled {
+    /// The text of the answer (its text blocks joined; empty when it has none).
+    pub fn text(&self) -> String {
+        let blocks: Vec<&SamplingMessageContentBlock> = match &self.result.message.content {
+            SamplingContent::Single(block) => vec![block],
+            SamplingContent::Multiple(blocks) => blocks.iter().collect(),
+        };
+        blocks
+            .into_iter()
+            .filter_map(|block| match block {
+                SamplingMessageContentBlock::Text(text) => Some(text.text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The model the client used, as it names it.
+    pub fn model(&self) -> &str {
+        &self.result.model
+    }
+
+    /// Why the model stopped (`endTurn`, `maxTokens`, ...), when the client says.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.result.stop_reason.as_deref()
+    }
+
+    /// Who wrote the answer (the assistant, unless the client misbehaves).
+    pub fn role(&self) -> Role {
+        self.result.message.role.clone()
+    }
+
+    /// The whole rmcp result.
+    pub fn into_inner(self) -> CreateMessageResult {
+        self.result
+    }
+}
+
+impl Context {
+    /// Asks the client's language model for a completion (`sampling/createMessage`) and waits for it.
+    ///
+    /// Over streamable HTTP the request travels on the response stream of the call that made it.
+    /// Fails with a tool error naming the problem when the client did not declare the `sampling`
+    /// capability, when the session uses protocol 2026-07-28 (which has no server-to-client requests),
+    /// or when the client refuses or fails the request.
+    pub async fn sample(&self, request: impl Into<SamplingRequest>) -> Result<Sampled, ToolError> {
+        let request = request.into();
+        let peer = self.peer();
+        let declared = peer
+            .peer_info()
+            .is_some_and(|info| info.capabilities.sampling.is_some());
+        if !declared {
+            return Err(ToolError::not_connected(
+                "this tool asks the client's model for a completion, but the client did not declare the `sampling` capability; use a client that supports sampling/createMessage",
+            )
+            .with_type("SamplingUnsupported"));
+        }
+        peer.create_message(request.params)
+            .await
+            .map(|result| Sampled { result })
+            .map_err(|error| client_request_error("sampling/createMessage", error))
+    }
+}
+
+/// A failed request to the client, as a tool error that says which request failed and why.
+pub(crate) fn client_request_error(method: &str, error: ServiceError) -> ToolError {
+    match error {
+        ServiceError::McpError(data) => ToolError::new(format!(
+            "the client answered {method} with an error ({}): {}",
+            data.code.0, data.message
+        ))
+        .with_type("ClientRequestError"),
+        ServiceError::TransportClosed => {
+            ToolError::not_connected(format!("the client disconnected before answering {method}"))
+        }
+        ServiceError::Cancelled { .. } => ToolError::cancelled(),
+        other => {
+            ToolError::new(format!("{method} failed: {other}")).with_type("ClientRequestError")
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Resource subscriptions (`resources/subscribe`, `resources/unsubscribe`) and the
+//! `notifications/resources/updated` a server sends when a subscribed resource changes.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, Weak},
+};
+
+use rmcp::{Peer, RoleServer, model::ResourceUpdatedNotificationParam};
+
+use crate::{
+    __private::{CallInput, ParamInfo},
+    Context, FromCall, ToolError,
+    context::ClientSession,
+};
+
+/// The resource subscriptions of every connected client, shared by the whole server.
+///
+/// Clients subscribe with `resources/subscribe` to any URI the server serves (a resource, or a URI a
+/// template matches); the framework keeps track of them per session and forgets a session when it
+/// ends. When the data behind a resource changes, tell the subscribers:
+///
+/// ```no_run
+/// # use mcp_runtime::{Context, Subscriptions, ToolError};
+/// // From a tool, through its context:
+/// # async fn tool(ctx: &Context) -> Result<String, ToolError> {
+/// let notified = ctx.notify_resource_updated("db://tables/users").await;
+/// # Ok(format!("{notified}")) }
+/// // Or keep the handle (it is a cheap clone) for a background task, taking it as a parameter:
+/// # async fn tool2(subscriptions: Subscriptions) -> Result<(), ToolError> {
+/// tokio::spawn(async move { subscriptions.notify_updated("db://tables/users").await });
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct Subscriptions {
+    sessions: Arc<Mutex<Vec<Weak<ClientSession>>>>,
+}
+
+impl Subscriptions {
+    /// Records that `session` (whose client is `peer`) subscribed to `uri`.
+    pub(crate) fn subscribe(
+        &self,
+        session: &Arc<ClientSession>,
+        peer: &Peer<RoleServer>,
+        uri: &str,
+    ) {
+        session.subscribe(peer, uri);
+        let mut sessions = self.lock();
+        sessions.retain(|s| s.strong_count() > 0);
+        if !sessions
+            .iter()
+            .any(|s| std::ptr::eq(s.as_ptr(), Arc::as_ptr(session)))
+        {
+            sessions.push(Arc::downgrade(session));
+        }
+    }
+
+    /// Records that `session` no longer wants updates of `uri`.
+    pub(crate) fn unsubscribe(&self, session: &ClientSession, uri: &str) {
+        session.unsubscribe(uri);
+    }
+
+    /// How many connected sessions are subscribed to `uri`.
+    pub fn subscriber_count(&self, uri: &str) -> usize {
+        self.subscribers(uri).len()
+    }
+
+    /// Sends `notifications/resources/updated` for `uri` to every session subscribed to it, and
+    /// returns how many were notified. A client that went away meanwhile is skipped, not an error.
+    pub async fn notify_updated(&self, uri: &str) -> usize {
+        let mut notified = 0;
+        for peer in self.subscribers(uri) {
+            match peer
+                .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                .await
+            {
+                Ok(()) => notified += 1,
+                Err(error) => {
+                    tracing::debug!(%error, uri, "could not notify a subscriber of a resource update")
+                }
+            }
+        }
+        notified
+    }
+
+    fn subscribers(&self, uri: &str) -> Vec<Peer<RoleServer>> {
+        let mut sessions = self.lock();
+        sessions.retain(|s| s.strong_count() > 0);
+        sessions
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter_map(|session| session.subscriber(uri))
+            .filter(|peer| !peer.is_transport_closed())
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<ClientSession>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What one session subscribed to, and the client to notify.
+#[derive(Default)]
+pub(crate) struct SessionSubscriptions {
+    peer: Option<Peer<RoleServer>>,
+    uris: HashSet<String>,
+}
+
+impl ClientSession {
+    fn subscribe(&self, peer: &Peer<RoleServer>, uri: &str) {
+        let mut subscriptions = self.subscriptions();
+        subscriptions.peer.get_or_insert_with(|| peer.clone());
+        subscriptions.uris.insert(uri.to_string());
+    }
+
+    fn unsubscribe(&self, uri: &str) {
+        self.subscriptions().uris.remove(uri);
+    }
+
+    fn subscriber(&self, uri: &str) -> Option<Peer<RoleServer>> {
+        let subscriptions = self.subscriptions();
+        subscriptions
+            .uris
+            .contains(uri)
+            .then(|| subscriptions.peer.clone())
+            .flatten()
+    }
+}
+
+impl Context {
+    /// The server's resource subscriptions, to keep for notifying subscribers later.
+    pub fn subscriptions(&self) -> Subscriptions {
+        self.state_map().runtime::<Subscriptions>()
+    }
+
+    /// Tells every client subscribed to `uri` that the resource changed
+    /// (`notifications/resources/updated`); returns how many were notified.
+    pub async fn notify_resource_updated(&self, uri: &str) -> usize {
+        self.subscriptions().notify_updated(uri).await
+    }
+}
+
+impl<'a> FromCall<'a> for Subscriptions {
+    fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+        Ok(input.context().subscriptions())
+    }
+}
