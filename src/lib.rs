@@ -27,7 +27,8 @@ pub use mcp_runtime::*;
 pub mod prelude {
     pub use mcp_macros::{cm_prompt, cm_resource, cm_tool};
     pub use mcp_runtime::{
-        Context, Image, Json, Server, State, ToolError, TraceContext,
+        Connection, Connector, ConnectorType, Context, Image, Json, Server, Settings, State,
+        ToolError, TraceContext, connector_id,
         rmcp::model::{ContentBlock, PromptMessage, Role},
     };
 }

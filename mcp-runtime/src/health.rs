@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::{Json, extract::State};
 use serde_json::Value;
 
-use crate::extract::JsonObject;
+use crate::{connection::Connections, extract::JsonObject};
 
 /// Adds or overrides fields of the health document (e.g. `database_connected`).
 pub type HealthHook = Arc<dyn Fn(&mut JsonObject) + Send + Sync>;
@@ -21,7 +21,9 @@ pub enum ServerMode {
 
 impl ServerMode {
     /// The mode the environment selects: local when `CONFIDENTIAL_MIND_LOCAL_CONFIG` is `true`
-    /// (any case) or when `SERVICE_NAME` is not set; otherwise a stack deployment.
+    /// (any case) or when `SERVICE_NAME` is not set; otherwise a stack deployment. (A server refuses
+    /// to start when `CONFIDENTIAL_MIND_LOCAL_CONFIG` is set to something else and `SERVICE_NAME` is
+    /// missing.)
     pub fn from_env() -> ServerMode {
         let local = std::env::var("CONFIDENTIAL_MIND_LOCAL_CONFIG")
             .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -46,6 +48,7 @@ pub(crate) struct Health {
     pub service: String,
     pub mode: ServerMode,
     pub hooks: Vec<HealthHook>,
+    pub connections: Connections,
 }
 
 impl Health {
@@ -57,6 +60,7 @@ impl Health {
         doc.insert("server_mode".into(), self.mode.as_str().into());
         doc.insert("server_time".into(), crate::events::now_iso().into());
         doc.insert("connector_id".into(), Value::Null);
+        self.connections.health(&mut doc);
         for hook in &self.hooks {
             hook(&mut doc);
         }

@@ -6,6 +6,8 @@
 
 pub mod cli;
 mod completion;
+mod connection;
+mod connectors;
 mod context;
 mod elicitation;
 mod error;
@@ -14,15 +16,19 @@ mod extract;
 mod handler;
 pub mod health;
 mod instrument;
+pub mod manager;
 mod output;
 mod registry;
 mod sampling;
 mod server;
+mod settings;
 mod subscriptions;
 pub mod trace;
 mod transport;
 
 pub use completion::{Completer, Completion};
+pub use connection::{Connection, ConnectionState, Connections, ConnectorId, Only, Which};
+pub use connectors::{ApiKeyFormatError, Connector, ConnectorType, stack_url};
 pub use context::{Context, State};
 pub use elicitation::{Elicitation, elicitation_schema};
 pub use error::{ErrorKind, ToolError};
@@ -33,6 +39,7 @@ pub use output::{
 pub use registry::{Registry, RegistryError};
 pub use sampling::{Sampled, SamplingRequest};
 pub use server::{RunningServer, Server};
+pub use settings::{ServiceSettings, Settings, SettingsError};
 pub use subscriptions::Subscriptions;
 pub use trace::TraceContext;
 pub use transport::HttpOptions;

@@ -16,17 +16,23 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     cli::{Cli, Transport},
+    connection::Connections,
+    connectors::Connector,
     context::StateMap,
     events::{self, LogFormat},
     extract::JsonObject,
     handler::Shared,
     health::{Health, HealthHook, ServerMode},
+    manager::{self, Deployment},
     registry::{BoxFuture, Registry},
+    settings::{ServiceSettings, Settings, SettingsSource},
     transport::{self, HttpOptions},
 };
 
 type StartupHook = Box<dyn FnOnce(StateMap) -> BoxFuture<anyhow::Result<()>> + Send>;
 type ShutdownHook = Box<dyn FnOnce() -> BoxFuture<()> + Send>;
+/// Loads the settings (at start, after `.env`), makes them injectable, and hands them to the manager client.
+type SettingsLoader = Box<dyn FnOnce(&StateMap) -> anyhow::Result<Arc<dyn SettingsSource>> + Send>;
 
 /// An MCP server serving every `#[cm_tool]`, `#[cm_resource]` and `#[cm_prompt]` linked into the binary.
 ///
@@ -49,6 +55,8 @@ pub struct Server {
     startup_timeout: Duration,
     shutdown: Option<ShutdownHook>,
     health_hooks: Vec<HealthHook>,
+    connectors: Vec<Connector>,
+    settings: Option<SettingsLoader>,
 }
 
 impl Server {
@@ -64,6 +72,8 @@ impl Server {
             startup_timeout: Duration::from_secs(5),
             shutdown: None,
             health_hooks: Vec::new(),
+            connectors: Vec::new(),
+            settings: None,
         }
     }
 
@@ -137,6 +147,46 @@ impl Server {
         self
     }
 
+    /// Declares a connector: a service of the stack this server uses. Tools take its
+    /// [`Connection`](crate::Connection); `/health` reports whether it is connected. Its URL comes from
+    /// `{ID}_URL` locally and from the config manager in a stack.
+    ///
+    /// ```no_run
+    /// # use mcp_runtime::{Connector, Server};
+    /// # async fn main_() -> anyhow::Result<()> {
+    /// Server::new("my-service")
+    ///     .connector(Connector::api("MYSERVICE", "My Service"))
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn connector(mut self, connector: Connector) -> Server {
+        self.connectors.push(connector);
+        self
+    }
+
+    /// Loads settings of type `T` at start from `{prefix}FIELD` env vars (and `.env`) over
+    /// `T::default()`; a value that does not convert stops the start with an error naming the
+    /// variable. Tools take them as `Settings<T>`. In a stack they are the `config` the service
+    /// registers (with `T`'s JSON Schema), and the config manager's config replaces them.
+    pub fn settings<T: ServiceSettings>(mut self, prefix: impl Into<String>) -> Server {
+        let prefix = prefix.into();
+        self.settings = Some(Box::new(move |state: &StateMap| {
+            let settings = Settings::<T>::from_env(&prefix)?;
+            Ok(register_settings(state, settings))
+        }));
+        self
+    }
+
+    /// Like [`settings`](Server::settings), with settings the caller already loaded (e.g. with
+    /// [`Settings::from_env`] in `main`, to use them there too).
+    pub fn with_settings<T: ServiceSettings>(mut self, settings: Settings<T>) -> Server {
+        self.settings = Some(Box::new(move |state: &StateMap| {
+            Ok(register_settings(state, settings))
+        }));
+        self
+    }
+
     /// Loads `.env`, parses the command line, sets up logging, and serves until stdin closes (stdio)
     /// or SIGINT/SIGTERM arrives. Exits the process with status 2 on invalid flags.
     pub async fn run(self) -> anyhow::Result<()> {
@@ -205,6 +255,11 @@ impl Server {
         if let Some(instructions) = self.instructions {
             info = info.with_instructions(instructions);
         }
+        let connections = Connections::new(self.connectors)?;
+        if !connections.is_empty() {
+            self.state
+                .insert_arc(TypeId::of::<Connections>(), Arc::new(connections.clone()));
+        }
         let shared = Arc::new(Shared {
             registry,
             info,
@@ -215,11 +270,14 @@ impl Server {
             service: self.name,
             mode: ServerMode::from_env(),
             hooks: self.health_hooks,
+            connections: connections.clone(),
         });
         let lifecycle = Lifecycle {
             startup: self.startup,
             startup_timeout: self.startup_timeout,
             shutdown: self.shutdown,
+            settings: self.settings,
+            connections,
         };
         Ok((shared, health, lifecycle))
     }
@@ -244,6 +302,7 @@ impl Server {
             return Ok(());
         }
         let transport = cli.transport()?;
+        let deployment = Deployment::detect()?;
         let (shared, health, mut lifecycle) = self.into_parts()?;
         let shutdown = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown.clone()));
@@ -258,9 +317,7 @@ impl Server {
             },
             "Service starting"
         );
-        if health.mode == ServerMode::Local && std::env::var_os("SERVICE_NAME").is_none() {
-            tracing::info!("Running in local mode: set SERVICE_NAME to register with a stack");
-        }
+        lifecycle.start_platform(&shared, &deployment, &shutdown)?;
         lifecycle.run_startup(&shared).await;
         let served = match transport {
             Transport::Stdio => {
@@ -293,10 +350,22 @@ impl Server {
         addr: SocketAddr,
         options: HttpOptions,
     ) -> anyhow::Result<RunningServer> {
+        let deployment = Deployment::detect()?;
         let (shared, health, mut lifecycle) = self.into_parts()?;
+        let shutdown = CancellationToken::new();
+        lifecycle.start_platform(&shared, &deployment, &shutdown)?;
         lifecycle.run_startup(&shared).await;
-        transport::start_http(shared, health, addr, options, CancellationToken::new()).await
+        transport::start_http(shared, health, addr, options, shutdown).await
     }
+}
+
+/// Makes `settings` injectable (`Settings<T>`, and `State<Settings<T>>`).
+fn register_settings<T: ServiceSettings>(
+    state: &StateMap,
+    settings: Settings<T>,
+) -> Arc<dyn SettingsSource> {
+    state.insert_arc(TypeId::of::<Settings<T>>(), Arc::new(settings.clone()));
+    Arc::new(settings)
 }
 
 pub use crate::transport::RunningServer;
@@ -305,9 +374,28 @@ struct Lifecycle {
     startup: Option<StartupHook>,
     startup_timeout: Duration,
     shutdown: Option<ShutdownHook>,
+    settings: Option<SettingsLoader>,
+    connections: Connections,
 }
 
 impl Lifecycle {
+    /// Loads the settings and starts what keeps the connectors current (env vars locally, the config
+    /// manager in a stack), until `shutdown`. Invalid settings or a malformed local API key stop the
+    /// start; an unreachable manager does not.
+    fn start_platform(
+        &mut self,
+        shared: &Shared,
+        deployment: &Deployment,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let settings = self
+            .settings
+            .take()
+            .map(|load| load(&shared.state))
+            .transpose()?;
+        manager::start(deployment, settings, &self.connections, shutdown)
+    }
+
     async fn run_startup(&mut self, shared: &Arc<Shared>) {
         let Some(hook) = self.startup.take() else {
             return;

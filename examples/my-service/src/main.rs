@@ -1,10 +1,32 @@
-//! The ConfidentialMind template MCP server, written with cm-mcp: one tool, one resource, and
-//! everything else (schemas, tracing, logs, transports, /health, shutdown) from the framework.
+//! The ConfidentialMind template MCP server, written with cm-mcp: one tool, one resource, settings the
+//! config manager can change, one `api` connector, and everything else (schemas, tracing, logs,
+//! transports, /health, registration with the stack, shutdown) from the framework.
 
 use cm_mcp::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const SERVICE_NAME: &str = "my-fastmcp-service";
+
+/// The service's configuration: `MYSERVICE_NAME` and `MYSERVICE_DESCRIPTION` locally, the config
+/// manager's `config` in a stack.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+struct ServiceConfig {
+    /// The service's name.
+    name: String,
+    /// What the service does.
+    description: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            name: SERVICE_NAME.into(),
+            description: "A template MCP server for the ConfidentialMind stack".into(),
+        }
+    }
+}
 
 /// Processes the input and returns the result.
 ///
@@ -20,18 +42,29 @@ async fn my_tool(ctx: &Context, input_param: String) -> Result<String, ToolError
     Ok(format!("Processed: {input_param}"))
 }
 
-/// The service's status and description.
+/// The service's status and description, and where it reaches My Service.
 #[cm_resource(
     "my-service://info",
     name = "service_info",
     mime_type = "application/json"
 )]
-async fn service_info() -> Value {
-    json!({
-        "status": "available",
-        "service_name": SERVICE_NAME,
-        "service_description": "A template MCP server for the ConfidentialMind stack",
-    })
+async fn service_info(config: Settings<ServiceConfig>, api: Connection) -> Value {
+    let config = config.get();
+    match api.require() {
+        Ok(state) => json!({
+            "status": "available",
+            "service_name": config.name,
+            "service_description": config.description,
+            "url": state.url(),
+        }),
+        Err(not_connected) => json!({
+            "status": "unavailable",
+            "service_name": config.name,
+            "service_description": config.description,
+            "url": null,
+            "message": not_connected.message(),
+        }),
+    }
 }
 
 #[tokio::main]
@@ -41,6 +74,8 @@ async fn main() -> anyhow::Result<()> {
         .instructions(
             "Use my_tool to process text; read my-service://info for the service's status.",
         )
+        .settings::<ServiceConfig>("MYSERVICE_")
+        .connector(Connector::api("MYSERVICE", "My Service"))
         .run()
         .await
 }
