@@ -47,6 +47,11 @@ impl<'a> CallInput<'a> {
         self.args.remove(name)
     }
 
+    /// Removes and returns every argument left.
+    pub fn take_all(&mut self) -> JsonObject {
+        std::mem::take(&mut self.args)
+    }
+
     /// A hint naming a passed argument whose name is close to `name` (a likely typo), or "".
     fn misspelling_of(&self, name: &str) -> String {
         self.args
@@ -105,6 +110,8 @@ fn quoted(names: &[&str]) -> String {
 pub struct ArgsSpec {
     generator: SchemaGenerator,
     pub(crate) args: Vec<ArgSpec>,
+    /// The whole argument object's schema, from an [`Arguments<T>`] parameter.
+    pub(crate) whole: Option<(&'static str, JsonObject)>,
 }
 
 /// One argument: name, schema, whether it is required.
@@ -120,6 +127,7 @@ impl Default for ArgsSpec {
         ArgsSpec {
             generator: SchemaSettings::draft2020_12().into_generator(),
             args: Vec::new(),
+            whole: None,
         }
     }
 }
@@ -139,13 +147,52 @@ impl ArgsSpec {
         });
     }
 
+    /// Makes `T`'s own (root) schema the whole argument object's schema, as [`Arguments<T>`] does.
+    pub fn set_whole<T: JsonSchema>(&mut self, param: &'static ParamInfo) {
+        let schema = SchemaSettings::draft2020_12()
+            .into_generator()
+            .into_root_schema_for::<T>();
+        let mut object = match schema.to_value() {
+            Value::Object(object) => object,
+            // Not an object schema: kept as it is, so that the registry reports it.
+            other => JsonObject::from_iter([("const".to_string(), other)]),
+        };
+        // schemars titles the root with the Rust type's name, which means nothing to a client.
+        if object.get("title").and_then(Value::as_str) == Some(T::schema_name().as_ref()) {
+            object.remove("title");
+        }
+        self.whole = Some((param.name, object));
+    }
+
+    /// Why this spec cannot describe a definition's arguments, if it cannot.
+    pub(crate) fn problem(&self) -> Option<String> {
+        let (name, schema) = self.whole.as_ref()?;
+        if schema.get("type").and_then(Value::as_str) != Some("object") {
+            return Some(format!(
+                "the parameter `{name}` is `Arguments<T>` but `T` is not a struct: its schema must be an object"
+            ));
+        }
+        if !self.args.is_empty() {
+            let others: Vec<&str> = self.args.iter().map(|a| a.name).collect();
+            return Some(format!(
+                "the parameter `{name}` is `Arguments<T>`, which takes every argument, so there can be no other argument parameters (found {}); move them into `T`",
+                quoted(&others)
+            ));
+        }
+        None
+    }
+
     /// The schemas the arguments' `$ref`s point to.
     pub(crate) fn definitions(&self) -> &serde_json::Map<String, Value> {
         self.generator.definitions()
     }
 
-    /// The input schema of a tool: an object with one property per argument.
+    /// The input schema of a tool: an object with one property per argument, or the schema of the
+    /// [`Arguments<T>`] parameter's `T`.
     pub(crate) fn input_schema(mut self) -> JsonObject {
+        if let Some((_, whole)) = self.whole.take() {
+            return whole;
+        }
         let mut properties = JsonObject::new();
         let mut required = Vec::new();
         for arg in self.args {
@@ -247,6 +294,52 @@ fn looks_like_json(text: &str) -> bool {
         text.trim_start().as_bytes().first(),
         Some(b'0'..=b'9' | b'-' | b'[' | b'{' | b't' | b'f' | b'n' | b'"')
     )
+}
+
+/// Every argument of a call as one struct: `T`'s schema (with its `$schema`, `$defs`, and
+/// `additionalProperties: false` from `#[serde(deny_unknown_fields)]`) is the tool's whole
+/// `inputSchema`, and the arguments object is deserialized into `T`.
+///
+/// ```ignore
+/// #[derive(Deserialize, JsonSchema)]
+/// #[serde(deny_unknown_fields)]
+/// struct Search { query: String, limit: Option<u32> }
+///
+/// #[cm_tool]
+/// async fn search(ctx: &Context, search: Arguments<Search>) -> String {
+///     format!("{} (at most {:?})", search.query, search.limit) // Arguments<T> derefs to T
+/// }
+/// ```
+///
+/// It takes every argument, so it is the only argument parameter (injected ones may accompany it).
+/// In a prompt, `T`'s fields are the prompt's arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arguments<T>(pub T);
+
+impl<T> Arguments<T> {
+    /// The arguments.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Arguments<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<'a, T: DeserializeOwned + JsonSchema> FromCall<'a> for Arguments<T> {
+    fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
+        spec.set_whole::<T>(param);
+    }
+
+    fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+        serde_json::from_value(Value::Object(input.take_all()))
+            .map(Arguments)
+            .map_err(|e| ToolError::invalid_arguments(e.to_string()))
+    }
 }
 
 impl<'a> FromCall<'a> for &'a Context {

@@ -352,26 +352,12 @@ pub(crate) async fn complete(
         .completion_target(&params.r#ref)
         .map_err(|message| McpError::invalid_params(message, None))?;
     let argument = params.argument.name;
-    let Some(param) = target.params.iter().find(|p| p.name == argument) else {
-        let names: Vec<&str> = target
-            .params
-            .iter()
-            .filter(|p| target.choices.contains_key(p.name) || p.complete.is_some())
-            .map(|p| p.name)
-            .collect();
-        return Err(McpError::invalid_params(
-            format!(
-                "no argument `{argument}` to complete; completable arguments: {}",
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ),
-            None,
-        ));
-    };
-    let values = match (param.complete, target.choices.get(param.name)) {
+    let completer = target
+        .params
+        .iter()
+        .find(|p| p.name == argument)
+        .and_then(|p| p.complete);
+    let values = match (completer, target.choices.values.get(&argument)) {
         (Some(completer), _) => {
             let (ctx, span) = begin(&env, request, params.meta.as_ref());
             let completion = Completion {
@@ -384,11 +370,28 @@ pub(crate) async fn complete(
             tokio::select! {
                 biased;
                 values = completer(completion).instrument(span) => values,
-                () = ct.cancelled() => return Err(McpError::internal_error("the completion request was cancelled", None)),
+                () = ct.cancelled() => {
+                    return Err(McpError::internal_error("the completion request was cancelled", None));
+                }
             }
         }
         (None, Some(choices)) => filter_prefix(choices.iter().cloned(), &params.argument.value),
-        (None, None) => Vec::new(),
+        // An argument without suggestions completes to nothing: clients ask for every field.
+        (None, None) if target.choices.names.contains(&argument) => Vec::new(),
+        (None, None) => {
+            let names = &target.choices.names;
+            return Err(McpError::invalid_params(
+                format!(
+                    "no argument `{argument}` to complete; the arguments are: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+                None,
+            ));
+        }
     };
     Ok(CompleteResult::new(completion_info(values)))
 }

@@ -32,7 +32,7 @@ pub use connectors::{ApiKeyFormatError, Connector, ConnectorType, stack_url};
 pub use context::{Context, State};
 pub use elicitation::{Elicitation, elicitation_schema};
 pub use error::{ErrorKind, ToolError};
-pub use extract::{FromCall, JsonObject};
+pub use extract::{Arguments, FromCall, JsonObject};
 pub use output::{
     Audio, Embedded, Image, IntoPromptResult, IntoResourceBody, IntoToolContent, Json,
 };

@@ -173,18 +173,37 @@ pub(crate) struct PromptEntry {
     pub choices: Choices,
 }
 
-/// The values each enum-typed argument allows, for `completion/complete`.
-pub(crate) type Choices = HashMap<&'static str, Vec<String>>;
+/// A definition's argument names, and the values each enum-typed argument allows, for
+/// `completion/complete`.
+#[derive(Default)]
+pub(crate) struct Choices {
+    pub names: Vec<String>,
+    pub values: HashMap<String, Vec<String>>,
+}
 
 fn choices(spec: &ArgsSpec) -> Choices {
-    spec.args
-        .iter()
-        .map(|arg| {
-            let values = schema_values(arg.schema.as_value(), spec.definitions());
-            (arg.name, values)
-        })
-        .filter(|(_, values)| !values.is_empty())
-        .collect()
+    let mut choices = Choices::default();
+    for arg in &spec.args {
+        choices.names.push(arg.name.to_string());
+        let values = schema_values(arg.schema.as_value(), spec.definitions());
+        choices.values.insert(arg.name.to_string(), values);
+    }
+    if let Some((_, whole)) = &spec.whole
+        && let Some(Value::Object(properties)) = whole.get("properties")
+    {
+        let defs = match whole.get("$defs") {
+            Some(Value::Object(defs)) => defs.clone(),
+            _ => JsonObject::new(),
+        };
+        for (name, property) in properties {
+            choices.names.push(name.clone());
+            choices
+                .values
+                .insert(name.clone(), schema_values(property, &defs));
+        }
+    }
+    choices.values.retain(|_, values| !values.is_empty());
+    choices
 }
 
 /// What `completion/complete` can complete: a prompt's or a resource template's parameters.
@@ -251,8 +270,15 @@ impl Registry {
                 ));
                 continue;
             }
-            tool_index.insert(def.name, tools.len());
-            tools.push(build_tool(def));
+            match build_tool(def) {
+                Ok(entry) => {
+                    tool_index.insert(def.name, tools.len());
+                    tools.push(entry);
+                }
+                Err(problem) => {
+                    problems.push(format!("tool `{}` ({}): {problem}", def.name, def.location))
+                }
+            }
         }
 
         let mut resources = Vec::new();
@@ -268,6 +294,12 @@ impl Registry {
             }
             let mut spec = ArgsSpec::default();
             (def.describe)(&mut spec);
+            if let Some(problem) = spec.problem() {
+                problems.push(format!(
+                    "resource `{}` ({}): {problem}",
+                    def.uri, def.location
+                ));
+            }
             for arg in &spec.args {
                 if !def.variables.contains(&arg.name) {
                     problems.push(format!(
@@ -296,8 +328,16 @@ impl Registry {
                 ));
                 continue;
             }
-            prompt_index.insert(def.name, prompts.len());
-            prompts.push(build_prompt(def));
+            match build_prompt(def) {
+                Ok(entry) => {
+                    prompt_index.insert(def.name, prompts.len());
+                    prompts.push(entry);
+                }
+                Err(problem) => problems.push(format!(
+                    "prompt `{}` ({}): {problem}",
+                    def.name, def.location
+                )),
+            }
         }
 
         if !problems.is_empty() {
@@ -444,9 +484,12 @@ fn tags_meta(tags: &[&str]) -> Option<Meta> {
     Some(meta)
 }
 
-fn build_tool(def: &'static ToolDef) -> ToolEntry {
+fn build_tool(def: &'static ToolDef) -> Result<ToolEntry, String> {
     let mut spec = ArgsSpec::default();
     (def.describe)(&mut spec);
+    if let Some(problem) = spec.problem() {
+        return Err(problem);
+    }
     let mut tool = Tool::new_with_raw(
         def.name,
         def.description.map(Into::into),
@@ -479,19 +522,22 @@ fn build_tool(def: &'static ToolDef) -> ToolEntry {
     if let Some(meta) = tags_meta(def.tags) {
         tool = tool.with_meta(meta);
     }
-    ToolEntry {
+    Ok(ToolEntry {
         def,
         tool,
         wrap_result,
         events: Events::new(def.event),
         has_secrets: def.params.iter().any(|p| p.secret),
-    }
+    })
 }
 
-fn build_prompt(def: &'static PromptDef) -> PromptEntry {
+fn build_prompt(def: &'static PromptDef) -> Result<PromptEntry, String> {
     let mut spec = ArgsSpec::default();
     (def.describe)(&mut spec);
-    let arguments: Vec<PromptArgument> = spec
+    if let Some(problem) = spec.problem() {
+        return Err(problem);
+    }
+    let mut arguments: Vec<PromptArgument> = spec
         .args
         .iter()
         .map(|arg| {
@@ -502,6 +548,9 @@ fn build_prompt(def: &'static PromptDef) -> PromptEntry {
             argument
         })
         .collect();
+    if let Some((_, whole)) = &spec.whole {
+        arguments.extend(whole_arguments(whole));
+    }
     let mut prompt = Prompt::new(
         def.name,
         def.description,
@@ -513,12 +562,35 @@ fn build_prompt(def: &'static PromptDef) -> PromptEntry {
     if let Some(meta) = tags_meta(def.tags) {
         prompt = prompt.with_meta(meta);
     }
-    PromptEntry {
+    Ok(PromptEntry {
         def,
         prompt,
         events: Events::new(def.event),
         choices: choices(&spec),
-    }
+    })
+}
+
+/// The prompt arguments an [`Arguments<T>`](crate::Arguments) parameter stands for: `T`'s fields.
+fn whole_arguments(schema: &JsonObject) -> Vec<PromptArgument> {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(Value::Object(properties)) = schema.get("properties") else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let mut argument =
+                PromptArgument::new(name.clone()).with_required(required.contains(&name.as_str()));
+            if let Some(description) = property.get("description").and_then(Value::as_str) {
+                argument = argument.with_description(description);
+            }
+            argument
+        })
+        .collect()
 }
 
 fn describe_resource(def: &ResourceDef) -> Resource {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cm_mcp::{Audio, Elicitation, Embedded, SamplingRequest, prelude::*};
+use cm_mcp::{Arguments, Audio, Elicitation, Embedded, SamplingRequest, prelude::*};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -276,4 +276,34 @@ async fn test_update_watched_resource(
 async fn test_reconnection() -> &'static str {
     tokio::time::sleep(STEP).await;
     "Reconnection test completed"
+}
+
+/// A postal address.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "address")]
+#[allow(dead_code)] // the tool only reports what it received
+struct Address {
+    street: Option<String>,
+    city: Option<String>,
+}
+
+// The whole argument object of `json_schema_2020_12_tool`: its schema keeps `$schema`, `$defs` and,
+// because unknown arguments are refused, `additionalProperties: false`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SchemaArgs {
+    name: Option<String>,
+    address: Option<Address>,
+}
+
+/// Tool with JSON Schema 2020-12 features
+#[cm_tool]
+async fn json_schema_2020_12_tool(args: Arguments<SchemaArgs>) -> String {
+    let Arguments(args) = args;
+    let city = args.address.and_then(|a| a.city);
+    format!(
+        "Received name={}, city={}",
+        args.name.as_deref().unwrap_or("none"),
+        city.as_deref().unwrap_or("none")
+    )
 }
