@@ -1,0 +1,346 @@
+//! The load run: N concurrent clients repeating one tool call, for a time or a number of calls.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    client::{CallSpec, HttpClient, HttpEndpoint, Outcome, StderrTo, StdioServer},
+    procinfo::{self, Pid},
+    servers,
+    stats::Latency,
+};
+
+/// The server under load.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A streamable HTTP endpoint (sessions are used when the server hands them out).
+    Http(HttpEndpoint),
+    /// A command speaking MCP on stdio, started for the run; the clients share its one session.
+    Stdio {
+        /// Program and arguments.
+        command: Vec<String>,
+        /// Where its stderr goes.
+        stderr: StderrTo,
+        /// When set, the server runs there with the platform's variables cleared (local mode),
+        /// as the suite starts every server; otherwise it inherits this process's environment.
+        isolate_in: Option<PathBuf>,
+    },
+}
+
+/// When the clients stop.
+#[derive(Debug, Clone, Copy)]
+pub enum Stop {
+    /// After a warm-up, measure for a duration.
+    Time {
+        /// Calls before the measurement starts (not counted).
+        warmup: Duration,
+        /// The measured time.
+        duration: Duration,
+    },
+    /// Each client makes this many calls, all counted (the smoke mode).
+    Calls(u64),
+}
+
+/// How to load the server.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Concurrent clients (HTTP: one connection and session each; stdio: requests in flight).
+    pub clients: usize,
+    /// When to stop.
+    pub stop: Stop,
+    /// The call to repeat.
+    pub call: CallSpec,
+    /// Protocol version asked for in `initialize`.
+    pub protocol_version: String,
+    /// Bound on every request.
+    pub timeout: Duration,
+    /// The server's process id, for its CPU time and memory (stdio targets know it themselves).
+    pub server_pid: Option<u32>,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadResult {
+    /// `http` or `stdio`.
+    pub transport: String,
+    /// Whether the server gave the clients sessions.
+    pub sessions: bool,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Measured seconds.
+    pub seconds: f64,
+    /// Calls answered in the measured time (errors included).
+    pub calls: u64,
+    /// Calls that failed (transport failures, JSON-RPC errors, tool errors, unexpected results).
+    pub errors: u64,
+    /// Successful calls per second.
+    pub calls_per_s: f64,
+    /// Latency of the successful calls.
+    pub latency: Latency,
+    /// CPU the load generator used per call, in microseconds (all its threads).
+    pub client_cpu_us_per_call: f64,
+    /// CPU the server used per call, in microseconds, when its process id is known.
+    pub server_cpu_us_per_call: Option<f64>,
+    /// The server's resident memory at the end, in KiB, when its process id is known.
+    pub server_rss_kib: Option<u64>,
+    /// Up to five distinct error messages.
+    pub error_samples: Vec<String>,
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct Tally {
+    nanos: Vec<u64>,
+    errors: u64,
+    samples: Vec<String>,
+}
+
+impl Tally {
+    fn error(&mut self, message: String) {
+        self.errors += 1;
+        if self.samples.len() < 5 && !self.samples.contains(&message) {
+            self.samples.push(message);
+        }
+    }
+
+    fn record(&mut self, started: Instant, answer: anyhow::Result<(Instant, Outcome)>) {
+        match answer {
+            Ok((at, Outcome::Ok)) => self
+                .nanos
+                .push(at.duration_since(started).as_nanos() as u64),
+            Ok((_, Outcome::Failed(message))) => self.error(message),
+            Err(error) => self.error(format!("{error:#}")),
+        }
+    }
+}
+
+/// The measured window, shared by all clients.
+#[derive(Clone, Copy)]
+struct Window {
+    from: Instant,
+    until: Option<Instant>,
+    calls: Option<u64>,
+}
+
+impl Window {
+    fn new(stop: Stop) -> Window {
+        let now = Instant::now();
+        match stop {
+            Stop::Time { warmup, duration } => Window {
+                from: now + warmup,
+                until: Some(now + warmup + duration),
+                calls: None,
+            },
+            Stop::Calls(n) => Window {
+                from: now,
+                until: None,
+                calls: Some(n),
+            },
+        }
+    }
+
+    /// Whether a client that has made `made` calls should make another, starting now.
+    fn go_on(&self, made: u64, now: Instant) -> bool {
+        self.until.is_none_or(|until| now < until) && self.calls.is_none_or(|n| made < n)
+    }
+
+    fn counts(&self, started: Instant) -> bool {
+        started >= self.from
+    }
+}
+
+/// CPU counters at the start of the measured window.
+struct CpuMark {
+    at: Instant,
+    me: Option<f64>,
+    server: Option<f64>,
+}
+
+impl CpuMark {
+    fn take(server: Option<u32>) -> CpuMark {
+        CpuMark {
+            at: Instant::now(),
+            me: procinfo::cpu_seconds(Pid::Me),
+            server: server.and_then(|pid| procinfo::cpu_seconds(Pid::Other(pid))),
+        }
+    }
+}
+
+/// Sleeps until the window opens, then marks the CPU counters.
+async fn mark_at(from: Instant, server: Option<u32>) -> CpuMark {
+    tokio::time::sleep_until(from.into()).await;
+    CpuMark::take(server)
+}
+
+fn summarize(
+    transport: &str,
+    sessions: bool,
+    options: &LoadOptions,
+    tallies: Vec<Tally>,
+    start: CpuMark,
+    server: Option<u32>,
+) -> LoadResult {
+    let end = CpuMark::take(server);
+    let seconds = end.at.duration_since(start.at).as_secs_f64();
+    let mut nanos = Vec::new();
+    let mut errors = 0;
+    let mut error_samples: Vec<String> = Vec::new();
+    for tally in tallies {
+        nanos.extend(tally.nanos);
+        errors += tally.errors;
+        for sample in tally.samples {
+            if error_samples.len() < 5 && !error_samples.contains(&sample) {
+                error_samples.push(sample);
+            }
+        }
+    }
+    let ok = nanos.len() as u64;
+    let calls = ok + errors;
+    let per_call = |before: Option<f64>, after: Option<f64>| match (before, after) {
+        (Some(b), Some(a)) if calls > 0 => Some((a - b) * 1e6 / calls as f64),
+        _ => None,
+    };
+    LoadResult {
+        transport: transport.to_string(),
+        sessions,
+        clients: options.clients,
+        seconds,
+        calls,
+        errors,
+        calls_per_s: if seconds > 0.0 {
+            ok as f64 / seconds
+        } else {
+            0.0
+        },
+        latency: Latency::from_nanos(&mut nanos),
+        client_cpu_us_per_call: per_call(start.me, end.me).unwrap_or(f64::NAN),
+        server_cpu_us_per_call: per_call(start.server, end.server),
+        server_rss_kib: server.and_then(|pid| procinfo::rss_kib(Pid::Other(pid))),
+        error_samples,
+    }
+}
+
+/// Runs the load and measures it. Setup failures (cannot connect, initialize refused) are errors;
+/// failures of individual calls are counted in the result.
+pub async fn run(target: &Target, options: &LoadOptions) -> anyhow::Result<LoadResult> {
+    anyhow::ensure!(options.clients > 0, "--clients must be at least 1");
+    match target {
+        Target::Http(endpoint) => run_http(endpoint, options).await,
+        Target::Stdio {
+            command,
+            stderr,
+            isolate_in,
+        } => {
+            let command = match isolate_in {
+                Some(dir) => servers::command(command, dir, stderr)?,
+                None => {
+                    let (program, args) = command
+                        .split_first()
+                        .context("no command given for the stdio server")?;
+                    let mut plain = std::process::Command::new(program);
+                    plain.args(args).stderr(stderr.stdio()?);
+                    plain
+                }
+            };
+            run_stdio(command, options).await
+        }
+    }
+}
+
+async fn run_http(endpoint: &HttpEndpoint, options: &LoadOptions) -> anyhow::Result<LoadResult> {
+    let endpoint = Arc::new(endpoint.clone());
+    let setups = (0..options.clients).map(|_| {
+        let endpoint = endpoint.clone();
+        async move {
+            let mut client = HttpClient::new(endpoint, options.timeout);
+            client.initialize(&options.protocol_version).await?;
+            anyhow::Ok(client)
+        }
+    });
+    let clients = futures::future::try_join_all(setups)
+        .await
+        .with_context(|| format!("cannot start a client session with {}", endpoint.url))?;
+    let sessions = clients.iter().all(|c| c.session_id().is_some());
+    let window = Window::new(options.stop);
+    let server = options.server_pid;
+    let mark = tokio::spawn(mark_at(window.from, server));
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            let call = options.call.clone();
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                let mut made = 0;
+                loop {
+                    let started = Instant::now();
+                    if !window.go_on(made, started) {
+                        break;
+                    }
+                    let answer = client.call(&call).await;
+                    made += 1;
+                    if answer.is_err() {
+                        // Do not spin on a server that is down.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    if window.counts(started) {
+                        tally.record(started, answer);
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let tallies = futures::future::try_join_all(tasks).await?;
+    let start = mark.await?;
+    Ok(summarize("http", sessions, options, tallies, start, server))
+}
+
+async fn run_stdio(
+    command: std::process::Command,
+    options: &LoadOptions,
+) -> anyhow::Result<LoadResult> {
+    let server =
+        Arc::new(StdioServer::start(command, &options.protocol_version, options.timeout).await?);
+    let pid = server.pid();
+    let window = Window::new(options.stop);
+    let mark = tokio::spawn(mark_at(window.from, pid));
+    let tasks: Vec<_> = (0..options.clients)
+        .map(|_| {
+            let call = options.call.clone();
+            let server = server.clone();
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                let mut made = 0;
+                loop {
+                    let started = Instant::now();
+                    if !window.go_on(made, started) {
+                        break;
+                    }
+                    let answer = server.call(&call).await;
+                    made += 1;
+                    let failed = answer.is_err();
+                    if window.counts(started) {
+                        tally.record(started, answer);
+                    }
+                    if failed {
+                        break; // a stdio server that stopped answering is not coming back
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let tallies = futures::future::try_join_all(tasks).await?;
+    let start = mark.await?;
+    let result = summarize("stdio", true, options, tallies, start, pid);
+    if let Ok(server) = Arc::try_unwrap(server) {
+        server.stop(Duration::from_secs(2)).await;
+    }
+    Ok(result)
+}

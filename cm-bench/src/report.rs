@@ -1,0 +1,441 @@
+//! Tables (terminal and Markdown) and the SVG chart.
+
+use std::{fmt::Write as _, path::Path};
+
+use plotters::{
+    prelude::*,
+    style::text_anchor::{HPos, Pos, VPos},
+};
+
+use crate::{
+    load::LoadResult,
+    suite::{BARE, Results, ScenarioResult},
+};
+
+/// A terminal table of one load run.
+pub fn load_table(label: &str, r: &LoadResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{label}");
+    let _ = writeln!(
+        out,
+        "  transport      {} ({})",
+        r.transport,
+        if r.sessions { "sessions" } else { "stateless" }
+    );
+    let _ = writeln!(out, "  clients        {}", r.clients);
+    let _ = writeln!(
+        out,
+        "  measured       {:.2} s, {} calls, {} errors",
+        r.seconds, r.calls, r.errors
+    );
+    let _ = writeln!(out, "  throughput     {:.0} calls/s", r.calls_per_s);
+    let l = &r.latency;
+    let _ = writeln!(
+        out,
+        "  latency ms     p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}  mean {:.3}",
+        l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms
+    );
+    let _ = writeln!(
+        out,
+        "  client CPU     {:.1} µs/call",
+        r.client_cpu_us_per_call
+    );
+    if let Some(cpu) = r.server_cpu_us_per_call {
+        let _ = writeln!(out, "  server CPU     {cpu:.1} µs/call");
+    }
+    if let Some(rss) = r.server_rss_kib {
+        let _ = writeln!(out, "  server RSS     {:.1} MiB", rss as f64 / 1024.0);
+    }
+    for sample in &r.error_samples {
+        let _ = writeln!(out, "  error          {sample}");
+    }
+    out
+}
+
+fn ratio(r: Option<f64>) -> String {
+    r.filter(|r| r.is_finite())
+        .map_or_else(|| "–".into(), |r| format!("{r:.2}×"))
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(|| "–".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+}
+
+fn num(x: f64, digits: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.digits$}")
+    } else {
+        "–".into()
+    }
+}
+
+/// The results as Markdown: the machine, every table, and how each target fared.
+pub fn markdown(results: &Results) -> String {
+    let mut md = String::new();
+    let m = &results.machine;
+    let _ = writeln!(
+        md,
+        "Measured {} on {} ({} logical CPUs), {} MiB RAM, Linux {}, {}.",
+        m.date, m.cpu, m.cpus, m.memory_mib, m.kernel, m.rustc
+    );
+    let _ = writeln!(
+        md,
+        "Load average (1, 5, 15 min) before: {}; after: {}.\n",
+        m.load_before, m.load_after
+    );
+    if !results.compare.is_empty() {
+        if let Some(s) = &results.settings {
+            let _ = writeln!(
+                md,
+                "Interleaved: {} rounds; in each round every server runs once ({:.0} s warm-up + {:.0} s measured), in reverse order every other round. Medians over the rounds; ratios are against the bare rmcp server's median. Tool `{}` with arguments `{}`.\n",
+                s.rounds, s.warmup_seconds, s.seconds, s.tool, s.arguments
+            );
+        }
+        let _ = writeln!(md, "![throughput and latency](bench/chart.svg)\n");
+        for scenario in &results.compare {
+            md.push_str(&scenario_table(scenario));
+        }
+    }
+    if !results.cold_start.is_empty() {
+        let _ = writeln!(md, "### Cold start (spawn → first `GET /health` 200)\n");
+        let _ = writeln!(
+            md,
+            "| server | median ms | min ms | max ms | runs |\n|---|---:|---:|---:|---:|"
+        );
+        for c in &results.cold_start {
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} | {:.1} | {:.1} | {} |",
+                c.server, c.median_ms, c.min_ms, c.max_ms, c.runs
+            );
+        }
+        md.push('\n');
+    }
+    if !results.memory.is_empty() {
+        let _ = writeln!(md, "### Memory (RSS)\n");
+        let _ = writeln!(
+            md,
+            "| server | at start MiB | idle after 100 calls MiB | with N sessions MiB | KiB per session | sessions still open |\n|---|---:|---:|---:|---:|---|"
+        );
+        for r in &results.memory {
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} | {:.1} | {:.1} (N = {}) | {:.1} | {} |",
+                r.server,
+                r.started_kib as f64 / 1024.0,
+                r.idle_kib as f64 / 1024.0,
+                r.with_sessions_kib as f64 / 1024.0,
+                r.sessions,
+                r.per_session_kib,
+                if r.sessions_verified { "yes" } else { "NO" }
+            );
+        }
+        md.push('\n');
+    }
+    if !results.build.is_empty() {
+        let _ = writeln!(
+            md,
+            "### Build time of a generated crate (`cargo build`, dev profile)\n"
+        );
+        let _ = writeln!(
+            md,
+            "| crate | clean (deps built) s | incremental (one body changed) s | first build incl. deps s |\n|---|---:|---:|---:|"
+        );
+        for b in &results.build {
+            let _ = writeln!(
+                md,
+                "| {} | {:.2} | {:.2} | {:.1} |",
+                b.variant, b.clean_s, b.incremental_s, b.first_build_s
+            );
+        }
+        md.push('\n');
+    }
+    md.push_str(&targets(results));
+    md
+}
+
+fn scenario_table(s: &ScenarioResult) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "### {}\n", s.scenario.name);
+    let _ = writeln!(
+        md,
+        "| server | calls/s | (min–max) | vs bare | p50 ms | vs bare | p90 ms | p99 ms | server CPU µs/call | client CPU µs/call | errors | RSS MiB |"
+    );
+    let _ = writeln!(
+        md,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in &s.rows {
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.0}–{:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.server,
+            r.calls_per_s,
+            r.calls_per_s_range.0,
+            r.calls_per_s_range.1,
+            ratio(r.throughput_vs_bare),
+            num(r.p50_ms, 3),
+            ratio(r.p50_vs_bare),
+            num(r.p90_ms, 3),
+            num(r.p99_ms, 3),
+            num(r.server_cpu_us, 1),
+            num(r.client_cpu_us, 1),
+            r.errors,
+            mib(r.rss_kib)
+        );
+    }
+    md.push('\n');
+    md
+}
+
+fn targets(results: &Results) -> String {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let verdict = |ok: bool| if ok { "met" } else { "**not met**" }.to_string();
+    let row_of = |s: &ScenarioResult, name: &str| s.rows.iter().find(|r| r.server == name).cloned();
+    for s in &results.compare {
+        if let Some(cm) = row_of(s, "cm-mcp")
+            && let Some(t) = cm.throughput_vs_bare
+        {
+            rows.push((
+                format!("throughput ≥ 0.9× bare ({})", s.scenario.name),
+                format!("{t:.2}×"),
+                verdict(t >= 0.9),
+            ));
+        }
+        if let (Some(cm), Some(py)) = (row_of(s, "cm-mcp"), row_of(s, "FastMCP")) {
+            let t = cm.calls_per_s / py.calls_per_s;
+            rows.push((
+                format!("throughput ≥ 20× FastMCP ({})", s.scenario.name),
+                format!("{t:.1}×"),
+                verdict(t >= 20.0),
+            ));
+        }
+        if s.scenario.clients == 1
+            && let Some(cm) = row_of(s, "cm-mcp")
+            && let Some(p) = cm.p50_vs_bare
+        {
+            rows.push((
+                format!("single-client p50 ≤ 1.2× bare ({})", s.scenario.name),
+                format!(
+                    "{p:.2}× ({:.3} ms vs {:.3} ms)",
+                    cm.p50_ms,
+                    row_of(s, BARE).map_or(f64::NAN, |b| b.p50_ms)
+                ),
+                verdict(p <= 1.2),
+            ));
+        }
+    }
+    if let Some(m) = results.memory.iter().find(|m| m.server == "cm-mcp") {
+        let mb = m.idle_kib as f64 * 1024.0 / 1e6;
+        rows.push((
+            "idle RSS ≤ 15 MB".into(),
+            format!("{mb:.1} MB"),
+            verdict(mb <= 15.0),
+        ));
+    }
+    if let Some(c) = results.cold_start.iter().find(|c| c.server == "cm-mcp") {
+        rows.push((
+            "cold start ≤ 50 ms".into(),
+            format!("{:.1} ms (median)", c.median_ms),
+            verdict(c.median_ms <= 50.0),
+        ));
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from("### Targets\n\n| target | measured | |\n|---|---|---|\n");
+    for (target, measured, verdict) in rows {
+        let _ = writeln!(md, "| {target} | {measured} | {verdict} |");
+    }
+    md.push('\n');
+    md
+}
+
+/// Replaces the text between `<!-- results -->` and `<!-- /results -->` in `file` with `content`.
+pub fn splice(file: &Path, content: &str) -> anyhow::Result<()> {
+    const START: &str = "<!-- results -->";
+    const END: &str = "<!-- /results -->";
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let (Some(a), Some(b)) = (text.find(START), text.find(END)) else {
+        anyhow::bail!(
+            "{} has no `{START}` … `{END}` block to put the results in",
+            file.display()
+        );
+    };
+    anyhow::ensure!(a < b, "{}: `{END}` comes before `{START}`", file.display());
+    let updated = format!("{}{START}\n{content}{}", &text[..a], &text[b..]);
+    std::fs::write(file, updated)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))
+}
+
+const COLORS: [RGBColor; 5] = [
+    RGBColor(31, 119, 180),
+    RGBColor(158, 202, 225),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+];
+
+/// Draws throughput and p50 latency of every scenario and server as grouped bars into an SVG.
+pub fn chart(results: &Results, path: &Path) -> anyhow::Result<()> {
+    let scenarios = &results.compare;
+    anyhow::ensure!(!scenarios.is_empty(), "no comparison results to draw");
+    let servers: Vec<String> = scenarios[0].rows.iter().map(|r| r.server.clone()).collect();
+    let root = SVGBackend::new(path, (1200, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_error)?;
+    let title = format!(
+        "my_tool over MCP: medians of {} interleaved rounds on {} CPUs (client and server share them)",
+        results.settings.as_ref().map_or(0, |s| s.rounds),
+        results.machine.cpus
+    );
+    let root = root
+        .titled(&title, ("sans-serif", 18))
+        .map_err(draw_error)?;
+    let (left, right) = root.split_horizontally(640);
+    let throughput: Vec<Vec<f64>> = scenarios
+        .iter()
+        .map(|s| s.rows.iter().map(|r| r.calls_per_s).collect())
+        .collect();
+    let latency: Vec<Vec<f64>> = scenarios
+        .iter()
+        .map(|s| s.rows.iter().map(|r| r.p50_ms).collect())
+        .collect();
+    let labels: Vec<String> = scenarios.iter().map(|s| s.scenario.name.clone()).collect();
+    bars(
+        &left,
+        "Throughput, calls/s (higher is better)",
+        &labels,
+        &servers,
+        &throughput,
+        false,
+        |v| format!("{v:.0}"),
+    )?;
+    bars(
+        &right,
+        "p50 latency, ms, log scale (lower is better)",
+        &labels,
+        &servers,
+        &latency,
+        true,
+        |v| {
+            if v >= 10.0 {
+                format!("{v:.0}")
+            } else if v >= 1.0 {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.2}")
+            }
+        },
+    )?;
+    root.present().map_err(draw_error)?;
+    Ok(())
+}
+
+fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("drawing the chart failed: {e:?}")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    groups: &[String],
+    series: &[String],
+    values: &[Vec<f64>],
+    log: bool,
+    label: impl Fn(f64) -> String,
+) -> anyhow::Result<()> {
+    let n = groups.len() as f64;
+    let max = values
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let min = values
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let width = 0.8 / series.len().max(1) as f64;
+    let group_label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < groups.len() {
+            groups[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let style = ("sans-serif", 11)
+        .into_font()
+        .into_text_style(area)
+        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    macro_rules! draw {
+        ($chart:expr, $base:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(groups.len())
+                .x_label_formatter(&group_label)
+                .x_label_style(("sans-serif", 12))
+                .y_label_style(("sans-serif", 12))
+                .draw()
+                .map_err(draw_error)?;
+            for (j, name) in series.iter().enumerate() {
+                let color = COLORS[j % COLORS.len()];
+                let rects = values.iter().enumerate().filter_map(|(i, row)| {
+                    let v = *row.get(j)?;
+                    v.is_finite().then(|| {
+                        let x0 = i as f64 - 0.4 + j as f64 * width;
+                        Rectangle::new([(x0, $base), (x0 + width * 0.92, v)], color.filled())
+                    })
+                });
+                chart
+                    .draw_series(rects)
+                    .map_err(draw_error)?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                    });
+                let texts = values.iter().enumerate().filter_map(|(i, row)| {
+                    let v = *row.get(j)?;
+                    v.is_finite().then(|| {
+                        let x = i as f64 - 0.4 + (j as f64 + 0.46) * width;
+                        Text::new(label(v), (x, v), style.clone())
+                    })
+                });
+                chart.draw_series(texts).map_err(draw_error)?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .label_font(("sans-serif", 12))
+                .draw()
+                .map_err(draw_error)?;
+        }};
+    }
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(caption, ("sans-serif", 15))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(55);
+    if log {
+        let low = (min / 2.0).max(1e-3);
+        let chart = builder
+            .build_cartesian_2d(-0.5..n - 0.5, (low..max * 3.0).log_scale())
+            .map_err(draw_error)?;
+        draw!(chart, low);
+    } else {
+        let chart = builder
+            .build_cartesian_2d(-0.5..n - 0.5, 0.0..max * 1.15)
+            .map_err(draw_error)?;
+        draw!(chart, 0.0);
+    }
+    Ok(())
+}
