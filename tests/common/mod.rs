@@ -25,7 +25,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, BufReader},
-    process::{Child, Command},
+    process::{Child, ChildStdin, ChildStdout, Command},
     sync::watch,
 };
 
@@ -390,6 +390,33 @@ pub async fn connect_stdio(name: &str, args: &[&str], env: &[(&str, &str)]) -> S
         ),
     };
     StdioProcess { client, logs, pid }
+}
+
+/// A stdio server spawned by hand (rather than by rmcp's `TokioChildProcess`), so that the test owns
+/// the child and sees its exit status.
+pub struct OwnedStdioServer {
+    /// The process; killed when dropped.
+    pub child: Child,
+    /// Its stderr.
+    pub logs: Logs,
+}
+
+/// Spawns `name` with `args` with piped stdio; returns the server and the pipes to build a client
+/// transport from (`().serve((stdout, stdin))`).
+pub fn spawn_owned_stdio(
+    name: &str,
+    args: &[&str],
+) -> (OwnedStdioServer, ChildStdout, ChildStdin) {
+    let mut command = command(name);
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = command.spawn().expect("spawn the server binary");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
+    (OwnedStdioServer { child, logs }, stdout, stdin)
 }
 
 /// The keys of a JSON object line, in the order they are written (serde_json's map sorts them).

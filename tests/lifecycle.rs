@@ -1,0 +1,461 @@
+//! A server process's life: flags, `--manifest`, transport selection, the startup hook and its
+//! timeout, and shutdown on SIGTERM (draining calls in flight) or a second signal (at once).
+
+mod common;
+
+use cm_mcp::rmcp::{
+    ServiceError, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+};
+use common::{HttpProcess, args, command, connect_http, connect_stdio, run_to_end, text_of};
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn manifest_prints_every_definition_and_exits() {
+    let mut cmd = command("my-service");
+    cmd.arg("--manifest");
+    let output = run_to_end(cmd).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let manifest: Value = serde_json::from_str(&stdout(&output))
+        .unwrap_or_else(|e| panic!("--manifest printed no JSON ({e}):\n{}", stdout(&output)));
+    assert_eq!(
+        manifest["server"],
+        json!({
+            "name": "my-fastmcp-service",
+            "version": env!("CARGO_PKG_VERSION"),
+            "instructions": "Use my_tool to process text; read my-service://info for the service's status.",
+        })
+    );
+    assert_eq!(
+        manifest["tools"],
+        json!([{
+            "name": "my_tool",
+            "description": "Processes the input and returns the result.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "input_param": {"type": "string", "description": "The text to process."},
+                },
+                "required": ["input_param"],
+            },
+            "annotations": {"readOnlyHint": true, "idempotentHint": true},
+        }])
+    );
+    assert_eq!(manifest["resources"][0]["uri"], "my-service://info");
+    assert_eq!(manifest["resourceTemplates"], json!([]));
+    assert_eq!(manifest["prompts"], json!([]));
+    // No transport, no lifecycle: nothing was started.
+    assert!(
+        !stderr(&output).contains("service.init"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn manifest_does_not_run_the_startup_hook() {
+    let mut cmd = command("fixture-server");
+    cmd.arg("--manifest");
+    let output = run_to_end(cmd).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let manifest: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let tools: Vec<&str> = manifest["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tools,
+        ["parse_number", "sleep_ms", "startup_value", "store_token"]
+    );
+    assert_eq!(
+        manifest["resourceTemplates"][0]["uriTemplate"],
+        "fixture://items/{id}"
+    );
+    assert_eq!(manifest["prompts"][0]["name"], "summarize");
+    assert!(
+        !stderr(&output).contains("service.init"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn help_lists_the_flags() {
+    let mut cmd = command("my-service");
+    cmd.arg("--help");
+    let output = run_to_end(cmd).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let help = stdout(&output);
+    for flag in [
+        "--stdio",
+        "--streamable-http",
+        "--host",
+        "--port",
+        "--log-level",
+        "--stateless",
+        "--allowed-hosts",
+        "--shutdown-grace",
+        "--manifest",
+    ] {
+        assert!(help.contains(flag), "--help does not mention {flag}:\n{help}");
+    }
+    assert!(help.contains("my-fastmcp-service"), "{help}");
+}
+
+#[tokio::test]
+async fn bad_flags_exit_2_naming_the_flag() {
+    for (flags, needles) in [
+        (&["--port", "abc"][..], &["--port", "abc"][..]),
+        (&["--log-level", "loud"], &["--log-level", "loud"]),
+        (&["--no-such-flag"], &["--no-such-flag"]),
+        (&["--stdio", "--streamable-http"], &["--stdio", "--streamable-http"]),
+    ] {
+        let mut cmd = command("my-service");
+        cmd.args(flags);
+        let output = run_to_end(cmd).await;
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {}", stderr(&output));
+        let message = stderr(&output);
+        for needle in needles {
+            assert!(message.contains(needle), "{flags:?}: {message}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn fastmcp_transport_stdio_selects_stdio() {
+    let server = connect_stdio("my-service", &[], &[("FastMCP_TRANSPORT", "stdio")]).await;
+    let tools = server.client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 1);
+    let (_, start) = server.logs.wait_for_event("service.init.start").await;
+    assert_eq!(start["data"]["transport"], "stdio");
+    server.client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_flag_wins_over_fastmcp_transport() {
+    let mut server = HttpProcess::start(
+        "my-service",
+        &["--streamable-http"],
+        &[("FastMCP_TRANSPORT", "stdio")],
+    )
+    .await;
+    let (_, start) = server.logs.wait_for_event("service.init.start").await;
+    assert_eq!(start["data"]["transport"], "streamable-http");
+    common::signal(server.pid(), Signal::SIGTERM);
+    assert!(server.wait_exit().await.success());
+}
+
+#[tokio::test]
+async fn an_unknown_fastmcp_transport_fails_clearly() {
+    let mut cmd = command("my-service");
+    cmd.args(["--host", "127.0.0.1", "--port", "0"])
+        .env("FastMCP_TRANSPORT", "bogus");
+    let output = run_to_end(cmd).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("FastMCP_TRANSPORT=`bogus` is not a transport: use `stdio` or `streamable-http`"),
+        "{message}"
+    );
+    // The failure is also a platform event.
+    let event = message
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event_type"] == "service.init.error")
+        .unwrap_or_else(|| panic!("no service.init.error event:\n{message}"));
+    assert_eq!(event["error_type"], "StartupError");
+    assert_eq!(event["level"], "error");
+}
+
+#[tokio::test]
+async fn a_port_in_use_fails_with_a_hint() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut cmd = command("my-service");
+    cmd.args(["--host", "127.0.0.1", "--port", &port]);
+    let output = run_to_end(cmd).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("cannot listen on 127.0.0.1:{port}")) && message.contains("--port"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_startup_hook_times_out_and_the_server_serves_anyway() {
+    let mut server = HttpProcess::start(
+        "fixture-server",
+        &[],
+        &[
+            ("FIXTURE_STARTUP_DELAY_MS", "1500"),
+            ("FIXTURE_STARTUP_TIMEOUT_MS", "50"),
+        ],
+    )
+    .await;
+    let (_, timeout) = server.logs.wait_for_event("service.init.timeout").await;
+    assert_eq!(timeout["level"], "warning");
+    assert_eq!(timeout["success"], false);
+    assert_eq!(timeout["data"]["timeout_s"], 0.05);
+
+    // The timeout was logged before the server reported it was serving.
+    let types: Vec<Value> = server
+        .logs
+        .events()
+        .into_iter()
+        .map(|(_, v)| v["event_type"].clone())
+        .collect();
+    let position = |t: &str| types.iter().position(|v| v == t);
+    assert!(
+        position("service.init.timeout") < position("service.init.complete"),
+        "{types:?}"
+    );
+
+    // Serving while the hook runs: its state is missing, and the tool says so.
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let call = || client.call_tool(CallToolRequestParams::new("startup_value"));
+    let early = call().await.unwrap();
+    assert_eq!(early.is_error, Some(true));
+    assert!(
+        text_of(&early).contains("the server has no state of type")
+            && text_of(&early).contains("StartupValue"),
+        "{}",
+        text_of(&early)
+    );
+
+    // When the hook finishes, its state arrives.
+    let (_, late) = server
+        .logs
+        .wait_for("the late completion of the startup hook", |v| {
+            v["event_type"] == "service.init.complete" && v["data"]["late"] == true
+        })
+        .await;
+    assert_eq!(late["success"], true);
+    let ready = call().await.unwrap();
+    assert_eq!(ready.is_error, Some(false));
+    assert_eq!(text_of(&ready), "ready");
+
+    client.cancel().await.unwrap();
+    common::signal(server.pid(), Signal::SIGTERM);
+    assert!(server.wait_exit().await.success());
+}
+
+/// Starts a 1.5 s call on `server`, sends SIGTERM once the call has started, and returns the call.
+async fn slow_call_then_sigterm(
+    server: &HttpProcess,
+    client: &common::Client,
+) -> tokio::task::JoinHandle<Result<CallToolResult, ServiceError>> {
+    let call = tokio::spawn({
+        let peer = client.peer().clone();
+        async move {
+            peer.call_tool(
+                CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1500}))),
+            )
+            .await
+        }
+    });
+    server
+        .logs
+        .wait_for("the start of the slow call", |v| {
+            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "sleep_ms"
+        })
+        .await;
+    common::signal(server.pid(), Signal::SIGTERM);
+    call
+}
+
+/// The platform events of a shutdown, and of the `sleep_ms` call, in the order they were logged.
+fn shutdown_sequence(logs: &common::Logs) -> Vec<String> {
+    logs.events()
+        .into_iter()
+        .filter_map(|(_, v)| {
+            let t = v["event_type"].as_str()?;
+            let relevant = t.starts_with("service.shutdown")
+                || t == "fixture.shutdown.hook"
+                || (t.starts_with("tool.execution") && v["data"]["tool_name"] == "sleep_ms");
+            relevant.then(|| t.to_string())
+        })
+        .collect()
+}
+
+const DRAINED_SHUTDOWN: [&str; 6] = [
+    "tool.execution.start",
+    "service.shutdown.signal",
+    "tool.execution.complete",
+    "service.shutdown.start",
+    "fixture.shutdown.hook",
+    "service.shutdown.complete",
+];
+
+#[tokio::test]
+async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {
+    let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let call = slow_call_then_sigterm(&server, &client).await;
+
+    let status = server.wait_exit().await;
+    assert!(status.success(), "{status}; stderr:\n{}", server.logs.dump());
+    server.logs.wait_closed().await;
+    assert_eq!(
+        shutdown_sequence(&server.logs),
+        DRAINED_SHUTDOWN,
+        "stderr:\n{}",
+        server.logs.dump()
+    );
+    // Whether the answer reached the client is the next test's subject.
+    call.abort();
+}
+
+#[tokio::test]
+#[ignore = "framework bug: on SIGTERM the HTTP transport closes the sessions before the drained call's answer is sent (see the test report)"]
+async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
+    let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let call = slow_call_then_sigterm(&server, &client).await;
+    let answer = tokio::time::timeout(common::TIMEOUT, call).await;
+    let status = server.wait_exit().await;
+    let result = match answer {
+        Ok(joined) => joined.unwrap().unwrap_or_else(|e| {
+            panic!("the call in flight failed: {e}; stderr:\n{}", server.logs.dump())
+        }),
+        Err(_) => panic!(
+            "the call in flight got no answer; stderr:\n{}",
+            server.logs.dump()
+        ),
+    };
+    assert_eq!(text_of(&result), "slept 1500 ms");
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+#[ignore = "framework bug: on SIGTERM the stdio transport cancels the call in flight instead of draining it, and the process does not exit while stdin stays open (see the test report)"]
+async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
+    let (mut server, stdout, stdin) = common::spawn_owned_stdio("fixture-server", &["--stdio"]);
+    let client = tokio::time::timeout(common::TIMEOUT, ().serve((stdout, stdin)))
+        .await
+        .expect("initialize in time")
+        .expect("initialize");
+    let call = tokio::spawn({
+        let peer = client.peer().clone();
+        async move {
+            peer.call_tool(
+                CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1500}))),
+            )
+            .await
+        }
+    });
+    server
+        .logs
+        .wait_for("the start of the slow call", |v| {
+            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "sleep_ms"
+        })
+        .await;
+    common::signal(server.child.id().unwrap(), Signal::SIGTERM);
+    let answer = tokio::time::timeout(common::TIMEOUT, call).await;
+    let status = match tokio::time::timeout(common::TIMEOUT, server.child.wait()).await {
+        Ok(status) => status.unwrap(),
+        Err(_) => panic!(
+            "the server did not exit after SIGTERM (answer: {answer:?}); stderr:\n{}",
+            server.logs.dump()
+        ),
+    };
+    server.logs.wait_closed().await;
+    let result = match answer {
+        Ok(joined) => joined.unwrap().unwrap_or_else(|e| {
+            panic!("the call in flight failed: {e}; stderr:\n{}", server.logs.dump())
+        }),
+        Err(_) => panic!(
+            "the call in flight got no answer; stderr:\n{}",
+            server.logs.dump()
+        ),
+    };
+    assert_eq!(text_of(&result), "slept 1500 ms");
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        shutdown_sequence(&server.logs),
+        DRAINED_SHUTDOWN,
+        "stderr:\n{}",
+        server.logs.dump()
+    );
+}
+
+#[tokio::test]
+async fn a_second_signal_exits_at_once() {
+    // A grace period longer than the test's patience: only the second signal can end it in time.
+    let mut server = HttpProcess::start("fixture-server", &["--shutdown-grace", "600"], &[]).await;
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let call = tokio::spawn({
+        let peer = client.peer().clone();
+        async move {
+            peer.call_tool(
+                CallToolRequestParams::new("sleep_ms")
+                    .with_arguments(args(json!({"ms": 600_000}))),
+            )
+            .await
+        }
+    });
+    server
+        .logs
+        .wait_for("the start of the slow call", |v| {
+            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "sleep_ms"
+        })
+        .await;
+    common::signal(server.pid(), Signal::SIGTERM);
+    server.logs.wait_for_event("service.shutdown.signal").await;
+    common::signal(server.pid(), Signal::SIGTERM);
+    let status = server.wait_exit().await;
+    assert!(!status.success(), "{status}");
+    assert_eq!(status.code(), Some(130), "{status}");
+    call.abort();
+    drop(client);
+}
+
+#[tokio::test]
+async fn calls_beyond_the_grace_period_are_abandoned() {
+    let mut server = HttpProcess::start("fixture-server", &["--shutdown-grace", "0.2"], &[]).await;
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let call = tokio::spawn({
+        let peer = client.peer().clone();
+        async move {
+            peer.call_tool(
+                CallToolRequestParams::new("sleep_ms")
+                    .with_arguments(args(json!({"ms": 600_000}))),
+            )
+            .await
+        }
+    });
+    server
+        .logs
+        .wait_for("the start of the slow call", |v| {
+            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "sleep_ms"
+        })
+        .await;
+    common::signal(server.pid(), Signal::SIGTERM);
+    let status = server.wait_exit().await;
+    assert!(status.success(), "{status}; stderr:\n{}", server.logs.dump());
+    server.logs.wait_closed().await;
+    let (_, abandoned) = server
+        .logs
+        .wait_for("the warning about abandoned calls", |v| {
+            v["event"]
+                .as_str()
+                .is_some_and(|e| e.contains("grace period are abandoned"))
+        })
+        .await;
+    assert_eq!(abandoned["level"], "warning");
+    assert_eq!(abandoned["data"]["in_flight"], 1);
+    server.logs.wait_for_event("service.shutdown.complete").await;
+    call.abort();
+    drop(client);
+}

@@ -1,0 +1,228 @@
+//! The example server and the fixture server over stdio, with rmcp's client spawning them as child
+//! processes: tools, resources, templates, prompts, client log messages, and a graceful exit when
+//! the client closes stdin.
+
+// Client logging (notifications/message) is deprecated by SEP-2577; servers built with cm-mcp still
+// send it, and this file checks that they do.
+#![allow(deprecated)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use cm_mcp::rmcp::{
+    ClientHandler, RoleClient, ServiceExt,
+    model::{
+        CallToolRequestParams, GetPromptRequestParams, LoggingLevel,
+        LoggingMessageNotificationParam, ReadResourceRequestParams, ResourceContents,
+    },
+    service::NotificationContext,
+};
+use common::{TIMEOUT, args, connect_stdio, text_of};
+use serde_json::{Value, json};
+
+fn text_contents(contents: &[ResourceContents]) -> (&str, Option<&str>, &str) {
+    match contents {
+        [
+            ResourceContents::TextResourceContents {
+                uri,
+                mime_type,
+                text,
+                ..
+            },
+        ] => (uri, mime_type.as_deref(), text),
+        other => panic!("expected one text content, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn my_service_serves_its_tool_and_resource_over_stdio() {
+    let server = connect_stdio("my-service", &["--stdio"], &[]).await;
+    let client = &server.client;
+
+    let info = client.peer_info().expect("initialized");
+    let implementation = info.server_info.clone().expect("serverInfo");
+    assert_eq!(implementation.name, "my-fastmcp-service");
+    assert_eq!(
+        info.instructions.as_deref(),
+        Some("Use my_tool to process text; read my-service://info for the service's status.")
+    );
+
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["my_tool"]);
+
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("my_tool")
+                .with_arguments(args(json!({"input_param": "hi"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(text_of(&result), "Processed: hi");
+
+    let read = client
+        .read_resource(ReadResourceRequestParams::new("my-service://info"))
+        .await
+        .unwrap();
+    let (uri, mime_type, text) = text_contents(&read.contents);
+    assert_eq!(uri, "my-service://info");
+    assert_eq!(mime_type, Some("application/json"));
+    assert_eq!(
+        serde_json::from_str::<Value>(text).unwrap(),
+        json!({
+            "status": "available",
+            "service_name": "my-fastmcp-service",
+            "service_description": "A template MCP server for the ConfidentialMind stack",
+        })
+    );
+
+    // stdout carries only the protocol: the logs are on stderr.
+    server
+        .logs
+        .wait_for_event("tool.execution.complete")
+        .await;
+    server.client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn templates_and_prompts_over_stdio() {
+    let server = connect_stdio("fixture-server", &["--stdio"], &[]).await;
+    let client = &server.client;
+
+    let templates = client.list_all_resource_templates().await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&templates).unwrap(),
+        json!([{
+            "uriTemplate": "fixture://items/{id}",
+            "name": "item",
+            "description": "One item, by id.",
+            "mimeType": "text/plain",
+        }])
+    );
+    let read = client
+        .read_resource(ReadResourceRequestParams::new("fixture://items/42"))
+        .await
+        .unwrap();
+    assert_eq!(
+        text_contents(&read.contents),
+        ("fixture://items/42", Some("text/plain"), "item 42")
+    );
+
+    let prompts = client.list_all_prompts().await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&prompts).unwrap(),
+        json!([{
+            "name": "summarize",
+            "description": "Asks for a summary of a topic.",
+            "arguments": [{"name": "topic", "description": "What to summarize.", "required": true}],
+        }])
+    );
+    let prompt = client
+        .get_prompt(
+            GetPromptRequestParams::new("summarize").with_arguments(args(json!({"topic": "tides"}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(prompt.messages.len(), 1);
+    assert_eq!(
+        prompt.messages[0].content.as_text().map(|t| t.text.as_str()),
+        Some("Summarize tides in one paragraph.")
+    );
+    server.client.cancel().await.unwrap();
+}
+
+/// A client that records the log messages (`notifications/message`) servers send it.
+#[derive(Clone, Default)]
+struct RecordingClient {
+    messages: Arc<Mutex<Vec<LoggingMessageNotificationParam>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl ClientHandler for RecordingClient {
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.messages.lock().unwrap().push(params);
+        self.arrived.notify_waiters();
+    }
+}
+
+#[tokio::test]
+async fn tools_log_to_the_client() {
+    let (mut server, stdout, stdin) = common::spawn_owned_stdio("my-service", &["--stdio"]);
+    let handler = RecordingClient::default();
+    let client = tokio::time::timeout(TIMEOUT, handler.clone().serve((stdout, stdin)))
+        .await
+        .expect("initialize in time")
+        .expect("initialize");
+    client
+        .call_tool(
+            CallToolRequestParams::new("my_tool")
+                .with_arguments(args(json!({"input_param": "héllo"}))),
+        )
+        .await
+        .unwrap();
+    let expected = "Processing input of 5 characters";
+    tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let arrived = handler.arrived.notified();
+            if !handler.messages.lock().unwrap().is_empty() {
+                break;
+            }
+            arrived.await;
+        }
+    })
+    .await
+    .expect("a log message reaches the client");
+    let messages = handler.messages.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].level, LoggingLevel::Info);
+    assert_eq!(messages[0].data, json!(expected));
+
+    client.cancel().await.unwrap();
+    let _ = server.child.wait().await;
+}
+
+#[tokio::test]
+async fn closing_stdin_shuts_the_server_down_cleanly() {
+    let (mut server, stdout, stdin) = common::spawn_owned_stdio("fixture-server", &["--stdio"]);
+    let client = tokio::time::timeout(TIMEOUT, ().serve((stdout, stdin)))
+        .await
+        .expect("initialize in time")
+        .expect("initialize");
+    let result = client
+        .call_tool(CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1}))))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&result), "slept 1 ms");
+    // Dropping the client's transport closes the server's stdin.
+    client.cancel().await.unwrap();
+
+    let status = tokio::time::timeout(TIMEOUT, server.child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the server kept running; stderr:\n{}", server.logs.dump()))
+        .unwrap();
+    assert!(status.success(), "{status}; stderr:\n{}", server.logs.dump());
+    server.logs.wait_closed().await;
+    let order: Vec<String> = server
+        .logs
+        .events()
+        .into_iter()
+        .filter_map(|(_, v)| v["event_type"].as_str().map(str::to_string))
+        .filter(|t| t.starts_with("service.shutdown") || t == "fixture.shutdown.hook")
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "service.shutdown.start",
+            "fixture.shutdown.hook",
+            "service.shutdown.complete"
+        ],
+        "stderr:\n{}",
+        server.logs.dump()
+    );
+}
