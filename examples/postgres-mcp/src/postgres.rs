@@ -13,8 +13,8 @@
 //! 4. A query that can be a cursor is fetched through one (`DECLARE ... CURSOR FOR`, again through
 //!    the extended protocol, then `FETCH limit+1`), so the row limit applies on the server; others
 //!    (`SHOW`, `EXPLAIN`, ...) run as they are. Rows come back in text form (see `pgvalue`).
-//! 5. `ROLLBACK`, then `DISCARD ALL` (session-level state the query may have created, such as advisory
-//!    locks). A connection that cannot be cleaned, or a call that is dropped half-way, closes its
+//! 5. `ROLLBACK`, then what `DISCARD ALL` resets (session-level state the query may have created,
+//!    such as advisory locks), prepared statements aside. A connection that cannot be cleaned, or a call that is dropped half-way, closes its
 //!    connection instead of returning it to the pool.
 
 use std::{
@@ -40,6 +40,11 @@ use crate::{
 
 /// The per-connection settings of the platform's server, plus the output formats `pgvalue` reads.
 const SESSION_OPTIONS: &str = "-c statement_timeout=10000 -c idle_in_transaction_session_timeout=10000 -c lock_timeout=2000 -c bytea_output=hex -c DateStyle=ISO,MDY -c extra_float_digits=1";
+
+/// Ends a call: the transaction, then what `DISCARD ALL` resets, except prepared statements (the
+/// driver keeps its own, and a caller cannot create any: `PREPARE` returns no rows).
+const CLEANUP: &str = "ROLLBACK; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
+                       SELECT pg_catalog.pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES";
 
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -309,9 +314,10 @@ impl PgBackend {
 
     /// Ends the call's transaction and session state; a connection that cannot be cleaned is closed.
     async fn finish(&self, lease: Lease) {
-        let client = lease.client();
-        let clean = self.bounded(client.batch_execute("ROLLBACK")).await.is_ok()
-            && self.bounded(client.batch_execute("DISCARD ALL")).await.is_ok();
+        let clean = self
+            .bounded(lease.client().batch_execute(CLEANUP))
+            .await
+            .is_ok();
         if clean {
             lease.release();
         } else {
