@@ -1,0 +1,289 @@
+//! `execute_sql` and the schema resources against a real PostgreSQL: faithful types, the row limit,
+//! the statement timeout, one statement per call, and queries the platform's keyword filter refused.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestDb, admin_or_skip};
+use postgres_mcp::{ConnectorUrl, Database, DatabaseTarget, QueryError, Settings};
+use serde_json::json;
+
+const FIXTURE: &str = include_str!("fixtures/postgres.sql");
+
+async fn open(dsn: &str, max_rows: usize, timeout: Duration) -> Database {
+    let mut settings =
+        Settings::from_lookup(|k| (k == "PG_DSN").then(|| dsn.to_string())).expect("settings");
+    settings.limits.max_rows = max_rows;
+    settings.limits.query_timeout = timeout;
+    let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).expect("resolve");
+    let db = Database::open(settings, target);
+    assert!(
+        db.wait_connected(Duration::from_secs(30)).await,
+        "never connected: {:?}",
+        db.status()
+    );
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_types_limits_and_resources() {
+    let Some(admin) = admin_or_skip("queries_types_limits_and_resources").await else {
+        return;
+    };
+    let test = TestDb::create(admin, false, &[], FIXTURE).await;
+    test.run(|test| async move {
+        let db = open(&test.url_as("postgres"), 1000, Duration::from_millis(500)).await;
+
+        // Every type keeps its shape.
+        let result = db.execute("SELECT * FROM types").await.expect("select types");
+        assert_eq!(result.row_count, 1);
+        assert!(!result.truncated);
+        assert_eq!(result.database, "postgresql");
+        assert!(result.duration_ms >= 0.0);
+        let row = &result.rows[0];
+        let expected = json!({
+            "i2": -32768, "i4": 2147483647, "i8": 9007199254740993i64, "f4": 1.5, "f8": 0.1,
+            "num": "12345678901234567890.123456789012345678", "num_nan": "NaN",
+            "b": true, "t": "text with \"quotes\", commas and ünïcode", "vc": "short", "ch": "ab ",
+            "j": {"a": [1, 2.5, "x"], "b": null}, "jb": {"nested": {"k": [true, false]}},
+            "ia": [1, null, 3], "ta": ["a b", "c,d", null, "NULL"], "nested": [[1, 2], [3, 4]],
+            "ts": "2024-02-29 13:14:15.123456", "d": "2024-02-29", "tm": "23:59:59",
+            "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "bin": "3q2+7wA=",
+            "iv": "1 day 02:03:04", "e": "happy", "ip": "192.168.0.1/24", "nothing": null,
+        });
+        for (key, value) in expected.as_object().unwrap() {
+            assert_eq!(&row[key], value, "column {key}: {row:?}");
+        }
+        assert!(row["tstz"].as_str().is_some_and(|s| s.starts_with("2024-02-29")));
+        let names: Vec<&str> = result.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(&names[..3], ["i2", "i4", "i8"], "columns keep the query's order");
+        assert_eq!(result.columns[5].type_name, "numeric");
+
+        // Expressions, repeated names, computed types.
+        let result = db
+            .execute("SELECT 1 AS id, 2 AS id, 10.50::numeric * 3 AS total, now() IS NOT NULL AS ok, ARRAY['x', NULL] AS arr, '{\"k\": 1}'::jsonb -> 'k' AS k")
+            .await
+            .expect("expressions");
+        assert_eq!(
+            serde_json::Value::Object(result.rows[0].clone()),
+            json!({"id": 1, "id_2": 2, "total": "31.50", "ok": true, "arr": ["x", null], "k": 1})
+        );
+
+        // What the platform's keyword filter refused works, because the database decides.
+        for sql in [
+            "SELECT 'delete me' AS note",
+            "SELECT 'set' AS word, 'DROP TABLE x; UPDATE y' AS text",
+            "select owner as created_by from accounts where owner <> 'update'",
+            "WITH grants AS (SELECT 'GRANT' AS revoke) SELECT * FROM grants",
+            "VALUES (1, 'insert'), (2, 'truncate')",
+            "TABLE rich_accounts",
+            "SHOW statement_timeout",
+            "EXPLAIN SELECT * FROM accounts WHERE owner = 'alice'",
+            "SELECT 1;",
+            "-- a comment first\nSELECT 2 AS two",
+        ] {
+            let result = db
+                .execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("`{sql}` should run: {e}"));
+            assert!(result.row_count >= 1, "`{sql}` returned no rows");
+        }
+        let note = db.execute("SELECT 'delete me' AS note").await.unwrap();
+        assert_eq!(note.rows[0]["note"], "delete me");
+        let timeout = db.execute("SHOW statement_timeout").await.unwrap();
+        assert_eq!(timeout.rows[0]["statement_timeout"], "500ms");
+
+        // The row limit is applied on the server and reported.
+        let small = open(&test.url_as("postgres"), 10, Duration::from_secs(5)).await;
+        let result = small
+            .execute("SELECT g FROM generate_series(1, 100000) g ORDER BY g")
+            .await
+            .expect("a large result");
+        assert_eq!(result.row_count, 10);
+        assert!(result.truncated);
+        assert_eq!(result.row_limit, 10);
+        assert_eq!(result.rows[9]["g"], 10);
+        assert!(result.note.as_deref().is_some_and(|n| n.contains("10 rows")));
+        let result = small
+            .execute("SELECT g FROM generate_series(1, 10) g")
+            .await
+            .unwrap();
+        assert_eq!((result.row_count, result.truncated), (10, false));
+        // Statements a cursor cannot hold are limited too.
+        let result = small
+            .execute("EXPLAIN (COSTS OFF, VERBOSE) SELECT * FROM types, accounts, transfers WHERE i4 > 0 AND balance > 1 ORDER BY 1")
+            .await
+            .unwrap();
+        assert!(result.row_count <= 10);
+        small.close();
+
+        // The statement timeout stops a slow query, and the next call is fine.
+        let error = db.execute("SELECT pg_sleep(5)").await.unwrap_err();
+        assert!(matches!(&error, QueryError::Timeout(m) if m.contains("500 ms")), "{error:?}");
+        assert_eq!(db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"], 1);
+
+        // One statement per call, decided by the server's parser.
+        let error = db.execute("SELECT 1; SELECT 2").await.unwrap_err();
+        assert!(matches!(&error, QueryError::Refused(m) if m.contains("one SQL statement")), "{error:?}");
+        let error = db.execute("SELECT * FROM missing_table").await.unwrap_err();
+        assert!(
+            matches!(&error, QueryError::Database(m) if m.contains("missing_table") && m.contains("42P01")),
+            "{error:?}"
+        );
+        let error = db.execute("DELETE FROM accounts").await.unwrap_err();
+        assert!(matches!(&error, QueryError::Refused(m) if m.contains("return rows")), "{error:?}");
+        let error = db.execute("DELETE FROM accounts RETURNING id").await.unwrap_err();
+        assert!(matches!(&error, QueryError::Database(m) if m.contains("read-only")), "{error:?}");
+        let error = db.execute("   ").await.unwrap_err();
+        assert!(matches!(error, QueryError::Refused(_)));
+
+        // postgres://schemas in the platform's shape, without system schemas.
+        let schemas = db.schemas().await.expect("schemas");
+        let accounts = &schemas["public.accounts"];
+        let first = serde_json::to_value(&accounts[0]).unwrap();
+        assert_eq!(
+            first,
+            json!({"column": "id", "type": "integer", "nullable": false, "default": "nextval('accounts_id_seq'::regclass)"})
+        );
+        assert_eq!(accounts.len(), 5);
+        assert!(schemas.contains_key("public.rich_accounts"));
+        assert!(schemas.keys().all(|k| !k.starts_with("pg_catalog.") && !k.starts_with("information_schema.")));
+
+        // postgres://tables/{table}: keys, indexes, foreign keys, size.
+        let table = db.table("transfers").await.expect("transfers");
+        assert_eq!(table.schema, "public");
+        assert_eq!(table.kind, "table");
+        assert_eq!(table.primary_key, ["id"]);
+        assert_eq!(table.foreign_keys.len(), 2);
+        assert_eq!(table.foreign_keys[0].references_table, "public.accounts");
+        assert_eq!(table.foreign_keys[0].columns, ["from_account"]);
+        let accounts = db.table("public.accounts").await.expect("accounts");
+        let names: Vec<&str> = accounts.indexes.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["accounts_pkey", "accounts_owner_idx"]);
+        assert_eq!(accounts.indexes[1].columns, ["owner"]);
+        assert!(accounts.indexes[0].primary && accounts.indexes[0].unique);
+        assert_eq!(accounts.columns[2].type_name, "numeric(12,2)");
+        assert!(accounts.estimated_row_count.is_some());
+        let error = db.table("nope").await.unwrap_err();
+        assert!(matches!(error, QueryError::NotFound(_)), "{error:?}");
+        let view = db.table("rich_accounts").await.unwrap();
+        assert_eq!((view.kind.as_str(), view.primary_key.len()), ("view", 0));
+        db.close();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_at_start_then_up_and_restarts() {
+    let Some(admin) = admin_or_skip("down_at_start_then_up_and_restarts").await else {
+        return;
+    };
+    let test = TestDb::create(admin, false, &[], FIXTURE).await;
+    test.run(|test| async move {
+        // A port nothing listens on yet: the database is "down".
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let vars = [
+            ("PG_HOST", "127.0.0.1".to_string()),
+            ("PG_PORT", port.to_string()),
+            ("PG_DATABASE", test.name.clone()),
+            ("PG_PASSWORD", "hunter2-secret".to_string()),
+        ];
+        let settings = Settings::from_lookup(|k| {
+            vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        })
+        .unwrap();
+        let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).unwrap();
+        let db = Database::open(settings, target);
+        assert!(!db.wait_connected(Duration::from_millis(300)).await);
+        let status = db.status();
+        assert!(!status.connected);
+        let error = status.error.expect("an error while down");
+        assert!(!error.contains("hunter2"), "{error}");
+        assert_eq!(
+            db.execute("SELECT 1").await.unwrap_err().to_string(),
+            "Database connection is not available yet. Please try again later."
+        );
+
+        // The database comes up (a forwarder to the real server on that port): the backend connects
+        // by itself.
+        let proxy = common_proxy::start(port).await;
+        assert!(
+            db.wait_connected(Duration::from_secs(30)).await,
+            "never connected after the database came up: {:?}",
+            db.status()
+        );
+        assert_eq!(db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"], 1);
+
+        // The server restarts under load: every connection is cut.
+        let mut calls = Vec::new();
+        for _ in 0..6 {
+            let db = db.clone();
+            calls.push(tokio::spawn(async move { db.execute("SELECT pg_sleep(0.3), 1 AS one").await }));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        proxy.cut_all();
+        for call in calls {
+            match call.await.expect("no panic") {
+                Ok(result) => assert_eq!(result.rows[0]["one"], 1),
+                Err(QueryError::ConnectionLost(m)) => assert!(m.contains("try again"), "{m}"),
+                Err(QueryError::NotAvailable) => {}
+                Err(other) => panic!("unclear error for a lost connection: {other:?}"),
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match db.execute("SELECT 1 AS one").await {
+                Ok(result) => {
+                    assert_eq!(result.rows[0]["one"], 1);
+                    break;
+                }
+                Err(error) => {
+                    assert!(tokio::time::Instant::now() < deadline, "never recovered: {error:?}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        db.close();
+    })
+    .await;
+}
+
+/// A TCP forwarder to the real server, standing in for a database that comes up and restarts.
+mod common_proxy {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::{net::TcpListener, task::AbortHandle};
+
+    pub struct Proxy {
+        connections: Arc<Mutex<Vec<AbortHandle>>>,
+    }
+
+    impl Proxy {
+        /// Cuts every forwarded connection, as a server restart does.
+        pub fn cut_all(&self) {
+            for handle in self.connections.lock().unwrap().drain(..) {
+                handle.abort();
+            }
+        }
+    }
+
+    pub async fn start(port: u16) -> Proxy {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind the proxy port");
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let registry = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                registry.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Proxy { connections }
+    }
+}
