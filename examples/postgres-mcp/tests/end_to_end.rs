@@ -1,0 +1,222 @@
+//! The `postgres-mcp` binary as a process, driven by an rmcp client over streamable HTTP: the demo on
+//! a machine without PostgreSQL, a real PostgreSQL, a database that is down at start and comes up, and
+//! a database whose connections are terminated under load.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, read_json, text_of};
+use serde_json::{Value, json};
+
+const FIXTURE: &str = include_str!("fixtures/postgres.sql");
+
+#[tokio::test]
+async fn demo_over_mcp() {
+    let server = ServerProcess::start(&[]).await;
+    let health = server.health().await;
+    assert_eq!(health["database_connected"], true, "{health}");
+    assert_eq!(health["database_error"], Value::Null);
+    assert_eq!(health["database"], "sqlite");
+    assert_eq!(health["connector_id"], "DATABASE");
+    assert!(health.get("service_connected").is_none(), "{health}");
+    assert!(
+        server.stderr().contains("serving the embedded demo database"),
+        "the demo is announced:\n{}",
+        server.stderr()
+    );
+
+    let client = server.client().await;
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().expect("serverInfo").name, "Postgres Reader MCP");
+    let tools = client.list_all_tools().await.unwrap();
+    let tool = tools.iter().find(|t| t.name == "execute_sql").expect("execute_sql");
+    let annotations = tool.annotations.as_ref().expect("annotations");
+    assert_eq!(annotations.read_only_hint, Some(true));
+    assert_eq!(annotations.destructive_hint, Some(false));
+    assert!(tool.output_schema.is_some());
+    assert_eq!(tool.input_schema["required"], json!(["sql_query"]));
+
+    let result = execute_sql(
+        &client,
+        "SELECT p.category, round(sum(i.quantity * i.unit_price), 2) AS revenue FROM order_items i JOIN products p ON p.id = i.product_id GROUP BY p.category ORDER BY revenue DESC",
+    )
+    .await;
+    assert_ne!(result.is_error, Some(true), "{}", text_of(&result));
+    let structured = result.structured_content.clone().expect("structured content");
+    assert_eq!(structured["row_count"], 4);
+    assert!(structured["rows"][0]["revenue"].is_f64());
+    assert_eq!(structured["columns"][0]["name"], "category");
+    let text: Value = serde_json::from_str(&text_of(&result)).unwrap();
+    assert_eq!(text, structured);
+
+    let result = execute_sql(&client, "SELECT 'delete me' AS note").await;
+    assert_eq!(result.structured_content.unwrap()["rows"], json!([{"note": "delete me"}]));
+    let result = execute_sql(&client, "DELETE FROM orders RETURNING id").await;
+    assert_eq!(result.is_error, Some(true));
+    assert!(text_of(&result).contains("read-only"), "{}", text_of(&result));
+    let result = execute_sql(&client, "SELECT count(*) AS n FROM orders").await;
+    assert_eq!(result.structured_content.unwrap()["rows"][0]["n"], 24);
+
+    let schemas = read_json(&client, "postgres://schemas").await.unwrap();
+    assert_eq!(schemas["main.orders"][0], json!({"column": "id", "type": "INTEGER", "nullable": true, "default": null}));
+    let table = read_json(&client, "postgres://tables/orders").await.unwrap();
+    assert_eq!(table["primary_key"], json!(["id"]));
+    assert_eq!(table["estimated_row_count"], 24);
+    assert!(read_json(&client, "postgres://tables/missing").await.is_err());
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_over_mcp() {
+    let Some(admin) = admin_or_skip("postgres_over_mcp").await else {
+        return;
+    };
+    let test = TestDb::create(admin, false, &[], FIXTURE).await;
+    test.run(|test| async move {
+        let dsn = test.url_as("postgres");
+        let server = ServerProcess::start(&[("PG_DSN", dsn.as_str()), ("PG_MAX_ROWS", "2")]).await;
+        let health = server.wait_connected(true).await;
+        assert_eq!(health["database"], "postgresql");
+        assert_eq!(health["database_error"], Value::Null);
+        let client = server.client().await;
+
+        let result = execute_sql(&client, "SELECT owner, balance, tags, meta FROM accounts ORDER BY id").await;
+        assert_ne!(result.is_error, Some(true), "{}", text_of(&result));
+        let structured = result.structured_content.unwrap();
+        assert_eq!(structured["truncated"], true);
+        assert_eq!(structured["row_limit"], 2);
+        assert_eq!(
+            structured["rows"],
+            json!([
+                {"owner": "alice", "balance": "100.50", "tags": ["vip", "early"], "meta": {"tier": 1}},
+                {"owner": "bob", "balance": "20.00", "tags": [], "meta": null},
+            ])
+        );
+        assert!(structured["duration_ms"].is_f64());
+
+        let result = execute_sql(&client, "COMMIT; DELETE FROM transfers").await;
+        assert_eq!(result.is_error, Some(true));
+        assert!(text_of(&result).contains("one SQL statement"), "{}", text_of(&result));
+        let result = execute_sql(&client, "WITH d AS (DELETE FROM transfers RETURNING *) SELECT * FROM d").await;
+        assert_eq!(result.is_error, Some(true));
+        assert!(text_of(&result).contains("read-only"), "{}", text_of(&result));
+
+        let schemas = read_json(&client, "postgres://schemas").await.unwrap();
+        assert_eq!(schemas["public.transfers"].as_array().unwrap().len(), 4);
+        let table = read_json(&client, "postgres://tables/public.transfers").await.unwrap();
+        assert_eq!(table["foreign_keys"][0]["references_table"], "public.accounts");
+
+        // The server's completion log carries the platform's event names.
+        let logs = server.stderr();
+        assert!(logs.contains("\"event_type\":\"postgres.query.complete\""), "{logs}");
+        assert!(logs.contains("\"event_type\":\"postgres.query.error\""), "{logs}");
+        client.cancel().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn down_at_start_then_connects_and_survives_terminated_backends() {
+    let Some(admin) = admin_or_skip("down_at_start_then_connects_and_survives_terminated_backends").await else {
+        return;
+    };
+    let test = TestDb::create(admin, false, &[], FIXTURE).await;
+    test.run(|test| async move {
+        // The database's port has nothing behind it yet.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let port_text = port.to_string();
+        let mut server = ServerProcess::start(&[
+            ("PG_HOST", "127.0.0.1"),
+            ("PG_PORT", port_text.as_str()),
+            ("PG_DATABASE", test.name.as_str()),
+            ("PG_PASSWORD", "hunter2-secret"),
+        ])
+        .await;
+        let health = server.wait_connected(false).await;
+        let error = health["database_error"].as_str().expect("database_error is a message");
+        assert!(!error.is_empty() && !error.contains("hunter2"), "{health}");
+        assert!(!server.stderr().contains("hunter2"), "the password reached the logs");
+        let client = server.client().await;
+        let result = execute_sql(&client, "SELECT 1").await;
+        assert_eq!(result.is_error, Some(true));
+        assert_eq!(
+            text_of(&result),
+            "Database connection is not available yet. Please try again later."
+        );
+
+        // The database comes up on that port: the server connects without a restart.
+        let forwarder = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = forwarder.accept().await {
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        let health = server.wait_connected(true).await;
+        assert_eq!(health["database_error"], Value::Null);
+        let result = execute_sql(&client, "SELECT 41 + 1 AS answer").await;
+        assert_eq!(result.structured_content.unwrap()["rows"][0]["answer"], 42);
+
+        // Under load, every backend of the server is terminated (as a database restart does).
+        let mut calls = Vec::new();
+        for _ in 0..8 {
+            let client = server.client().await;
+            calls.push(tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                for _ in 0..5 {
+                    outcomes.push(execute_sql(&client, "SELECT pg_sleep(0.05), 1 AS one").await);
+                }
+                let _ = client.cancel().await;
+                outcomes
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let killer = test.admin_on_db().await;
+        let terminated: i64 = killer
+            .query_one(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                  WHERE datname = current_database() AND application_name = 'postgres-mcp') t",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(terminated > 0, "no backend of the server was found");
+        let mut failures = 0;
+        for call in calls {
+            for outcome in call.await.expect("a client task") {
+                if outcome.is_error == Some(true) {
+                    failures += 1;
+                    let message = text_of(&outcome);
+                    assert!(
+                        message.contains("try again") || message.contains("not available yet"),
+                        "an unclear error: {message}"
+                    );
+                } else {
+                    assert_eq!(outcome.structured_content.unwrap()["rows"][0]["one"], 1);
+                }
+            }
+        }
+        eprintln!("{failures} calls failed while the backends were terminated");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let result = execute_sql(&client, "SELECT 1 AS one").await;
+            if result.is_error != Some(true) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never recovered: {}", text_of(&result));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server.wait_connected(true).await;
+        assert!(server.is_running(), "the server exited");
+        assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+        client.cancel().await.unwrap();
+    })
+    .await;
+}
