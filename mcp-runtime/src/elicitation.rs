@@ -10,7 +10,10 @@ use schemars::{JsonSchema, generate::SchemaSettings};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::{Context, ToolError, sampling::client_request_error};
+use crate::{
+    Context, ToolError,
+    sampling::{client_capabilities, client_request_error},
+};
 
 /// The user's answer to [`Context::elicit`].
 #[derive(Debug, Clone, PartialEq)]
@@ -77,20 +80,20 @@ impl Context {
         T: DeserializeOwned + JsonSchema,
     {
         let schema = elicitation_schema::<T>()?;
-        let peer = self.peer();
-        let form_supported = peer.peer_info().is_some_and(|info| {
-            info.capabilities
-                .elicitation
-                .as_ref()
-                .is_some_and(|e| e.form.is_some() || e.url.is_none())
-        });
+        let capabilities = client_capabilities(self, "elicitation/create")?;
+        // A client declaring neither mode supports forms (the 2025-06-18 capability had no modes).
+        let form_supported = capabilities
+            .elicitation
+            .as_ref()
+            .is_some_and(|e| e.form.is_some() || e.url.is_none());
         if !form_supported {
             return Err(ToolError::not_connected(
                 "this tool asks the user for input, but the client did not declare the `elicitation` capability (form mode); use a client that supports elicitation/create",
             )
             .with_type("ElicitationUnsupported"));
         }
-        let result = peer
+        let result = self
+            .peer()
             .create_elicitation(ElicitRequestParams::FormElicitationParams {
                 meta: None,
                 message: message.into(),
@@ -141,6 +144,8 @@ pub fn elicitation_schema<T: JsonSchema>() -> Result<ElicitationSchema, ToolErro
         root.remove("title");
     }
     root.remove("$defs");
+    // The dialect of a form is fixed by MCP; clients of 2025-06-18 do not expect the keyword.
+    root.remove("$schema");
     if let Some(Value::Object(properties)) = root.get_mut("properties") {
         for (name, property) in properties.iter_mut() {
             normalize_property(property)

@@ -6,8 +6,8 @@
 
 use rmcp::{
     model::{
-        CreateMessageRequestParams, CreateMessageResult, Role, SamplingContent, SamplingMessage,
-        SamplingMessageContentBlock,
+        ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ProtocolVersion, Role,
+        SamplingContent, SamplingMessage, SamplingMessageContentBlock,
     },
     service::ServiceError,
 };
@@ -155,21 +155,38 @@ impl Context {
     /// or when the client refuses or fails the request.
     pub async fn sample(&self, request: impl Into<SamplingRequest>) -> Result<Sampled, ToolError> {
         let request = request.into();
-        let peer = self.peer();
-        let declared = peer
-            .peer_info()
-            .is_some_and(|info| info.capabilities.sampling.is_some());
-        if !declared {
+        let capabilities = client_capabilities(self, "sampling/createMessage")?;
+        if capabilities.sampling.is_none() {
             return Err(ToolError::not_connected(
                 "this tool asks the client's model for a completion, but the client did not declare the `sampling` capability; use a client that supports sampling/createMessage",
             )
             .with_type("SamplingUnsupported"));
         }
-        peer.create_message(request.params)
+        self.peer()
+            .create_message(request.params)
             .await
             .map(|result| Sampled { result })
             .map_err(|error| client_request_error("sampling/createMessage", error))
     }
+}
+
+/// The capabilities the client declared, once it is sure the session's protocol allows the server to
+/// send `method` to the client at all.
+pub(crate) fn client_capabilities(
+    ctx: &Context,
+    method: &str,
+) -> Result<ClientCapabilities, ToolError> {
+    let request = ctx.request();
+    if request
+        .protocol_version()
+        .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
+    {
+        return Err(ToolError::not_connected(format!(
+            "this tool sends {method} to the client, but the session uses MCP protocol 2026-07-28 or later, which has no server-to-client requests; connect with protocol 2025-11-25 or earlier"
+        ))
+        .with_type("ClientRequestUnsupported"));
+    }
+    Ok(request.client_capabilities().unwrap_or_default())
 }
 
 /// A failed request to the client, as a tool error that says which request failed and why.

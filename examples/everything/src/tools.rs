@@ -101,7 +101,7 @@ async fn test_sampling(ctx: &Context, prompt: String) -> Result<String, ToolErro
     Ok(format!("LLM response: {}", reply.text()))
 }
 
-/// The user's details, as `test_elicitation` asks for them.
+// The user's details, as `test_elicitation` asks for them (a doc comment would describe the form).
 #[derive(Serialize, Deserialize, JsonSchema)]
 struct UserInfo {
     /// User's response
@@ -130,7 +130,7 @@ enum Status {
     Pending,
 }
 
-/// A form whose every field has a default (SEP-1034).
+// A form whose every field has a default (SEP-1034).
 #[derive(Serialize, Deserialize, JsonSchema)]
 struct DefaultsForm {
     /// Your name
@@ -221,7 +221,7 @@ enum Legacy {
     Opt3,
 }
 
-/// A form with every kind of enum field (SEP-1330).
+// A form with every kind of enum field (SEP-1330).
 #[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct EnumsForm {
