@@ -51,8 +51,10 @@ impl Context {
     ///
     /// `T` is a struct whose fields are strings, numbers, integers, booleans, unit-variant enums (a
     /// variant with `#[schemars(title = "..")]` becomes a titled option), `Vec`s of such enums
-    /// (multi-select) or `Option`s of these. Doc comments become field descriptions and
-    /// `#[serde(default = "..")]` becomes the field's default value.
+    /// (multi-select) or `Option`s of these. Doc comments become field descriptions (and the
+    /// struct's doc comment the form's description), and `#[serde(default = "..")]` or
+    /// `#[serde(default)]` becomes the field's default value (SEP-1034) when the field's type
+    /// implements `Serialize`.
     ///
     /// ```no_run
     /// # use mcp_runtime::{Context, Elicitation, ToolError};
@@ -276,12 +278,13 @@ fn titled_options(schema: &mut Map<String, Value>, key: &str) -> Result<(), Stri
 #[cfg(test)]
 mod tests {
     use schemars::JsonSchema;
-    use serde::Deserialize;
+    use serde::{Deserialize, Serialize};
     use serde_json::json;
 
     use super::*;
 
-    #[derive(Deserialize, JsonSchema, Default)]
+    // Serialize: schemars writes a field's `default` only when it can serialize the value.
+    #[derive(Deserialize, Serialize, JsonSchema, Default)]
     #[serde(rename_all = "lowercase")]
     #[allow(dead_code)]
     enum Status {
@@ -334,16 +337,17 @@ mod tests {
             p["status"],
             json!({"type": "string", "enum": ["active", "inactive"], "default": "active"})
         );
+        // schemars lists the variants without metadata first; each gets its value as title.
         assert_eq!(
             p["choice"],
             json!({"type": "string", "oneOf": [
-                {"const": "a", "title": "Choice A"}, {"const": "b", "title": "b"}
+                {"const": "b", "title": "b"}, {"const": "a", "title": "Choice A"}
             ]})
         );
         assert_eq!(
             p["choices"],
             json!({"type": "array", "items": {"anyOf": [
-                {"const": "a", "title": "Choice A"}, {"const": "b", "title": "b"}
+                {"const": "b", "title": "b"}, {"const": "a", "title": "Choice A"}
             ]}})
         );
         assert_eq!(
