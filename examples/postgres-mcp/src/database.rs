@@ -201,6 +201,12 @@ pub struct Database {
 struct Current {
     settings: Arc<Settings>,
     backend: Arc<Backend>,
+    /// Whether settings were loaded (before that, connector URLs are only remembered).
+    configured: bool,
+    /// The connector's URL as the integration last reported it.
+    connector: Option<ConnectorUrl>,
+    /// The description of the target being served, to skip rebuilding the pool for the same one.
+    described: Option<String>,
 }
 
 impl Database {
@@ -215,6 +221,9 @@ impl Database {
                     reason: "the server is starting".into(),
                     target: NOT_CONFIGURED.into(),
                 }),
+                configured: false,
+                connector: None,
+                described: None,
             })),
         }
     }
@@ -229,21 +238,39 @@ impl Database {
 
     /// Whether [`configure`](Database::configure) (or [`open`](Database::open)) ran.
     pub fn is_configured(&self) -> bool {
-        !matches!(&*self.current(), Backend::Unavailable { target, .. } if target == NOT_CONFIGURED)
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .configured
     }
 
     /// Sets the settings and the target (replacing whatever was there).
     pub fn configure(&self, settings: Settings, target: DatabaseTarget) {
+        let described = target.describe();
         let backend = Database::backend_for(&settings, target);
         self.replace(Some(Arc::new(settings)), backend);
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).described = Some(described);
     }
 
-    /// Reads the settings from the environment and serves what they choose; locally the connector's
-    /// URL is `{PG_CONNECTOR_ID}_URL`. A bad setting leaves the database unavailable, with the
-    /// message in `/health`, and is returned.
-    pub fn configure_from_env(&self) -> Result<(), SettingsError> {
+    /// Reads the settings from the environment and serves what they choose, with the connector's URL
+    /// as the integration last reported it (before any report: `{PG_CONNECTOR_ID}_URL` locally, none
+    /// yet in a stack). A bad setting leaves the database unavailable, with the message in `/health`,
+    /// and is returned.
+    pub fn configure_from_env(&self, stack: bool) -> Result<(), SettingsError> {
         let settings = Settings::from_env().inspect_err(|error| self.unavailable(error))?;
-        let connector = ConnectorUrl::Local(std::env::var(settings.connector_url_var()).ok());
+        let reported = self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .connector
+            .clone();
+        let connector = reported.unwrap_or_else(|| {
+            if stack {
+                ConnectorUrl::Stack(None)
+            } else {
+                ConnectorUrl::Local(std::env::var(settings.connector_url_var()).ok())
+            }
+        });
         let target =
             DatabaseTarget::resolve(&settings, &connector).inspect_err(|error| self.unavailable(error))?;
         self.configure(settings, target);
@@ -326,6 +353,14 @@ impl Database {
     /// when it changed, replaces the backend (the old pool closes once its calls finish). This is the
     /// body of the connector's reconnect hook.
     pub fn connector_changed(&self, url: ConnectorUrl) -> Result<(), SettingsError> {
+        {
+            let mut current = self.inner.write().unwrap_or_else(|e| e.into_inner());
+            current.connector = Some(url.clone());
+            if !current.configured {
+                // The startup hook has not loaded the settings yet; it will use this URL.
+                return Ok(());
+            }
+        }
         let settings = self.settings();
         let target = match DatabaseTarget::resolve(&settings, &url) {
             Ok(target) => target,
@@ -340,7 +375,15 @@ impl Database {
                 return Err(error);
             }
         };
-        if self.status().target == target.describe() {
+        let described = target.describe();
+        if self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .described
+            .as_ref()
+            == Some(&described)
+        {
             return Ok(());
         }
         self.retarget(target);
@@ -349,8 +392,10 @@ impl Database {
 
     /// Replaces the backend with one for `target`.
     pub fn retarget(&self, target: DatabaseTarget) {
+        let described = target.describe();
         let backend = Database::backend_for(&self.settings(), target);
         self.replace(None, backend);
+        self.inner.write().unwrap_or_else(|e| e.into_inner()).described = Some(described);
     }
 
     fn replace(&self, settings: Option<Arc<Settings>>, backend: Backend) {
@@ -358,7 +403,9 @@ impl Database {
             let mut current = self.inner.write().unwrap_or_else(|e| e.into_inner());
             if let Some(settings) = settings {
                 current.settings = settings;
+                current.configured = true;
             }
+            current.described = None;
             std::mem::replace(&mut current.backend, Arc::new(backend))
         };
         if let Backend::Postgres(pg) = &*old {

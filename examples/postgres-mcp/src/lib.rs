@@ -22,7 +22,9 @@ pub mod postgres;
 pub mod settings;
 pub mod sqlite;
 
-use cm_mcp::prelude::*;
+use std::time::Duration;
+
+use cm_mcp::{Connector, health::ServerMode, prelude::*};
 use serde_json::Value;
 
 pub use database::{Database, QueryError, QueryResult, Schemas, TableInfo};
@@ -82,7 +84,12 @@ async fn table(db: State<Database>, table: String) -> Result<TableInfo, ToolErro
     Ok(db.table(&table).await?)
 }
 
-/// The server: tools and resources above, `db` as their state, `/health` reporting its connection.
+/// How long the connector's reconnect hook waits for a new pool's first connection before it reports
+/// a failure (the integration then retries it with backoff; the pool keeps connecting meanwhile).
+const HOOK_WAIT: Duration = Duration::from_secs(10);
+
+/// The server: tools and resources above, `db` as their state, `/health` reporting its connection,
+/// and the `DATABASE` connector (id from `PG_CONNECTOR_ID`) whose URL changes rebuild the pool.
 ///
 /// The database is configured by the startup hook (after `.env` is loaded and logging is up) unless
 /// it already is (tests configure it themselves).
@@ -90,7 +97,37 @@ pub fn server(db: Database) -> Server {
     let for_health = db.clone();
     let for_startup = db.clone();
     let for_shutdown = db.clone();
+    let for_connector = db.clone();
     let configure = !db.is_configured();
+    // Read before `.env` is loaded: the connector is declared when the server is built.
+    let connector_id = std::env::var("PG_CONNECTOR_ID")
+        .ok()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| "DATABASE".into());
+    let connector = Connector::database(connector_id, "PostgreSQL Database").on_change(
+        move |state| {
+            let db = for_connector.clone();
+            async move {
+                let url = state.url().map(str::to_string);
+                let url = if ServerMode::from_env() == ServerMode::StackDeployment {
+                    ConnectorUrl::Stack(url)
+                } else {
+                    ConnectorUrl::Local(url)
+                };
+                db.connector_changed(url)?;
+                if !db.is_configured() || db.wait_connected(HOOK_WAIT).await {
+                    return Ok(());
+                }
+                let status = db.status();
+                Err(anyhow::anyhow!(
+                    "{} is not reachable yet: {}",
+                    status.target,
+                    status.error.unwrap_or_else(|| "connecting".into())
+                ))
+            }
+        },
+    );
     Server::new(SERVER_NAME)
         .version(env!("CARGO_PKG_VERSION"))
         .instructions(
@@ -99,9 +136,11 @@ pub fn server(db: Database) -> Server {
              execute_sql with one SELECT at a time.",
         )
         .state(db)
+        .connector(connector)
         .on_startup(move || async move {
             if configure {
-                for_startup.configure_from_env()?;
+                for_startup
+                    .configure_from_env(ServerMode::from_env() == ServerMode::StackDeployment)?;
             }
             anyhow::Ok(Configured)
         })

@@ -117,6 +117,38 @@ async fn postgres_over_mcp() {
 }
 
 #[tokio::test]
+async fn database_url_connector_selects_postgres() {
+    let Some(admin) = admin_or_skip("database_url_connector_selects_postgres").await else {
+        return;
+    };
+    let test = TestDb::create(admin, false, &[], FIXTURE).await;
+    test.run(|test| async move {
+        // Local mode: DATABASE_URL as a full DSN ...
+        let dsn = test.url_as("postgres");
+        let server = ServerProcess::start(&[("DATABASE_URL", dsn.as_str())]).await;
+        let health = server.wait_connected(true).await;
+        assert_eq!(health["database"], "postgresql", "{health}");
+        let client = server.client().await;
+        let result = execute_sql(&client, "SELECT current_database() AS db").await;
+        assert_eq!(result.structured_content.unwrap()["rows"][0]["db"], test.name.as_str());
+        client.cancel().await.unwrap();
+        drop(server);
+        // ... or as host:port, with PG_DATABASE naming the database.
+        let server = ServerProcess::start(&[
+            ("DATABASE_URL", "127.0.0.1:5432"),
+            ("PG_DATABASE", test.name.as_str()),
+        ])
+        .await;
+        server.wait_connected(true).await;
+        let client = server.client().await;
+        let result = execute_sql(&client, "SELECT count(*) AS n FROM accounts").await;
+        assert_eq!(result.structured_content.unwrap()["rows"][0]["n"], 3);
+        client.cancel().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn down_at_start_then_connects_and_survives_terminated_backends() {
     let Some(admin) = admin_or_skip("down_at_start_then_connects_and_survives_terminated_backends").await else {
         return;

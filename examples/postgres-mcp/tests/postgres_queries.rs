@@ -287,3 +287,46 @@ mod common_proxy {
         Proxy { connections }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_url_changes_rebuild_the_pool() {
+    let Some(admin) = admin_or_skip("connector_url_changes_rebuild_the_pool").await else {
+        return;
+    };
+    let test = TestDb::create(admin, false, &[], FIXTURE).await;
+    test.run(|test| async move {
+        let name = test.name.clone();
+        let settings =
+            Settings::from_lookup(|k| (k == "PG_DATABASE").then(|| name.clone())).unwrap();
+        // A stack whose connector has no deployment yet: nothing to serve.
+        let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Stack(None)).unwrap();
+        let db = Database::open(settings, target);
+        assert!(!db.status().connected);
+        assert!(matches!(db.execute("SELECT 1").await, Err(QueryError::NotAvailable)));
+
+        // The manager assigns a deployment (a host, as in a stack).
+        db.connector_changed(ConnectorUrl::Stack(Some("127.0.0.1:5432".into()))).unwrap();
+        assert!(db.wait_connected(Duration::from_secs(30)).await, "{:?}", db.status());
+        assert_eq!(db.status().target, format!("postgresql://postgres@127.0.0.1:5432/{name}"));
+        let result = db.execute("SELECT current_database() AS db").await.unwrap();
+        assert_eq!(result.rows[0]["db"], name.as_str());
+
+        // It moves to a host where nothing answers: the old pool is closed, the new one waits.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        drop(listener);
+        db.connector_changed(ConnectorUrl::Stack(Some(dead))).unwrap();
+        assert!(!db.status().connected);
+        assert!(matches!(db.execute("SELECT 1").await, Err(QueryError::NotAvailable)));
+
+        // And back.
+        db.connector_changed(ConnectorUrl::Stack(Some("127.0.0.1:5432".into()))).unwrap();
+        assert!(db.wait_connected(Duration::from_secs(30)).await, "{:?}", db.status());
+        assert_eq!(db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"], 1);
+        // A bad URL is reported, not a panic.
+        assert!(db.connector_changed(ConnectorUrl::Stack(Some("a/b".into()))).is_err());
+        assert!(!db.status().connected);
+        db.close();
+    })
+    .await;
+}
