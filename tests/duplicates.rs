@@ -73,10 +73,16 @@ fn duplicate_definitions_name_both_locations() {
         .unwrap_or_else(|| panic!("no tool conflict reported:\n{error}"));
     for (function, decl) in [
         ("duplicates::billing::lookup", "pub async fn lookup("),
-        ("duplicates::shipping::lookup_parcel", "pub async fn lookup_parcel("),
+        (
+            "duplicates::shipping::lookup_parcel",
+            "pub async fn lookup_parcel(",
+        ),
     ] {
         let expected = format!("{function} ({})", location_of(decl));
-        assert!(tool.contains(&expected), "`{expected}` missing from: {tool}");
+        assert!(
+            tool.contains(&expected),
+            "`{expected}` missing from: {tool}"
+        );
     }
     assert!(
         tool.ends_with("rename one with #[cm_tool(name = \"...\")]"),
@@ -112,7 +118,10 @@ async fn a_server_with_duplicates_does_not_start() {
         message.starts_with("the server's definitions conflict: "),
         "{message}"
     );
-    assert!(message.contains("duplicate tool name `lookup`"), "{message}");
+    assert!(
+        message.contains("duplicate tool name `lookup`"),
+        "{message}"
+    );
 
     let error = Server::new("dup").manifest().expect_err("no manifest");
     assert!(

@@ -18,8 +18,8 @@ use cm_mcp::{
     rmcp::{
         ServiceError,
         model::{
-            CallToolRequestParams, CallToolResult, ErrorCode, GetPromptRequestParams, ReadResourceRequestParams,
-            ResourceContents,
+            CallToolRequestParams, CallToolResult, ErrorCode, GetPromptRequestParams,
+            ReadResourceRequestParams, ResourceContents,
         },
     },
 };
@@ -80,7 +80,9 @@ struct UserRecord {
 #[cm_tool(annotations(destructive = false))]
 async fn create_user(user: NewUser) -> Result<UserRecord, ToolError> {
     if user.display_name.trim().is_empty() {
-        return Err(ToolError::invalid_arguments("displayName must not be blank"));
+        return Err(ToolError::invalid_arguments(
+            "displayName must not be blank",
+        ));
     }
     Ok(UserRecord {
         id: 7,
@@ -517,11 +519,17 @@ async fn errors_are_tool_results_naming_the_problem() {
     assert_eq!(result.is_error, Some(true));
     let text = text_of(&result);
     assert!(
-        text.starts_with("Invalid arguments for tool `create_user`: invalid value for argument `user`:")
-            && text.contains("displayName"),
+        text.starts_with(
+            "Invalid arguments for tool `create_user`: invalid value for argument `user`:"
+        ) && text.contains("displayName"),
         "{text}"
     );
-    let result = call(&client, "create_user", json!({"user": {"displayName": " "}})).await;
+    let result = call(
+        &client,
+        "create_user",
+        json!({"user": {"displayName": " "}}),
+    )
+    .await;
     assert_eq!(
         text_of(&result),
         "Invalid arguments for tool `create_user`: displayName must not be blank"
@@ -541,7 +549,10 @@ async fn errors_are_tool_results_naming_the_problem() {
     );
 
     // The session survives all of it.
-    assert_eq!(text_of(&call(&client, "add", json!({"a": 1, "b": 1})).await), "2");
+    assert_eq!(
+        text_of(&call(&client, "add", json!({"a": 1, "b": 1})).await),
+        "2"
+    );
     client.cancel().await.unwrap();
     server.shutdown().await.unwrap();
 }
@@ -586,7 +597,12 @@ async fn secret_arguments_never_reach_the_logs() {
     let trace_id = "5ec2e75ec2e75ec2e75ec2e75ec2e7aa";
     let client = connect_http(&server.url(), &[("x-trace-id", trace_id)], None).await;
     let password = "hunter2-do-not-log";
-    let result = call(&client, "login", json!({"user": "ada", "password": password})).await;
+    let result = call(
+        &client,
+        "login",
+        json!({"user": "ada", "password": password}),
+    )
+    .await;
     assert_eq!(text_of(&result), "ada logged in with 18 characters");
     client.cancel().await.unwrap();
     server.shutdown().await.unwrap();
@@ -656,7 +672,9 @@ async fn resources_and_templates() {
 
     // A template, with a percent-encoded variable.
     let read = client
-        .read_resource(ReadResourceRequestParams::new("test://tables/order%20items"))
+        .read_resource(ReadResourceRequestParams::new(
+            "test://tables/order%20items",
+        ))
         .await
         .unwrap();
     let ResourceContents::TextResourceContents {
@@ -673,7 +691,11 @@ async fn resources_and_templates() {
     assert_eq!(text, "columns of order items");
 
     // Unknown URIs, and a template whose function reports not-found: -32002.
-    for uri in ["test://nothing", "test://tables/a/b", "test://tables/missing"] {
+    for uri in [
+        "test://nothing",
+        "test://tables/a/b",
+        "test://tables/missing",
+    ] {
         let error = mcp_error(
             client
                 .read_resource(ReadResourceRequestParams::new(uri))
@@ -687,7 +709,11 @@ async fn resources_and_templates() {
             .read_resource(ReadResourceRequestParams::new("test://nothing"))
             .await,
     );
-    assert!(error.message.contains("test://nothing"), "{}", error.message);
+    assert!(
+        error.message.contains("test://nothing"),
+        "{}",
+        error.message
+    );
 
     client.cancel().await.unwrap();
     server.shutdown().await.unwrap();
@@ -722,7 +748,10 @@ async fn prompts_list_and_get() {
     assert_eq!(result.description.as_deref(), Some("Reviews code."));
     assert_eq!(result.messages.len(), 2);
     assert_eq!(result.messages[0].role, Role::User);
-    let text = result.messages[0].content.as_text().map(|t| t.text.as_str());
+    let text = result.messages[0]
+        .content
+        .as_text()
+        .map(|t| t.text.as_str());
     assert_eq!(text, Some("Review this Rust code:\nfn main() {}"));
     assert_eq!(result.messages[1].role, Role::Assistant);
 
@@ -734,11 +763,7 @@ async fn prompts_list_and_get() {
     );
     assert_eq!(error.code, ErrorCode::INVALID_PARAMS);
     assert!(error.message.contains("`code`"), "{}", error.message);
-    let error = mcp_error(
-        client
-            .get_prompt(GetPromptRequestParams::new("nope"))
-            .await,
-    );
+    let error = mcp_error(client.get_prompt(GetPromptRequestParams::new("nope")).await);
     assert_eq!(error.code, ErrorCode::INVALID_PARAMS);
     assert!(error.message.contains("`nope`"), "{}", error.message);
 
@@ -771,7 +796,12 @@ async fn health_has_the_platform_shape() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let health: Value = response.json().await.unwrap();
-    let keys: BTreeSet<&str> = health.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: BTreeSet<&str> = health
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         [
@@ -809,8 +839,14 @@ async fn stateless_mode_answers_json_without_sessions() {
     .await;
     let response = post(&server.url(), INITIALIZE).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     assert!(response.headers().get("mcp-session-id").is_none());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["id"], 1);
@@ -833,7 +869,10 @@ async fn stateless_mode_answers_json_without_sessions() {
 
     // rmcp's client works against it too.
     let client = connect_http(&server.url(), &[], None).await;
-    assert_eq!(text_of(&call(&client, "add", json!({"a": 1, "b": 2})).await), "3");
+    assert_eq!(
+        text_of(&call(&client, "add", json!({"a": 1, "b": 2})).await),
+        "3"
+    );
     client.cancel().await.unwrap();
     server.shutdown().await.unwrap();
 }
@@ -880,9 +919,15 @@ async fn malformed_json_is_refused_and_the_server_keeps_serving() {
         assert!(status.is_client_error(), "{body}: {status}");
     }
     // The session opened before is unaffected, and new ones open.
-    assert_eq!(text_of(&call(&client, "add", json!({"a": 2, "b": 2})).await), "4");
+    assert_eq!(
+        text_of(&call(&client, "add", json!({"a": 2, "b": 2})).await),
+        "4"
+    );
     let other = connect_http(&server.url(), &[], None).await;
-    assert_eq!(text_of(&call(&other, "add", json!({"a": 3, "b": 3})).await), "6");
+    assert_eq!(
+        text_of(&call(&other, "add", json!({"a": 3, "b": 3})).await),
+        "6"
+    );
     other.cancel().await.unwrap();
     client.cancel().await.unwrap();
     server.shutdown().await.unwrap();

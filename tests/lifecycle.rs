@@ -108,7 +108,10 @@ async fn help_lists_the_flags() {
         "--shutdown-grace",
         "--manifest",
     ] {
-        assert!(help.contains(flag), "--help does not mention {flag}:\n{help}");
+        assert!(
+            help.contains(flag),
+            "--help does not mention {flag}:\n{help}"
+        );
     }
     assert!(help.contains("my-fastmcp-service"), "{help}");
 }
@@ -119,12 +122,20 @@ async fn bad_flags_exit_2_naming_the_flag() {
         (&["--port", "abc"][..], &["--port", "abc"][..]),
         (&["--log-level", "loud"], &["--log-level", "loud"]),
         (&["--no-such-flag"], &["--no-such-flag"]),
-        (&["--stdio", "--streamable-http"], &["--stdio", "--streamable-http"]),
+        (
+            &["--stdio", "--streamable-http"],
+            &["--stdio", "--streamable-http"],
+        ),
     ] {
         let mut cmd = command("my-service");
         cmd.args(flags);
         let output = run_to_end(cmd).await;
-        assert_eq!(output.status.code(), Some(2), "{flags:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{flags:?}: {}",
+            stderr(&output)
+        );
         let message = stderr(&output);
         for needle in needles {
             assert!(message.contains(needle), "{flags:?}: {message}");
@@ -165,7 +176,9 @@ async fn an_unknown_fastmcp_transport_fails_clearly() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(
-        message.contains("FastMCP_TRANSPORT=`bogus` is not a transport: use `stdio` or `streamable-http`"),
+        message.contains(
+            "FastMCP_TRANSPORT=`bogus` is not a transport: use `stdio` or `streamable-http`"
+        ),
         "{message}"
     );
     // The failure is also a platform event.
@@ -188,7 +201,8 @@ async fn a_port_in_use_fails_with_a_hint() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(
-        message.contains(&format!("cannot listen on 127.0.0.1:{port}")) && message.contains("--port"),
+        message.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && message.contains("--port"),
         "{message}"
     );
 }
@@ -305,7 +319,11 @@ async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {
     let call = slow_call_then_sigterm(&server, &client).await;
 
     let status = server.wait_exit().await;
-    assert!(status.success(), "{status}; stderr:\n{}", server.logs.dump());
+    assert!(
+        status.success(),
+        "{status}; stderr:\n{}",
+        server.logs.dump()
+    );
     server.logs.wait_closed().await;
     assert_eq!(
         shutdown_sequence(&server.logs),
@@ -327,7 +345,10 @@ async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
     let status = server.wait_exit().await;
     let result = match answer {
         Ok(joined) => joined.unwrap().unwrap_or_else(|e| {
-            panic!("the call in flight failed: {e}; stderr:\n{}", server.logs.dump())
+            panic!(
+                "the call in flight failed: {e}; stderr:\n{}",
+                server.logs.dump()
+            )
         }),
         Err(_) => panic!(
             "the call in flight got no answer; stderr:\n{}",
@@ -373,7 +394,10 @@ async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
     server.logs.wait_closed().await;
     let result = match answer {
         Ok(joined) => joined.unwrap().unwrap_or_else(|e| {
-            panic!("the call in flight failed: {e}; stderr:\n{}", server.logs.dump())
+            panic!(
+                "the call in flight failed: {e}; stderr:\n{}",
+                server.logs.dump()
+            )
         }),
         Err(_) => panic!(
             "the call in flight got no answer; stderr:\n{}",
@@ -399,8 +423,7 @@ async fn a_second_signal_exits_at_once() {
         let peer = client.peer().clone();
         async move {
             peer.call_tool(
-                CallToolRequestParams::new("sleep_ms")
-                    .with_arguments(args(json!({"ms": 600_000}))),
+                CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 600_000}))),
             )
             .await
         }
@@ -429,8 +452,7 @@ async fn calls_beyond_the_grace_period_are_abandoned() {
         let peer = client.peer().clone();
         async move {
             peer.call_tool(
-                CallToolRequestParams::new("sleep_ms")
-                    .with_arguments(args(json!({"ms": 600_000}))),
+                CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 600_000}))),
             )
             .await
         }
@@ -443,7 +465,11 @@ async fn calls_beyond_the_grace_period_are_abandoned() {
         .await;
     common::signal(server.pid(), Signal::SIGTERM);
     let status = server.wait_exit().await;
-    assert!(status.success(), "{status}; stderr:\n{}", server.logs.dump());
+    assert!(
+        status.success(),
+        "{status}; stderr:\n{}",
+        server.logs.dump()
+    );
     server.logs.wait_closed().await;
     let (_, abandoned) = server
         .logs
@@ -455,7 +481,10 @@ async fn calls_beyond_the_grace_period_are_abandoned() {
         .await;
     assert_eq!(abandoned["level"], "warning");
     assert_eq!(abandoned["data"]["in_flight"], 1);
-    server.logs.wait_for_event("service.shutdown.complete").await;
+    server
+        .logs
+        .wait_for_event("service.shutdown.complete")
+        .await;
     call.abort();
     drop(client);
 }

@@ -38,9 +38,14 @@ fn expected_keys(head: &[&str]) -> Vec<String> {
 
 /// Waits for the `event_type` event of the call to `tool` in trace `trace_id`.
 async fn call_event(logs: &Logs, event_type: &str, tool: &str, trace_id: &str) -> (String, Value) {
-    logs.wait_for(format!("`{event_type}` of {tool} in trace {trace_id}"), |v| {
-        v["event_type"] == event_type && v["data"]["tool_name"] == tool && v["trace_id"] == trace_id
-    })
+    logs.wait_for(
+        format!("`{event_type}` of {tool} in trace {trace_id}"),
+        |v| {
+            v["event_type"] == event_type
+                && v["data"]["tool_name"] == tool
+                && v["trace_id"] == trace_id
+        },
+    )
     .await
 }
 
@@ -246,10 +251,7 @@ async fn invalid_arguments_log_a_validation_error() {
     assert_eq!(event["level"], "warning");
     assert_eq!(event["success"], false);
     assert_eq!(event["error_type"], "ValidationError");
-    assert_eq!(
-        event["error"],
-        "missing required argument `input_param`"
-    );
+    assert_eq!(event["error"], "missing required argument `input_param`");
     assert_eq!(event["data"], json!({"tool_name": "my_tool"}));
     server.client.cancel().await.unwrap();
 }
@@ -260,8 +262,8 @@ async fn a_failing_tool_logs_an_error_event_with_its_type() {
     let mut meta = RequestMetaObject::new();
     let trace = "22222222222222222222222222222222";
     meta.set_traceparent(format!("00-{trace}-{CALLER_SPAN}-01"));
-    let mut params = CallToolRequestParams::new("parse_number")
-        .with_arguments(args(json!({"text": "twelve"})));
+    let mut params =
+        CallToolRequestParams::new("parse_number").with_arguments(args(json!({"text": "twelve"})));
     params.meta = Some(meta);
     let result = server.client.call_tool(params).await.unwrap();
     assert_eq!(result.is_error, Some(true));
@@ -330,5 +332,9 @@ async fn secret_arguments_are_redacted_in_the_logs() {
 async fn secret_arguments_stay_out_of_debug_logs() {
     let logs = store_token_and_collect_logs(&["--log-level", "debug"]).await;
     let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(TOKEN)).collect();
-    assert!(leaks.is_empty(), "the secret was logged:\n{}", leaks.join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "the secret was logged:\n{}",
+        leaks.join("\n")
+    );
 }

@@ -79,10 +79,7 @@ async fn my_service_serves_its_tool_and_resource_over_stdio() {
     );
 
     // stdout carries only the protocol: the logs are on stderr.
-    server
-        .logs
-        .wait_for_event("tool.execution.complete")
-        .await;
+    server.logs.wait_for_event("tool.execution.complete").await;
     server.client.cancel().await.unwrap();
 }
 
@@ -121,13 +118,17 @@ async fn templates_and_prompts_over_stdio() {
     );
     let prompt = client
         .get_prompt(
-            GetPromptRequestParams::new("summarize").with_arguments(args(json!({"topic": "tides"}))),
+            GetPromptRequestParams::new("summarize")
+                .with_arguments(args(json!({"topic": "tides"}))),
         )
         .await
         .unwrap();
     assert_eq!(prompt.messages.len(), 1);
     assert_eq!(
-        prompt.messages[0].content.as_text().map(|t| t.text.as_str()),
+        prompt.messages[0]
+            .content
+            .as_text()
+            .map(|t| t.text.as_str()),
         Some("Summarize tides in one paragraph.")
     );
     server.client.cancel().await.unwrap();
@@ -206,7 +207,11 @@ async fn closing_stdin_shuts_the_server_down_cleanly() {
         .await
         .unwrap_or_else(|_| panic!("the server kept running; stderr:\n{}", server.logs.dump()))
         .unwrap();
-    assert!(status.success(), "{status}; stderr:\n{}", server.logs.dump());
+    assert!(
+        status.success(),
+        "{status}; stderr:\n{}",
+        server.logs.dump()
+    );
     server.logs.wait_closed().await;
     let order: Vec<String> = server
         .logs

@@ -66,7 +66,8 @@ pub fn binary(name: &str) -> PathBuf {
 /// Builds every binary of [`BINARIES`]; returns the directory they are in (`target/debug`).
 fn build_binaries() -> Result<PathBuf, String> {
     // The test executable is <target>/<profile>/deps/<name>-<hash>.
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the test executable: {e}"))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot locate the test executable: {e}"))?;
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
@@ -236,10 +237,7 @@ impl Logs {
         .await;
         match found {
             Ok(Some(hit)) => hit,
-            Ok(None) => panic!(
-                "stderr closed without {what}; it had:\n{}",
-                self.dump()
-            ),
+            Ok(None) => panic!("stderr closed without {what}; it had:\n{}", self.dump()),
             Err(_) => panic!("no {what} within {TIMEOUT:?}; stderr had:\n{}", self.dump()),
         }
     }
@@ -403,10 +401,7 @@ pub struct OwnedStdioServer {
 
 /// Spawns `name` with `args` with piped stdio; returns the server and the pipes to build a client
 /// transport from (`().serve((stdout, stdin))`).
-pub fn spawn_owned_stdio(
-    name: &str,
-    args: &[&str],
-) -> (OwnedStdioServer, ChildStdout, ChildStdin) {
+pub fn spawn_owned_stdio(name: &str, args: &[&str]) -> (OwnedStdioServer, ChildStdout, ChildStdin) {
     let mut command = command(name);
     command
         .args(args)

@@ -41,7 +41,10 @@ async fn parse_number(text: String) -> Result<String, ToolError> {
 /// * `token` - The token.
 #[cm_tool]
 async fn store_token(label: String, #[arg(secret)] token: String) -> String {
-    format!("stored a {}-character token for {label}", token.chars().count())
+    format!(
+        "stored a {}-character token for {label}",
+        token.chars().count()
+    )
 }
 
 /// The value the startup hook made (an error until the hook has finished).
