@@ -161,7 +161,7 @@ impl LineupArgs {
                     "{} does not exist; run from the repository root or pass --fastmcp-script",
                     self.fastmcp_script.display()
                 );
-                Some((python.clone(), absolute(&self.fastmcp_script)?))
+                Some((absolute(python)?, absolute(&self.fastmcp_script)?))
             }
             None => None,
         };

@@ -87,7 +87,7 @@ pub fn markdown(results: &Results) -> String {
         if let Some(s) = &results.settings {
             let _ = writeln!(
                 md,
-                "Interleaved: {} rounds; in each round every server runs once ({:.0} s warm-up + {:.0} s measured), in reverse order every other round. Medians over the rounds; ratios are against the bare rmcp server's median. Tool `{}` with arguments `{}`.\n",
+                "Interleaved: {} rounds; in each round every server runs once ({} s warm-up + {} s measured), in reverse order every other round. Medians over the rounds; ratios are against the bare rmcp server's median. Tool `{}` with arguments `{}`.\n",
                 s.rounds, s.warmup_seconds, s.seconds, s.tool, s.arguments
             );
         }
@@ -282,7 +282,7 @@ pub fn chart(results: &Results, path: &Path) -> anyhow::Result<()> {
     let scenarios = &results.compare;
     anyhow::ensure!(!scenarios.is_empty(), "no comparison results to draw");
     let servers: Vec<String> = scenarios[0].rows.iter().map(|r| r.server.clone()).collect();
-    let root = SVGBackend::new(path, (1200, 560)).into_drawing_area();
+    let root = SVGBackend::new(path, (1200, 860)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_error)?;
     let title = format!(
         "my_tool over MCP: medians of {} interleaved rounds on {} CPUs (client and server share them)",
@@ -292,7 +292,7 @@ pub fn chart(results: &Results, path: &Path) -> anyhow::Result<()> {
     let root = root
         .titled(&title, ("sans-serif", 18))
         .map_err(draw_error)?;
-    let (left, right) = root.split_horizontally(640);
+    let (top, bottom) = root.split_vertically(420);
     let throughput: Vec<Vec<f64>> = scenarios
         .iter()
         .map(|s| s.rows.iter().map(|r| r.calls_per_s).collect())
@@ -303,7 +303,7 @@ pub fn chart(results: &Results, path: &Path) -> anyhow::Result<()> {
         .collect();
     let labels: Vec<String> = scenarios.iter().map(|s| s.scenario.name.clone()).collect();
     bars(
-        &left,
+        &top,
         "Throughput, calls/s (higher is better)",
         &labels,
         &servers,
@@ -312,7 +312,7 @@ pub fn chart(results: &Results, path: &Path) -> anyhow::Result<()> {
         |v| format!("{v:.0}"),
     )?;
     bars(
-        &right,
+        &bottom,
         "p50 latency, ms, log scale (lower is better)",
         &labels,
         &servers,
@@ -380,8 +380,11 @@ fn bars<DB: DrawingBackend>(
                 .disable_x_mesh()
                 .x_labels(groups.len())
                 .x_label_formatter(&group_label)
-                .x_label_style(("sans-serif", 12))
+                .x_label_style(("sans-serif", 13))
                 .y_label_style(("sans-serif", 12))
+                .y_label_formatter(&|v: &f64| {
+                    if *v >= 1.0 { format!("{v:.0}") } else { format!("{v}") }
+                })
                 .draw()
                 .map_err(draw_error)?;
             for (j, name) in series.iter().enumerate() {
@@ -428,12 +431,13 @@ fn bars<DB: DrawingBackend>(
     if log {
         let low = (min / 2.0).max(1e-3);
         let chart = builder
-            .build_cartesian_2d(-0.5..n - 0.5, (low..max * 3.0).log_scale())
+            // Head room above the tallest bar for the legend.
+            .build_cartesian_2d(-0.5..n - 0.5, (low..max * 12.0).log_scale())
             .map_err(draw_error)?;
         draw!(chart, low);
     } else {
         let chart = builder
-            .build_cartesian_2d(-0.5..n - 0.5, 0.0..max * 1.15)
+            .build_cartesian_2d(-0.5..n - 0.5, 0.0..max * 1.3)
             .map_err(draw_error)?;
         draw!(chart, 0.0);
     }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole benchmark: builds in release, installs FastMCP 4.x into .bench/venv (when python3 is
+# there), runs the interleaved comparison, cold start, memory and build time, then writes
+# bench/results.json, bench/chart.svg and the results block of BENCHMARKS.md.
+#
+#   bench/run.sh                       # the full run behind BENCHMARKS.md (~25 min on 2 cores)
+#   ROUNDS=2 DURATION=2 bench/run.sh   # a quick check of the tooling
+#
+# Knobs (environment): ROUNDS (5), DURATION (5 s per run), WARMUP (1 s), SCENARIOS
+# (http:1,http:8,http-stateless:8,stdio:1,stdio:8), COLD_RUNS (20), SESSIONS (1000),
+# FUNCTIONS (200), BUILD_REPS (3), SKIP (space-separated parts to skip: compare cold-start memory
+# build-time), CARGO_TARGET_DIR (target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+SKIP=" ${SKIP:-} "
+
+echo "== build (release)"
+cargo build --release --quiet -p my-service -p cm-bench
+BENCH="$CARGO_TARGET_DIR/release/cm-bench"
+
+PYTHON=$(bash bench/setup-fastmcp.sh || true)
+PY_ARGS=()
+if [ -n "$PYTHON" ]; then
+    PY_ARGS=(--python "$PYTHON")
+    echo "== FastMCP: $("$PYTHON" -c 'import fastmcp; print(fastmcp.__version__)') ($PYTHON)"
+else
+    echo "== FastMCP: skipped (no python3 with venv)"
+fi
+
+echo "== machine"
+lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core)' || true
+free -m | head -2
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [[ "$SKIP" != *" compare "* ]]; then
+    echo "== compare"
+    "$BENCH" compare "${PY_ARGS[@]}" --rounds "${ROUNDS:-5}" --duration "${DURATION:-5}" \
+        --warmup "${WARMUP:-1}" --scenario "${SCENARIOS:-http:1,http:8,http-stateless:8,stdio:1,stdio:8}"
+fi
+if [[ "$SKIP" != *" cold-start "* ]]; then
+    echo "== cold start"
+    "$BENCH" cold-start "${PY_ARGS[@]}" --runs "${COLD_RUNS:-20}"
+fi
+if [[ "$SKIP" != *" memory "* ]]; then
+    echo "== memory"
+    "$BENCH" memory "${PY_ARGS[@]}" --sessions "${SESSIONS:-1000}"
+fi
+if [[ "$SKIP" != *" build-time "* ]]; then
+    echo "== build time"
+    "$BENCH" build-time --functions "${FUNCTIONS:-200}" --repetitions "${BUILD_REPS:-3}"
+fi
+
+echo "== report"
+"$BENCH" report --update BENCHMARKS.md
