@@ -189,7 +189,10 @@ pub(crate) enum Backend {
     Postgres(Arc<PgBackend>),
     Sqlite(Arc<SqliteBackend>),
     /// Nothing to connect to yet (a stack connector without a deployment, or a bad setting).
-    Unavailable { reason: String, target: String },
+    Unavailable {
+        reason: String,
+        target: String,
+    },
 }
 
 /// The database the tools query: shared by the tools, the resources and `/health`; clones share it.
@@ -249,7 +252,10 @@ impl Database {
         let described = target.describe();
         let backend = Database::backend_for(&settings, target);
         self.replace(Some(Arc::new(settings)), backend);
-        self.inner.write().unwrap_or_else(|e| e.into_inner()).described = Some(described);
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .described = Some(described);
     }
 
     /// Reads the settings from the environment and serves what they choose, with the connector's URL
@@ -271,8 +277,8 @@ impl Database {
                 ConnectorUrl::Local(std::env::var(settings.connector_url_var()).ok())
             }
         });
-        let target =
-            DatabaseTarget::resolve(&settings, &connector).inspect_err(|error| self.unavailable(error))?;
+        let target = DatabaseTarget::resolve(&settings, &connector)
+            .inspect_err(|error| self.unavailable(error))?;
         self.configure(settings, target);
         Ok(())
     }
@@ -395,7 +401,10 @@ impl Database {
         let described = target.describe();
         let backend = Database::backend_for(&self.settings(), target);
         self.replace(None, backend);
-        self.inner.write().unwrap_or_else(|e| e.into_inner()).described = Some(described);
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .described = Some(described);
     }
 
     fn replace(&self, settings: Option<Arc<Settings>>, backend: Backend) {

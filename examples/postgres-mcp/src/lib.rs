@@ -105,8 +105,8 @@ pub fn server(db: Database) -> Server {
         .map(|id| id.trim().to_string())
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| "DATABASE".into());
-    let connector = Connector::database(connector_id, "PostgreSQL Database").on_change(
-        move |state| {
+    let connector =
+        Connector::database(connector_id, "PostgreSQL Database").on_change(move |state| {
             let db = for_connector.clone();
             async move {
                 let url = state.url().map(str::to_string);
@@ -126,8 +126,7 @@ pub fn server(db: Database) -> Server {
                     status.error.unwrap_or_else(|| "connecting".into())
                 ))
             }
-        },
-    );
+        });
     Server::new(SERVER_NAME)
         .version(env!("CARGO_PKG_VERSION"))
         .instructions(

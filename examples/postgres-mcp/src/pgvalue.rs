@@ -204,19 +204,34 @@ mod tests {
 
     #[test]
     fn scalars() {
-        assert_eq!(to_json(&Type::INT8, Some("9007199254740993")), json!(9007199254740993i64));
+        assert_eq!(
+            to_json(&Type::INT8, Some("9007199254740993")),
+            json!(9007199254740993i64)
+        );
         assert_eq!(to_json(&Type::INT4, None), Value::Null);
         assert_eq!(to_json(&Type::FLOAT8, Some("0.1")), json!(0.1));
         assert_eq!(to_json(&Type::FLOAT8, Some("NaN")), json!("NaN"));
-        assert_eq!(to_json(&Type::FLOAT4, Some("-Infinity")), json!("-Infinity"));
+        assert_eq!(
+            to_json(&Type::FLOAT4, Some("-Infinity")),
+            json!("-Infinity")
+        );
         assert_eq!(
             to_json(&Type::NUMERIC, Some("12345678901234567890.000000000001")),
             json!("12345678901234567890.000000000001")
         );
         assert_eq!(to_json(&Type::BOOL, Some("t")), json!(true));
-        assert_eq!(to_json(&Type::JSONB, Some(r#"{"a": [1, null]}"#)), json!({"a": [1, null]}));
-        assert_eq!(to_json(&Type::BYTEA, Some("\\xdeadbeef")), json!("3q2+7w=="));
-        assert_eq!(to_json(&Type::BYTEA, Some("a\\\\b\\001")), json!("YVxiAQ=="));
+        assert_eq!(
+            to_json(&Type::JSONB, Some(r#"{"a": [1, null]}"#)),
+            json!({"a": [1, null]})
+        );
+        assert_eq!(
+            to_json(&Type::BYTEA, Some("\\xdeadbeef")),
+            json!("3q2+7w==")
+        );
+        assert_eq!(
+            to_json(&Type::BYTEA, Some("a\\\\b\\001")),
+            json!("YVxiAQ==")
+        );
         assert_eq!(
             to_json(&Type::TIMESTAMPTZ, Some("2024-01-02 03:04:05+00")),
             json!("2024-01-02 03:04:05+00")
@@ -225,18 +240,30 @@ mod tests {
 
     #[test]
     fn arrays() {
-        assert_eq!(to_json(&Type::INT4_ARRAY, Some("{1,2,NULL}")), json!([1, 2, null]));
+        assert_eq!(
+            to_json(&Type::INT4_ARRAY, Some("{1,2,NULL}")),
+            json!([1, 2, null])
+        );
         assert_eq!(to_json(&Type::INT4_ARRAY, Some("{}")), json!([]));
         assert_eq!(
             to_json(&Type::INT4_ARRAY, Some("{{1,2},{3,4}}")),
             json!([[1, 2], [3, 4]])
         );
         assert_eq!(
-            to_json(&Type::TEXT_ARRAY, Some(r#"{"a b","c\"d",NULL,"NULL",x\,y}"#)),
+            to_json(
+                &Type::TEXT_ARRAY,
+                Some(r#"{"a b","c\"d",NULL,"NULL",x\,y}"#)
+            ),
             json!(["a b", "c\"d", null, "NULL", "x,y"])
         );
-        assert_eq!(to_json(&Type::INT4_ARRAY, Some("[0:1]={7,8}")), json!([7, 8]));
-        assert_eq!(to_json(&Type::BOOL_ARRAY, Some("{t,f}")), json!([true, false]));
+        assert_eq!(
+            to_json(&Type::INT4_ARRAY, Some("[0:1]={7,8}")),
+            json!([7, 8])
+        );
+        assert_eq!(
+            to_json(&Type::BOOL_ARRAY, Some("{t,f}")),
+            json!([true, false])
+        );
         assert_eq!(
             to_json(&Type::JSONB_ARRAY, Some(r#"{"{\"a\": 1}",null}"#)),
             json!([{"a": 1}, null])

@@ -24,8 +24,8 @@ use std::{
 };
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use serde_json::{Map, Value};
 use futures::StreamExt;
+use serde_json::{Map, Value};
 use tokio::sync::Notify;
 use tokio_postgres::{NoTls, SimpleQueryMessage, error::SqlState, types::Type};
 
@@ -70,7 +70,11 @@ struct State {
 
 impl PgBackend {
     /// Builds the pool for `config` and starts connecting in the background.
-    pub fn start(mut config: tokio_postgres::Config, display: String, limits: Limits) -> Arc<PgBackend> {
+    pub fn start(
+        mut config: tokio_postgres::Config,
+        display: String,
+        limits: Limits,
+    ) -> Arc<PgBackend> {
         let existing = config.get_options().unwrap_or_default().to_string();
         config
             .options(format!("{SESSION_OPTIONS} {existing}").trim())
@@ -136,7 +140,10 @@ impl PgBackend {
     }
 
     fn is_connected(&self) -> bool {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).connected
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .connected
     }
 
     fn set_state(&self, connected: bool, error: Option<String>) -> bool {
@@ -253,7 +260,11 @@ impl PgBackend {
     ) -> Result<(Vec<ColumnInfo>, Vec<Map<String, Value>>, bool), Failure> {
         let client = lease.client();
         let statement = self.bounded(client.prepare(sql)).await?;
-        let types: Vec<Type> = statement.columns().iter().map(|c| c.type_().clone()).collect();
+        let types: Vec<Type> = statement
+            .columns()
+            .iter()
+            .map(|c| c.type_().clone())
+            .collect();
         if types.is_empty() {
             return Err(Failure::NoRows);
         }
@@ -568,12 +579,47 @@ impl PgBackend {
             .iter()
             .map(|row| ForeignKeyInfo {
                 name: row.get(0),
-                references_table: format!("{}.{}", row.get::<_, String>(2), row.get::<_, String>(1)),
+                references_table: format!(
+                    "{}.{}",
+                    row.get::<_, String>(2),
+                    row.get::<_, String>(1)
+                ),
                 columns: row.get(3),
                 references_columns: row.get(4),
             })
             .collect();
         Ok(Ok(info))
+    }
+
+    /// Logs the role the server connects as, with a warning when it can act outside a read-only
+    /// transaction (a superuser's functions open their own connections and files).
+    async fn report_role(&self) {
+        let Ok(object) = self.pool.get().await else {
+            return;
+        };
+        let row = self
+            .bounded(object.query_one(
+                "SELECT current_user::text, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                &[],
+            ))
+            .await;
+        if let Ok(row) = row {
+            let role: String = row.get(0);
+            let superuser: bool = row.get(1);
+            if superuser {
+                tracing::warn!(
+                    event_type = "postgres.role.superuser",
+                    data.role = role.as_str(),
+                    "Connected as the superuser {role}: queries still run read-only, but a superuser's functions (dblink, lo_export, pg_terminate_backend, ...) act outside the transaction. Connect with a role that has only SELECT."
+                );
+            } else {
+                tracing::info!(
+                    event_type = "postgres.role",
+                    data.role = role.as_str(),
+                    "Querying as role {role}"
+                );
+            }
+        }
     }
 
     /// One check: a connection answers `SELECT 1`; then the pool is topped up to its minimum size.
@@ -585,10 +631,7 @@ impl PgBackend {
             Err(_) => return Err("the database did not answer SELECT 1 in time".into()),
         }
         drop(object);
-        let missing = self
-            .limits
-            .pool_min
-            .saturating_sub(self.pool.status().size);
+        let missing = self.limits.pool_min.saturating_sub(self.pool.status().size);
         if missing > 0 {
             let opened = futures::future::join_all((0..missing).map(|_| self.pool.get())).await;
             drop(opened);
@@ -615,6 +658,7 @@ async fn monitor(backend: Weak<PgBackend>) {
                         "Connected to PostgreSQL at {}",
                         pg.display
                     );
+                    pg.report_role().await;
                 }
                 delay = Duration::from_secs(1);
                 attempt = 0;
@@ -667,7 +711,9 @@ struct Lease {
 
 impl Lease {
     fn client(&self) -> &tokio_postgres::Client {
-        self.object.as_ref().expect("a lease holds its connection until consumed")
+        self.object
+            .as_ref()
+            .expect("a lease holds its connection until consumed")
     }
 
     /// Back to the pool: the session is clean.

@@ -255,38 +255,37 @@ impl DatabaseTarget {
         };
         if let Some(url) = url {
             let lower = url.to_ascii_lowercase();
-            let config =
-                if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-                    // A full DSN (local development): the user, password and database it names win,
-                    // the PG_* values fill what it leaves out.
-                    let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
-                        SettingsError(format!(
-                            "{} ({}) is not a valid PostgreSQL URL: {e}",
-                            settings.connector_url_var(),
-                            redact_dsn(url)
-                        ))
-                    })?;
-                    if config.get_user().is_none() {
-                        config.user(&settings.user);
-                    }
-                    if config.get_password().is_none()
-                        && let Some(password) = &settings.password
-                    {
-                        config.password(password);
-                    }
-                    if config.get_dbname().is_none() {
-                        config.dbname(&settings.database);
-                    }
-                    config
-                } else {
-                    let (host, port) = split_host_port(url).map_err(|e| {
-                        SettingsError(format!(
-                            "{} ({url}) is not a host or host:port: {e}",
-                            settings.connector_url_var()
-                        ))
-                    })?;
-                    host_config(settings, &host, port.or(settings.port))
-                };
+            let config = if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+                // A full DSN (local development): the user, password and database it names win,
+                // the PG_* values fill what it leaves out.
+                let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+                    SettingsError(format!(
+                        "{} ({}) is not a valid PostgreSQL URL: {e}",
+                        settings.connector_url_var(),
+                        redact_dsn(url)
+                    ))
+                })?;
+                if config.get_user().is_none() {
+                    config.user(&settings.user);
+                }
+                if config.get_password().is_none()
+                    && let Some(password) = &settings.password
+                {
+                    config.password(password);
+                }
+                if config.get_dbname().is_none() {
+                    config.dbname(&settings.database);
+                }
+                config
+            } else {
+                let (host, port) = split_host_port(url).map_err(|e| {
+                    SettingsError(format!(
+                        "{} ({url}) is not a host or host:port: {e}",
+                        settings.connector_url_var()
+                    ))
+                })?;
+                host_config(settings, &host, port.or(settings.port))
+            };
             return Ok(postgres(config, TargetSource::Connector));
         }
         if let ConnectorUrl::Stack(None) = connector {
@@ -432,7 +431,7 @@ pub fn scrub(message: &str, secret: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::{collections::HashMap, path::Path};
 
     use super::*;
 
@@ -464,7 +463,7 @@ mod tests {
         let target = resolve(&[], ConnectorUrl::Local(None));
         assert!(matches!(target, DatabaseTarget::Sqlite(None)));
         let target = resolve(&[("SQLITE_PATH", "/tmp/x.db")], ConnectorUrl::Local(None));
-        assert!(matches!(target, DatabaseTarget::Sqlite(Some(p)) if p == PathBuf::from("/tmp/x.db")));
+        assert!(matches!(target, DatabaseTarget::Sqlite(Some(p)) if p == Path::new("/tmp/x.db")));
     }
 
     #[test]
@@ -505,7 +504,9 @@ mod tests {
     #[test]
     fn stack_without_a_deployment_waits() {
         let target = resolve(&[("PG_HOST", "ignored")], ConnectorUrl::Stack(None));
-        assert!(matches!(target, DatabaseTarget::AwaitingConnector { connector_id } if connector_id == "DATABASE"));
+        assert!(
+            matches!(target, DatabaseTarget::AwaitingConnector { connector_id } if connector_id == "DATABASE")
+        );
     }
 
     #[test]
@@ -544,11 +545,11 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_variable() {
-        let err = Settings::from_lookup(|k| (k == "PG_PORT").then(|| "eighty".to_string()))
-            .unwrap_err();
+        let err =
+            Settings::from_lookup(|k| (k == "PG_PORT").then(|| "eighty".to_string())).unwrap_err();
         assert!(err.0.contains("PG_PORT"), "{err}");
-        let err = Settings::from_lookup(|k| (k == "PG_MAX_ROWS").then(|| "0".to_string()))
-            .unwrap_err();
+        let err =
+            Settings::from_lookup(|k| (k == "PG_MAX_ROWS").then(|| "0".to_string())).unwrap_err();
         assert!(err.0.contains("PG_MAX_ROWS"), "{err}");
         let err = Settings::from_lookup(|k| match k {
             "PG_POOL_MIN_SIZE" => Some("6".into()),
@@ -573,7 +574,10 @@ mod tests {
             redact_dsn("host=h password = x user=u"),
             "host=h password=*** user=u"
         );
-        assert_eq!(scrub("failed for hunter2", Some("hunter2")), "failed for ***");
+        assert_eq!(
+            scrub("failed for hunter2", Some("hunter2")),
+            "failed for ***"
+        );
         let debug = format!("{:?}", settings(&[("PG_PASSWORD", "hunter2")]));
         assert!(!debug.contains("hunter2"), "{debug}");
     }

@@ -64,7 +64,12 @@ impl SqliteBackend {
                 conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
                     .map_err(|e| e.to_string())
             })
-            .map_err(|e| format!("{} is not a readable SQLite database: {e}", backend.path.display()))?;
+            .map_err(|e| {
+                format!(
+                    "{} is not a readable SQLite database: {e}",
+                    backend.path.display()
+                )
+            })?;
         Ok(backend)
     }
 
@@ -169,7 +174,10 @@ impl SqliteBackend {
             let mut schemas = BTreeMap::new();
             for table in tables(&conn)? {
                 let columns = table_columns(&conn, &table)?;
-                schemas.insert(format!("main.{table}"), columns.into_iter().map(|c| c.0).collect());
+                schemas.insert(
+                    format!("main.{table}"),
+                    columns.into_iter().map(|c| c.0).collect(),
+                );
             }
             Ok(schemas)
         })
@@ -363,7 +371,9 @@ fn to_json(value: ValueRef<'_>, declared: Option<&str>) -> Value {
     let declared = declared.unwrap_or("");
     match value {
         ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) if declared.contains("BOOL") && (i == 0 || i == 1) => Value::Bool(i == 1),
+        ValueRef::Integer(i) if declared.contains("BOOL") && (i == 0 || i == 1) => {
+            Value::Bool(i == 1)
+        }
         ValueRef::Integer(i) => Value::from(i),
         ValueRef::Real(f) => serde_json::Number::from_f64(f)
             .map(Value::Number)
@@ -376,7 +386,9 @@ fn to_json(value: ValueRef<'_>, declared: Option<&str>) -> Value {
                 Value::String(text.into_owned())
             }
         }
-        ValueRef::Blob(bytes) => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        ValueRef::Blob(bytes) => {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
     }
 }
 
@@ -395,15 +407,14 @@ fn tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut statement = conn.prepare(
         "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
     )?;
-    statement
-        .query_map([], |row| row.get(0))?
-        .collect()
+    statement.query_map([], |row| row.get(0))?.collect()
 }
 
 /// A table's columns, with each column's position in the primary key (0 = not in it).
 fn table_columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<(SchemaColumn, i64)>> {
-    let mut statement =
-        conn.prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid")?;
+    let mut statement = conn.prepare(
+        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid",
+    )?;
     statement
         .query_map([table], |row| {
             let pk: i64 = row.get(4)?;
@@ -427,15 +438,30 @@ mod tests {
 
     #[test]
     fn values_follow_the_declared_type() {
-        assert_eq!(to_json(ValueRef::Integer(1), Some("BOOLEAN")), Value::Bool(true));
-        assert_eq!(to_json(ValueRef::Integer(2), Some("BOOLEAN")), Value::from(2));
-        assert_eq!(to_json(ValueRef::Integer(1), Some("INTEGER")), Value::from(1));
+        assert_eq!(
+            to_json(ValueRef::Integer(1), Some("BOOLEAN")),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            to_json(ValueRef::Integer(2), Some("BOOLEAN")),
+            Value::from(2)
+        );
+        assert_eq!(
+            to_json(ValueRef::Integer(1), Some("INTEGER")),
+            Value::from(1)
+        );
         assert_eq!(
             to_json(ValueRef::Text(br#"{"a":1}"#), Some("JSON")),
             serde_json::json!({"a": 1})
         );
-        assert_eq!(to_json(ValueRef::Text(b"{oops"), Some("JSON")), Value::from("{oops"));
-        assert_eq!(to_json(ValueRef::Blob(&[0xde, 0xad]), None), Value::from("3q0="));
+        assert_eq!(
+            to_json(ValueRef::Text(b"{oops"), Some("JSON")),
+            Value::from("{oops")
+        );
+        assert_eq!(
+            to_json(ValueRef::Blob(&[0xde, 0xad]), None),
+            Value::from("3q0=")
+        );
         assert_eq!(to_json(ValueRef::Real(f64::NAN), None), Value::from("NaN"));
     }
 }

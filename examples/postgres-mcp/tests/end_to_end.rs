@@ -21,16 +21,24 @@ async fn demo_over_mcp() {
     assert_eq!(health["connector_id"], "DATABASE");
     assert!(health.get("service_connected").is_none(), "{health}");
     assert!(
-        server.stderr().contains("serving the embedded demo database"),
+        server
+            .stderr()
+            .contains("serving the embedded demo database"),
         "the demo is announced:\n{}",
         server.stderr()
     );
 
     let client = server.client().await;
     let info = client.peer_info().expect("server info");
-    assert_eq!(info.server_info.as_ref().expect("serverInfo").name, "Postgres Reader MCP");
+    assert_eq!(
+        info.server_info.as_ref().expect("serverInfo").name,
+        "Postgres Reader MCP"
+    );
     let tools = client.list_all_tools().await.unwrap();
-    let tool = tools.iter().find(|t| t.name == "execute_sql").expect("execute_sql");
+    let tool = tools
+        .iter()
+        .find(|t| t.name == "execute_sql")
+        .expect("execute_sql");
     let annotations = tool.annotations.as_ref().expect("annotations");
     assert_eq!(annotations.read_only_hint, Some(true));
     assert_eq!(annotations.destructive_hint, Some(false));
@@ -43,7 +51,10 @@ async fn demo_over_mcp() {
     )
     .await;
     assert_ne!(result.is_error, Some(true), "{}", text_of(&result));
-    let structured = result.structured_content.clone().expect("structured content");
+    let structured = result
+        .structured_content
+        .clone()
+        .expect("structured content");
     assert_eq!(structured["row_count"], 4);
     assert!(structured["rows"][0]["revenue"].is_f64());
     assert_eq!(structured["columns"][0]["name"], "category");
@@ -51,19 +62,35 @@ async fn demo_over_mcp() {
     assert_eq!(text, structured);
 
     let result = execute_sql(&client, "SELECT 'delete me' AS note").await;
-    assert_eq!(result.structured_content.unwrap()["rows"], json!([{"note": "delete me"}]));
+    assert_eq!(
+        result.structured_content.unwrap()["rows"],
+        json!([{"note": "delete me"}])
+    );
     let result = execute_sql(&client, "DELETE FROM orders RETURNING id").await;
     assert_eq!(result.is_error, Some(true));
-    assert!(text_of(&result).contains("read-only"), "{}", text_of(&result));
+    assert!(
+        text_of(&result).contains("read-only"),
+        "{}",
+        text_of(&result)
+    );
     let result = execute_sql(&client, "SELECT count(*) AS n FROM orders").await;
     assert_eq!(result.structured_content.unwrap()["rows"][0]["n"], 24);
 
     let schemas = read_json(&client, "postgres://schemas").await.unwrap();
-    assert_eq!(schemas["main.orders"][0], json!({"column": "id", "type": "INTEGER", "nullable": true, "default": null}));
-    let table = read_json(&client, "postgres://tables/orders").await.unwrap();
+    assert_eq!(
+        schemas["main.orders"][0],
+        json!({"column": "id", "type": "INTEGER", "nullable": true, "default": null})
+    );
+    let table = read_json(&client, "postgres://tables/orders")
+        .await
+        .unwrap();
     assert_eq!(table["primary_key"], json!(["id"]));
     assert_eq!(table["estimated_row_count"], 24);
-    assert!(read_json(&client, "postgres://tables/missing").await.is_err());
+    assert!(
+        read_json(&client, "postgres://tables/missing")
+            .await
+            .is_err()
+    );
     client.cancel().await.unwrap();
 }
 
@@ -130,7 +157,10 @@ async fn database_url_connector_selects_postgres() {
         assert_eq!(health["database"], "postgresql", "{health}");
         let client = server.client().await;
         let result = execute_sql(&client, "SELECT current_database() AS db").await;
-        assert_eq!(result.structured_content.unwrap()["rows"][0]["db"], test.name.as_str());
+        assert_eq!(
+            result.structured_content.unwrap()["rows"][0]["db"],
+            test.name.as_str()
+        );
         client.cancel().await.unwrap();
         drop(server);
         // ... or as host:port, with PG_DATABASE naming the database.
@@ -150,7 +180,9 @@ async fn database_url_connector_selects_postgres() {
 
 #[tokio::test]
 async fn down_at_start_then_connects_and_survives_terminated_backends() {
-    let Some(admin) = admin_or_skip("down_at_start_then_connects_and_survives_terminated_backends").await else {
+    let Some(admin) =
+        admin_or_skip("down_at_start_then_connects_and_survives_terminated_backends").await
+    else {
         return;
     };
     let test = TestDb::create(admin, false, &[], FIXTURE).await;
@@ -168,9 +200,14 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
         ])
         .await;
         let health = server.wait_connected(false).await;
-        let error = health["database_error"].as_str().expect("database_error is a message");
+        let error = health["database_error"]
+            .as_str()
+            .expect("database_error is a message");
         assert!(!error.is_empty() && !error.contains("hunter2"), "{health}");
-        assert!(!server.stderr().contains("hunter2"), "the password reached the logs");
+        assert!(
+            !server.stderr().contains("hunter2"),
+            "the password reached the logs"
+        );
         let client = server.client().await;
         let result = execute_sql(&client, "SELECT 1").await;
         assert_eq!(result.is_error, Some(true));
@@ -180,11 +217,14 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
         );
 
         // The database comes up on that port: the server connects without a restart.
-        let forwarder = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let forwarder = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = forwarder.accept().await {
                 tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
@@ -242,7 +282,11 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
             if result.is_error != Some(true) {
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "never recovered: {}", text_of(&result));
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never recovered: {}",
+                text_of(&result)
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         server.wait_connected(true).await;

@@ -191,10 +191,9 @@ async fn down_at_start_then_up_and_restarts() {
             ("PG_DATABASE", test.name.clone()),
             ("PG_PASSWORD", "hunter2-secret".to_string()),
         ];
-        let settings = Settings::from_lookup(|k| {
-            vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-        })
-        .unwrap();
+        let settings =
+            Settings::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+                .unwrap();
         let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).unwrap();
         let db = Database::open(settings, target);
         assert!(!db.wait_connected(Duration::from_millis(300)).await);
@@ -215,13 +214,18 @@ async fn down_at_start_then_up_and_restarts() {
             "never connected after the database came up: {:?}",
             db.status()
         );
-        assert_eq!(db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"], 1);
+        assert_eq!(
+            db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"],
+            1
+        );
 
         // The server restarts under load: every connection is cut.
         let mut calls = Vec::new();
         for _ in 0..6 {
             let db = db.clone();
-            calls.push(tokio::spawn(async move { db.execute("SELECT pg_sleep(0.3), 1 AS one").await }));
+            calls.push(tokio::spawn(async move {
+                db.execute("SELECT pg_sleep(0.3), 1 AS one").await
+            }));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         proxy.cut_all();
@@ -241,7 +245,10 @@ async fn down_at_start_then_up_and_restarts() {
                     break;
                 }
                 Err(error) => {
-                    assert!(tokio::time::Instant::now() < deadline, "never recovered: {error:?}");
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "never recovered: {error:?}"
+                    );
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -271,13 +278,16 @@ mod common_proxy {
     }
 
     pub async fn start(port: u16) -> Proxy {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind the proxy port");
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the proxy port");
         let connections = Arc::new(Mutex::new(Vec::new()));
         let registry = connections.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
@@ -302,12 +312,23 @@ async fn connector_url_changes_rebuild_the_pool() {
         let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Stack(None)).unwrap();
         let db = Database::open(settings, target);
         assert!(!db.status().connected);
-        assert!(matches!(db.execute("SELECT 1").await, Err(QueryError::NotAvailable)));
+        assert!(matches!(
+            db.execute("SELECT 1").await,
+            Err(QueryError::NotAvailable)
+        ));
 
         // The manager assigns a deployment (a host, as in a stack).
-        db.connector_changed(ConnectorUrl::Stack(Some("127.0.0.1:5432".into()))).unwrap();
-        assert!(db.wait_connected(Duration::from_secs(30)).await, "{:?}", db.status());
-        assert_eq!(db.status().target, format!("postgresql://postgres@127.0.0.1:5432/{name}"));
+        db.connector_changed(ConnectorUrl::Stack(Some("127.0.0.1:5432".into())))
+            .unwrap();
+        assert!(
+            db.wait_connected(Duration::from_secs(30)).await,
+            "{:?}",
+            db.status()
+        );
+        assert_eq!(
+            db.status().target,
+            format!("postgresql://postgres@127.0.0.1:5432/{name}")
+        );
         let result = db.execute("SELECT current_database() AS db").await.unwrap();
         assert_eq!(result.rows[0]["db"], name.as_str());
 
@@ -315,16 +336,31 @@ async fn connector_url_changes_rebuild_the_pool() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let dead = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
         drop(listener);
-        db.connector_changed(ConnectorUrl::Stack(Some(dead))).unwrap();
+        db.connector_changed(ConnectorUrl::Stack(Some(dead)))
+            .unwrap();
         assert!(!db.status().connected);
-        assert!(matches!(db.execute("SELECT 1").await, Err(QueryError::NotAvailable)));
+        assert!(matches!(
+            db.execute("SELECT 1").await,
+            Err(QueryError::NotAvailable)
+        ));
 
         // And back.
-        db.connector_changed(ConnectorUrl::Stack(Some("127.0.0.1:5432".into()))).unwrap();
-        assert!(db.wait_connected(Duration::from_secs(30)).await, "{:?}", db.status());
-        assert_eq!(db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"], 1);
+        db.connector_changed(ConnectorUrl::Stack(Some("127.0.0.1:5432".into())))
+            .unwrap();
+        assert!(
+            db.wait_connected(Duration::from_secs(30)).await,
+            "{:?}",
+            db.status()
+        );
+        assert_eq!(
+            db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"],
+            1
+        );
         // A bad URL is reported, not a panic.
-        assert!(db.connector_changed(ConnectorUrl::Stack(Some("a/b".into()))).is_err());
+        assert!(
+            db.connector_changed(ConnectorUrl::Stack(Some("a/b".into())))
+                .is_err()
+        );
         assert!(!db.status().connected);
         db.close();
     })

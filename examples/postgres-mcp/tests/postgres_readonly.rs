@@ -55,20 +55,47 @@ fn attacks(db_name: &str, large_object: u32, marker_file: &str) -> Vec<Attack> {
         a("PREPARE TRANSACTION 'cm_mcp_escape'", Refused),
         // Switching the transaction to read-write.
         a("SET TRANSACTION READ WRITE", Refused),
-        a("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", Refused),
-        a("SELECT set_config('transaction_read_only', 'off', false)", Error),
-        a("SELECT set_config('transaction_read_only', 'off', true), write_audit('after set_config')", Error),
+        a(
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+            Refused,
+        ),
+        a(
+            "SELECT set_config('transaction_read_only', 'off', false)",
+            Error,
+        ),
+        a(
+            "SELECT set_config('transaction_read_only', 'off', true), write_audit('after set_config')",
+            Error,
+        ),
         a("SELECT sneaky_read_write()", Error),
         // A session default that, if it leaked into the next call, would matter: the next attacks run
         // after it on the same pool.
-        a("SELECT set_config('default_transaction_read_only', 'off', false)", Any),
+        a(
+            "SELECT set_config('default_transaction_read_only', 'off', false)",
+            Any,
+        ),
         // Plain and disguised writes.
-        a("INSERT INTO accounts (owner) VALUES ('mallory') RETURNING id", Error),
-        a("/* just a comment */ DELETE FROM transfers RETURNING *", Error),
+        a(
+            "INSERT INTO accounts (owner) VALUES ('mallory') RETURNING id",
+            Error,
+        ),
+        a(
+            "/* just a comment */ DELETE FROM transfers RETURNING *",
+            Error,
+        ),
         a("UPDATE accounts SET balance = 1e6 RETURNING balance", Error),
-        a("WITH gone AS (DELETE FROM transfers RETURNING *) SELECT count(*) FROM gone", Error),
-        a("WITH moved AS (UPDATE accounts SET balance = balance + 1 RETURNING id) SELECT * FROM moved", Error),
-        a("MERGE INTO accounts a USING (SELECT 1 AS id) s ON a.id = s.id WHEN MATCHED THEN UPDATE SET balance = 0", Refused),
+        a(
+            "WITH gone AS (DELETE FROM transfers RETURNING *) SELECT count(*) FROM gone",
+            Error,
+        ),
+        a(
+            "WITH moved AS (UPDATE accounts SET balance = balance + 1 RETURNING id) SELECT * FROM moved",
+            Error,
+        ),
+        a(
+            "MERGE INTO accounts a USING (SELECT 1 AS id) s ON a.id = s.id WHEN MATCHED THEN UPDATE SET balance = 0",
+            Refused,
+        ),
         a("SELECT * INTO stolen FROM accounts", Refused),
         a("SELECT * FROM accounts FOR UPDATE", Error),
         a("SELECT * FROM accounts FOR SHARE NOWAIT", Error),
@@ -82,19 +109,28 @@ fn attacks(db_name: &str, large_object: u32, marker_file: &str) -> Vec<Attack> {
         a("CALL reset_balances_out(NULL)", Error),
         a("CALL commit_inside(NULL)", Error),
         a("DO $$ BEGIN DELETE FROM transfers; END $$", Refused),
-        a("DO $$ BEGIN SET TRANSACTION READ WRITE; DELETE FROM transfers; END $$", Refused),
+        a(
+            "DO $$ BEGIN SET TRANSACTION READ WRITE; DELETE FROM transfers; END $$",
+            Refused,
+        ),
         // Large objects: PostgreSQL before 16 lets a read-only transaction write them, so these may
         // run; the transaction is always rolled back, which undoes them.
         a("SELECT lo_create(0)", Any),
         a("SELECT lo_from_bytea(0, 'x')", Any),
         a(&format!("SELECT lo_unlink({large_object})"), Any),
         a(&format!("SELECT lo_put({large_object}, 0, 'EVIL')"), Any),
-        a(&format!("SELECT lo_truncate(lo_open({large_object}, 131072), 0)"), Any),
+        a(
+            &format!("SELECT lo_truncate(lo_open({large_object}, 131072), 0)"),
+            Any,
+        ),
         // COPY, in and out of the server.
         a("COPY accounts FROM STDIN", Refused),
         a("COPY accounts FROM '/etc/hostname'", Refused),
         a(&format!("COPY (SELECT 1) TO '{marker_file}'"), Refused),
-        a(&format!("COPY (SELECT 1) TO PROGRAM 'touch {marker_file}'"), Refused),
+        a(
+            &format!("COPY (SELECT 1) TO PROGRAM 'touch {marker_file}'"),
+            Refused,
+        ),
         // DDL, privileges, roles.
         a("CREATE TABLE evil (x integer)", Refused),
         a("CREATE TEMP TABLE evil AS SELECT 1", Refused),
@@ -106,8 +142,14 @@ fn attacks(db_name: &str, large_object: u32, marker_file: &str) -> Vec<Attack> {
         a("GRANT ALL ON accounts TO PUBLIC", Refused),
         a("REVOKE SELECT ON accounts FROM PUBLIC", Refused),
         a("CREATE ROLE cm_mcp_evil SUPERUSER LOGIN", Refused),
-        a("ALTER ROLE CURRENT_USER SET default_transaction_read_only = off", Refused),
-        a(&format!("ALTER DATABASE {db_name} SET default_transaction_read_only = off"), Refused),
+        a(
+            "ALTER ROLE CURRENT_USER SET default_transaction_read_only = off",
+            Refused,
+        ),
+        a(
+            &format!("ALTER DATABASE {db_name} SET default_transaction_read_only = off"),
+            Refused,
+        ),
         a("SET ROLE postgres", Refused),
         a("RESET SESSION AUTHORIZATION", Refused),
         a("SELECT set_config('role', 'postgres', false)", Any),
@@ -118,16 +160,28 @@ fn attacks(db_name: &str, large_object: u32, marker_file: &str) -> Vec<Attack> {
         a("REINDEX TABLE accounts", Refused),
         a("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE", Refused),
         a("SELECT pg_advisory_lock(4242)", Any),
-        a("SELECT pg_advisory_lock_shared(4243), pg_try_advisory_lock(4244)", Any),
+        a(
+            "SELECT pg_advisory_lock_shared(4243), pg_try_advisory_lock(4244)",
+            Any,
+        ),
         a("NOTIFY cm_mcp_channel, 'x'", Refused),
         // Allowed read-only; a notification is sent at commit, and there is none.
         a("SELECT pg_notify('cm_mcp_channel', 'x')", Any),
         a("LISTEN cm_mcp_channel", Refused),
-        a("DECLARE held CURSOR WITH HOLD FOR SELECT * FROM accounts", Refused),
+        a(
+            "DECLARE held CURSOR WITH HOLD FOR SELECT * FROM accounts",
+            Refused,
+        ),
         a("PREPARE evil AS DELETE FROM transfers", Refused),
         a("EXPLAIN ANALYZE DELETE FROM transfers", Error),
-        a("EXPLAIN (ANALYZE, FORMAT JSON) INSERT INTO audit (note) VALUES ('explained')", Error),
-        a("EXPLAIN ANALYZE SELECT write_audit('explained select')", Error),
+        a(
+            "EXPLAIN (ANALYZE, FORMAT JSON) INSERT INTO audit (note) VALUES ('explained')",
+            Error,
+        ),
+        a(
+            "EXPLAIN ANALYZE SELECT write_audit('explained select')",
+            Error,
+        ),
         a("SELECT txid_current()", Any),
         a("DISCARD ALL", Refused),
         a("CHECKPOINT", Refused),
@@ -192,25 +246,79 @@ async fn fingerprint(admin: &tokio_postgres::Client, db_name: &str) -> Vec<Strin
         lines.push(format!("table {name}: {}", rows.unwrap_or_default()));
     }
     let queries: &[(&str, &str)] = &[
-        ("sequences", "SELECT string_agg(format('%s.%s=%s/%s', schemaname, sequencename, last_value, increment_by), ', ' ORDER BY 1) FROM pg_sequences"),
-        ("relations", "SELECT string_agg(format('%s.%s:%s:%s:%s:%s', n.nspname, c.relname, c.relkind, c.relowner::regrole, c.relacl, c.relfilenode), ', ' ORDER BY n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'"),
-        ("columns", "SELECT string_agg(format('%s.%s:%s', attrelid::regclass, attname, atttypid::regtype), ', ' ORDER BY attrelid, attnum) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND attnum > 0"),
-        ("functions", "SELECT string_agg(format('%s:%s:%s:%s', p.oid::regprocedure, p.proowner::regrole, p.proacl, md5(p.prosrc)), ', ' ORDER BY 1) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"),
-        ("namespaces", "SELECT string_agg(format('%s:%s:%s', nspname, nspowner::regrole, nspacl), ', ' ORDER BY nspname) FROM pg_namespace"),
-        ("types", "SELECT string_agg(format('%s:%s', t.oid::regtype, t.typowner::regrole), ', ' ORDER BY 1) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public'"),
-        ("constraints", "SELECT string_agg(format('%s:%s', conname, pg_get_constraintdef(oid)), ', ' ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace"),
-        ("triggers, rules, policies", "SELECT (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal) || '/' || (SELECT count(*) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public') || '/' || (SELECT count(*) FROM pg_policy)"),
-        ("comments", "SELECT string_agg(format('%s:%s', objoid, description), ', ' ORDER BY objoid) FROM pg_description d WHERE objoid >= 16384"),
-        ("extensions", "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension"),
-        ("large objects", "SELECT string_agg(format('%s:%s', m.oid, m.lomowner::regrole), ', ' ORDER BY m.oid) FROM pg_largeobject_metadata m"),
-        ("large object data", "SELECT string_agg(format('%s/%s:%s', loid, pageno, md5(data)), ', ' ORDER BY loid, pageno) FROM pg_largeobject"),
+        (
+            "sequences",
+            "SELECT string_agg(format('%s.%s=%s/%s', schemaname, sequencename, last_value, increment_by), ', ' ORDER BY 1) FROM pg_sequences",
+        ),
+        (
+            "relations",
+            "SELECT string_agg(format('%s.%s:%s:%s:%s:%s', n.nspname, c.relname, c.relkind, c.relowner::regrole, c.relacl, c.relfilenode), ', ' ORDER BY n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'",
+        ),
+        (
+            "columns",
+            "SELECT string_agg(format('%s.%s:%s', attrelid::regclass, attname, atttypid::regtype), ', ' ORDER BY attrelid, attnum) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND attnum > 0",
+        ),
+        (
+            "functions",
+            "SELECT string_agg(format('%s:%s:%s:%s', p.oid::regprocedure, p.proowner::regrole, p.proacl, md5(p.prosrc)), ', ' ORDER BY 1) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
+        ),
+        (
+            "namespaces",
+            "SELECT string_agg(format('%s:%s:%s', nspname, nspowner::regrole, nspacl), ', ' ORDER BY nspname) FROM pg_namespace",
+        ),
+        (
+            "types",
+            "SELECT string_agg(format('%s:%s', t.oid::regtype, t.typowner::regrole), ', ' ORDER BY 1) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public'",
+        ),
+        (
+            "constraints",
+            "SELECT string_agg(format('%s:%s', conname, pg_get_constraintdef(oid)), ', ' ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
+        ),
+        (
+            "triggers, rules, policies",
+            "SELECT (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal) || '/' || (SELECT count(*) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public') || '/' || (SELECT count(*) FROM pg_policy)",
+        ),
+        (
+            "comments",
+            "SELECT string_agg(format('%s:%s', objoid, description), ', ' ORDER BY objoid) FROM pg_description d WHERE objoid >= 16384",
+        ),
+        (
+            "extensions",
+            "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension",
+        ),
+        (
+            "large objects",
+            "SELECT string_agg(format('%s:%s', m.oid, m.lomowner::regrole), ', ' ORDER BY m.oid) FROM pg_largeobject_metadata m",
+        ),
+        (
+            "large object data",
+            "SELECT string_agg(format('%s/%s:%s', loid, pageno, md5(data)), ', ' ORDER BY loid, pageno) FROM pg_largeobject",
+        ),
         // Other tests create and drop their own roles meanwhile: those are left out.
-        ("roles", "SELECT string_agg(format('%s:%s%s%s%s%s', rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls), ', ' ORDER BY rolname) FROM pg_roles WHERE rolname NOT LIKE 'cm\\_pg\\_test%' OR rolname LIKE current_database() || '%'"),
-        ("role members", "SELECT string_agg(format('%s>%s', roleid::regrole, member::regrole), ', ' ORDER BY 1) FROM pg_auth_members"),
-        ("role and database settings", "SELECT string_agg(format('%s/%s:%s', setdatabase, setrole, setconfig), ', ' ORDER BY 1) FROM pg_db_role_setting"),
-        ("databases", "SELECT string_agg(format('%s:%s:%s', datname, datdba::regrole, datacl), ', ' ORDER BY datname) FROM pg_database WHERE datname NOT LIKE 'cm\\_pg\\_test%' OR datname = current_database()"),
-        ("default privileges", "SELECT count(*)::text FROM pg_default_acl"),
-        ("prepared transactions", "SELECT count(*)::text FROM pg_prepared_xacts"),
+        (
+            "roles",
+            "SELECT string_agg(format('%s:%s%s%s%s%s', rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolbypassrls), ', ' ORDER BY rolname) FROM pg_roles WHERE rolname NOT LIKE 'cm\\_pg\\_test%' OR rolname LIKE current_database() || '%'",
+        ),
+        (
+            "role members",
+            "SELECT string_agg(format('%s>%s', roleid::regrole, member::regrole), ', ' ORDER BY 1) FROM pg_auth_members",
+        ),
+        (
+            "role and database settings",
+            "SELECT string_agg(format('%s/%s:%s', setdatabase, setrole, setconfig), ', ' ORDER BY 1) FROM pg_db_role_setting",
+        ),
+        (
+            "databases",
+            "SELECT string_agg(format('%s:%s:%s', datname, datdba::regrole, datacl), ', ' ORDER BY datname) FROM pg_database WHERE datname NOT LIKE 'cm\\_pg\\_test%' OR datname = current_database()",
+        ),
+        (
+            "default privileges",
+            "SELECT count(*)::text FROM pg_default_acl",
+        ),
+        (
+            "prepared transactions",
+            "SELECT count(*)::text FROM pg_prepared_xacts",
+        ),
     ];
     for (label, sql) in queries {
         let value: Option<String> = admin
@@ -237,8 +345,8 @@ async fn fingerprint(admin: &tokio_postgres::Client, db_name: &str) -> Vec<Strin
 }
 
 fn settings_for(dsn: &str) -> Settings {
-    let mut settings = Settings::from_lookup(|k| (k == "PG_DSN").then(|| dsn.to_string()))
-        .expect("settings");
+    let mut settings =
+        Settings::from_lookup(|k| (k == "PG_DSN").then(|| dsn.to_string())).expect("settings");
     settings.limits.query_timeout = Duration::from_secs(5);
     settings
 }
@@ -332,7 +440,9 @@ async fn attack_corpus_changes_nothing() {
             as_owner >= 30 && as_superuser >= 30,
             "{as_owner} / {as_superuser} attacks ran"
         );
-        eprintln!("{as_owner} attacks as the owner, {as_superuser} as the superuser: nothing changed");
+        eprintln!(
+            "{as_owner} attacks as the owner, {as_superuser} as the superuser: nothing changed"
+        );
     })
     .await;
 }

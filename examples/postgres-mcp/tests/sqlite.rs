@@ -23,8 +23,14 @@ fn demo_copy(dir: &Path) -> std::path::PathBuf {
 
 fn open(path: Option<&Path>, max_rows: usize) -> Database {
     let path = path.map(|p| p.display().to_string());
-    let mut settings =
-        Settings::from_lookup(|k| if k == "SQLITE_PATH" { path.clone() } else { None }).unwrap();
+    let mut settings = Settings::from_lookup(|k| {
+        if k == "SQLITE_PATH" {
+            path.clone()
+        } else {
+            None
+        }
+    })
+    .unwrap();
     settings.limits.max_rows = max_rows;
     settings.limits.query_timeout = Duration::from_millis(300);
     let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).unwrap();
@@ -69,7 +75,10 @@ async fn demo_serves_real_data() {
         row,
         json!({"id": 4, "is_active": false, "price": 89.9, "attributes": {"layout": "ISO", "switches": "brown"}})
     );
-    let result = db.execute("SELECT x'cafe' AS blob, NULL AS empty, 'delete me' AS note").await.unwrap();
+    let result = db
+        .execute("SELECT x'cafe' AS blob, NULL AS empty, 'delete me' AS note")
+        .await
+        .unwrap();
     assert_eq!(
         serde_json::Value::Object(result.rows[0].clone()),
         json!({"blob": "yv4=", "empty": null, "note": "delete me"})
@@ -78,7 +87,12 @@ async fn demo_serves_real_data() {
     let schemas = db.schemas().await.unwrap();
     assert_eq!(
         schemas.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["main.customers", "main.order_items", "main.orders", "main.products"]
+        [
+            "main.customers",
+            "main.order_items",
+            "main.orders",
+            "main.products"
+        ]
     );
     assert_eq!(
         serde_json::to_value(&schemas["main.customers"][5]).unwrap(),
@@ -89,8 +103,16 @@ async fn demo_serves_real_data() {
     assert_eq!(items.foreign_keys.len(), 2);
     let orders = db.table("main.orders").await.unwrap();
     assert_eq!(orders.estimated_row_count, Some(24));
-    assert!(orders.indexes.iter().any(|i| i.name == "orders_customer_id_idx" && i.columns == ["customer_id"]));
-    assert!(matches!(db.table("nope").await, Err(QueryError::NotFound(_))));
+    assert!(
+        orders
+            .indexes
+            .iter()
+            .any(|i| i.name == "orders_customer_id_idx" && i.columns == ["customer_id"])
+    );
+    assert!(matches!(
+        db.table("nope").await,
+        Err(QueryError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -103,10 +125,19 @@ async fn limit_timeout_and_one_statement() {
         .execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n")
         .await
         .unwrap_err();
-    assert!(matches!(&error, QueryError::Timeout(m) if m.contains("300 ms")), "{error:?}");
+    assert!(
+        matches!(&error, QueryError::Timeout(m) if m.contains("300 ms")),
+        "{error:?}"
+    );
     let error = db.execute("SELECT 1; SELECT 2").await.unwrap_err();
-    assert!(matches!(&error, QueryError::Refused(m) if m.contains("one SQL statement")), "{error:?}");
-    assert_eq!(db.execute("SELECT 1 AS one;").await.unwrap().rows[0]["one"], 1);
+    assert!(
+        matches!(&error, QueryError::Refused(m) if m.contains("one SQL statement")),
+        "{error:?}"
+    );
+    assert_eq!(
+        db.execute("SELECT 1 AS one;").await.unwrap().rows[0]["one"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -157,13 +188,19 @@ async fn attack_corpus_changes_nothing() {
             "`{sql}` changed the database directory ({outcome:?})"
         );
         assert_eq!(
-            db.execute("SELECT count(*) AS n FROM order_items").await.unwrap().rows[0]["n"],
+            db.execute("SELECT count(*) AS n FROM order_items")
+                .await
+                .unwrap()
+                .rows[0]["n"],
             52,
             "the server broke after `{sql}`"
         );
     }
     // PRAGMA reads are queries and work.
-    let tables = db.execute("SELECT name FROM pragma_table_list WHERE schema = 'main' ORDER BY name").await.unwrap();
+    let tables = db
+        .execute("SELECT name FROM pragma_table_list WHERE schema = 'main' ORDER BY name")
+        .await
+        .unwrap();
     assert!(tables.row_count >= 4);
     assert!(attacks.len() >= 30, "{} attacks", attacks.len());
     drop(db);

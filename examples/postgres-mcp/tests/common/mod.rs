@@ -25,7 +25,8 @@ use tokio_postgres::{Client, NoTls};
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The PostgreSQL server the tests use.
-pub const ADMIN_DSN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5";
+pub const ADMIN_DSN: &str =
+    "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5";
 
 /// An rmcp client session.
 pub type McpClient = RunningService<RoleClient, ()>;
@@ -84,12 +85,7 @@ impl TestDb {
     /// Creates a database; with `owned`, also a LOGIN role (no superuser) that owns it and everything
     /// `fixture` creates (the fixture runs as that role). Extensions in `extensions` are created by
     /// the superuser first, when the server has them.
-    pub async fn create(
-        admin: Client,
-        owned: bool,
-        extensions: &[&str],
-        fixture: &str,
-    ) -> TestDb {
+    pub async fn create(admin: Client, owned: bool, extensions: &[&str], fixture: &str) -> TestDb {
         let name = unique("cm_pg_test");
         let owner = owned.then(|| format!("{name}_owner"));
         if let Some(owner) = &owner {
@@ -107,7 +103,9 @@ impl TestDb {
             .await
             .expect("create the test database");
         let db = TestDb { name, owner, admin };
-        let superuser = connect(&db.dsn_as("postgres")).await.expect("connect as postgres");
+        let superuser = connect(&db.dsn_as("postgres"))
+            .await
+            .expect("connect as postgres");
         if let Some(owner) = &db.owner {
             superuser
                 .batch_execute(&format!("ALTER SCHEMA public OWNER TO {owner}"))
@@ -131,8 +129,13 @@ impl TestDb {
             }
         }
         let user = db.owner.clone().unwrap_or_else(|| "postgres".into());
-        let client = connect(&db.dsn_as(&user)).await.expect("connect as the owner");
-        client.batch_execute(fixture).await.expect("load the fixture");
+        let client = connect(&db.dsn_as(&user))
+            .await
+            .expect("connect as the owner");
+        client
+            .batch_execute(fixture)
+            .await
+            .expect("load the fixture");
         db
     }
 
@@ -174,7 +177,10 @@ impl TestDb {
     pub async fn drop_all(&self) {
         let _ = self
             .admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
             .await;
         if let Some(owner) = &self.owner {
             let _ = self
@@ -252,7 +258,12 @@ impl ServerProcess {
         });
         let address = tokio::time::timeout(TIMEOUT, address_rx)
             .await
-            .unwrap_or_else(|_| panic!("the server did not start; stderr:\n{}", logs.lock().unwrap().join("\n")))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the server did not start; stderr:\n{}",
+                    logs.lock().unwrap().join("\n")
+                )
+            })
             .expect("the server exited before serving");
         ServerProcess {
             child,
