@@ -1,5 +1,6 @@
-//! The SQLite backend: the embedded demo database (built from `sql/demo.sql` into a temporary file at
-//! start), or an SQLite file given in `SQLITE_PATH`, always opened read-only.
+//! The SQLite backend: the embedded demo database (built from `sql/demo.sql` into a file in the
+//! temporary directory, once per version of the data), or an SQLite file given in `SQLITE_PATH`,
+//! always opened read-only.
 //!
 //! Every query opens its own connection (cheap for SQLite, and nothing one query does to its
 //! connection can reach the next) with `SQLITE_OPEN_READ_ONLY`, `PRAGMA query_only`, no attached
@@ -36,7 +37,7 @@ pub const DEMO_SQL: &str = include_str!("../sql/demo.sql");
 /// A read-only SQLite database.
 pub struct SqliteBackend {
     path: PathBuf,
-    /// The demo's temporary file, removed when the backend goes.
+    /// Whether this is the embedded demo.
     demo: bool,
     limits: Limits,
 }
@@ -282,28 +283,40 @@ impl SqliteBackend {
     }
 }
 
-impl Drop for SqliteBackend {
-    fn drop(&mut self) {
-        if self.demo {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Writes the demo database to a new temporary file.
+/// The demo database's file: one per version of the demo data, shared by every process (they only
+/// read it), so that no file is left behind per run, even by a killed process.
 fn build_demo() -> Result<PathBuf, String> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let path = std::env::temp_dir().join(format!(
-        "postgres-mcp-demo-{}-{nanos}.sqlite",
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    DEMO_SQL.hash(&mut hasher);
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("postgres-mcp-demo-{:016x}.sqlite", hasher.finish()));
+    let complete = |path: &Path| {
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|conn| conn.query_row("SELECT count(*) FROM order_items", [], |_| Ok(())))
+            .is_ok()
+    };
+    if complete(&path) {
+        return Ok(path);
+    }
+    // Built under a name of its own, then renamed: another process never sees half a database.
+    let partial = dir.join(format!(
+        "postgres-mcp-demo-{:016x}.{}.partial",
+        hasher.finish(),
         std::process::id()
     ));
-    let conn = Connection::open(&path)
-        .map_err(|e| format!("cannot create the demo database at {}: {e}", path.display()))?;
+    let _ = std::fs::remove_file(&partial);
+    let conn = Connection::open(&partial).map_err(|e| {
+        format!(
+            "cannot create the demo database at {}: {e}",
+            partial.display()
+        )
+    })?;
     conn.execute_batch(DEMO_SQL)
         .map_err(|e| format!("cannot load the demo data: {e}"))?;
+    drop(conn);
+    std::fs::rename(&partial, &path)
+        .map_err(|e| format!("cannot move the demo database to {}: {e}", path.display()))?;
     Ok(path)
 }
 
