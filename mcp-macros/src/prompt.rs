@@ -2,38 +2,45 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::{
-    options::{self, Common, opt_str},
-    signature::Function,
+    errors::Errors,
+    options::{self, COMMON_KEYS, Common, opt_str},
+    signature::{Conversion, Function},
 };
 
-const OPTIONS: &[&str] = &["name", "description", "title", "tags", "event", "crate"];
+/// Everything `#[cm_prompt(...)]` accepts.
+#[derive(Default)]
+struct PromptOptions {
+    common: Common,
+}
+
+impl PromptOptions {
+    fn parse(attr: TokenStream, errors: &mut Errors) -> PromptOptions {
+        let mut opts = PromptOptions::default();
+        options::parse_with(attr, errors, |meta, _| {
+            if opts.common.parse(meta)? {
+                return Ok(());
+            }
+            Err(options::unknown(meta, "cm_prompt", COMMON_KEYS))
+        });
+        opts
+    }
+}
 
 pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let mut common = Common::default();
-    let opts = options::parse_with(attr, |meta| {
-        if common.parse(&meta)? {
-            return Ok(());
-        }
-        Err(options::unknown(&meta, "cm_prompt", OPTIONS))
-    });
-    let function = Function::analyze(item, "cm_prompt");
-    let f = match (opts, function) {
-        (Ok(()), Ok(f)) => f,
-        (Err(mut a), Err(b)) => {
-            a.combine(b);
-            return Err(a);
-        }
-        (Err(e), _) | (_, Err(e)) => return Err(e),
-    };
+    let mut errors = Errors::default();
+    let opts = PromptOptions::parse(attr, &mut errors);
+    let function = errors.take(Function::analyze(item, "cm_prompt"));
+    let function = errors.finish(function)?;
+    Ok(generate(&opts, &function))
+}
+
+fn generate(opts: &PromptOptions, f: &Function) -> TokenStream {
+    let common = &opts.common;
     let krate = common.krate();
-    let ident = &f.ident;
-    let name = common
-        .name
-        .as_ref()
-        .map(|n| n.value())
-        .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
+    let name = common.name_or(&f.ident);
     let description = opt_str(f.description(&common.description));
     let title = opt_str(common.title.as_ref().map(|t| t.value()));
     let event = common
@@ -44,8 +51,14 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let tags = common.tags.iter();
 
     let ok = &f.output.ok;
-    let convert_ok =
-        quote_spanned! {f.output.span=> #krate::__private::prompt_result::<#ok>(__cm_value) };
+    let into = quote_spanned! {ok.span()=> <#ok as #krate::IntoPromptResult>::into_prompt_result };
+    let conversion = quote! {
+        fn __cm_convert(
+            __cm_value: #ok,
+        ) -> ::core::result::Result<#krate::__private::GetPromptResult, #krate::ToolError> {
+            ::core::result::Result::Ok(#into(__cm_value))
+        }
+    };
     let location = f.location(&krate);
     let def = quote! {
         #krate::__private::PromptDef {
@@ -60,10 +73,13 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             location: #location,
         }
     };
-    Ok(f.registration(
+    f.registration(
         &krate,
-        quote!(#krate::__private::GetPromptResult),
-        convert_ok,
+        "cm_prompt",
+        Conversion {
+            items: conversion,
+            output: quote!(#krate::__private::GetPromptResult),
+        },
         def,
-    ))
+    )
 }

@@ -2,7 +2,7 @@
 
 use syn::LitStr;
 
-/// The variables of a URI template, in order.
+/// A resource URI and the variables of its template, in order (none for a plain resource).
 pub struct UriTemplate {
     pub variables: Vec<String>,
 }
@@ -11,79 +11,165 @@ impl UriTemplate {
     /// Checks the URI's form and collects its variables; errors point at the literal.
     pub fn parse(lit: &LitStr) -> syn::Result<UriTemplate> {
         let uri = lit.value();
-        let fail = |msg: String| Err(syn::Error::new(lit.span(), msg));
-        let Some((scheme, rest)) = uri.split_once(':') else {
-            return fail(format!(
-                "malformed resource URI `{uri}`: it needs a scheme, e.g. `my-service://info`"
-            ));
-        };
-        let scheme_ok = scheme
+        variables(&uri)
+            .map(|variables| UriTemplate { variables })
+            .map_err(|problem| {
+                syn::Error::new(
+                    lit.span(),
+                    format!("malformed resource URI `{uri}`: {problem}"),
+                )
+            })
+    }
+}
+
+/// The variables of `uri`, or what is wrong with it.
+fn variables(uri: &str) -> Result<Vec<String>, String> {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Err("it needs a scheme, e.g. `my-service://info`".into());
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
             .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-        if !scheme_ok {
-            return fail(format!(
-                "malformed resource URI `{uri}`: the scheme `{scheme}` must start with a letter and contain only letters, digits, `+`, `-` or `.`"
-            ));
-        }
-        if rest.is_empty() {
-            return fail(format!(
-                "malformed resource URI `{uri}`: nothing follows the scheme"
-            ));
-        }
-        if let Some(c) = uri.chars().find(|c| c.is_whitespace() || c.is_control()) {
-            return fail(format!(
-                "malformed resource URI `{uri}`: it contains {c:?}; percent-encode it"
-            ));
-        }
-        let mut variables: Vec<String> = Vec::new();
-        let mut chars = rest.char_indices();
-        while let Some((_, c)) = chars.next() {
-            match c {
-                '{' => {
-                    let mut name = String::new();
-                    let mut closed = false;
-                    for (_, c) in chars.by_ref() {
-                        if c == '}' {
-                            closed = true;
-                            break;
-                        }
-                        name.push(c);
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return Err(format!(
+            "the scheme `{scheme}` must start with a letter and contain only letters, digits, `+`, `-` or `.`"
+        ));
+    }
+    if rest.is_empty() {
+        return Err("nothing follows the scheme".into());
+    }
+    if let Some(c) = uri.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("it contains {c:?}; percent-encode it"));
+    }
+    let mut variables: Vec<String> = Vec::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' => {
+                let mut expression = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
                     }
-                    if !closed {
-                        return fail(format!(
-                            "malformed resource URI `{uri}`: a `{{` is never closed"
-                        ));
+                    if c == '{' {
+                        break;
                     }
-                    let bare = name.strip_prefix('+').unwrap_or(&name);
-                    let valid = bare
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_alphabetic() || c == '_')
-                        && bare.chars().all(|c| c.is_alphanumeric() || c == '_');
-                    if !valid {
-                        return fail(format!(
-                            "malformed resource URI `{uri}`: `{{{name}}}` is not a variable; write `{{name}}` (or `{{+name}}` to match `/` too) with a parameter's name"
-                        ));
-                    }
-                    if variables.iter().any(|v| v == bare) {
-                        return fail(format!(
-                            "malformed resource URI `{uri}`: the variable `{bare}` appears twice"
-                        ));
-                    }
-                    variables.push(bare.to_string());
+                    expression.push(c);
                 }
-                '}' => {
-                    return fail(format!(
-                        "malformed resource URI `{uri}`: a `}}` has no matching `{{`"
+                if !closed {
+                    return Err(format!(
+                        "`{{{expression}` is never closed; write `{{{expression}}}`"
                     ));
                 }
-                _ => {}
+                let name = variable_name(&expression)?;
+                if variables.iter().any(|v| v == name) {
+                    return Err(format!(
+                        "the variable `{name}` appears twice; each variable binds one parameter"
+                    ));
+                }
+                variables.push(name.to_string());
             }
+            '}' => return Err("a `}` has no matching `{`".into()),
+            _ => {}
         }
-        Ok(UriTemplate { variables })
+    }
+    Ok(variables)
+}
+
+/// The variable an expression (the text between braces) names: `name` or `+name`.
+fn variable_name(expression: &str) -> Result<&str, String> {
+    if let Some(operator) = expression
+        .chars()
+        .next()
+        .filter(|c| "#./;?&=,!@|".contains(*c))
+    {
+        return Err(format!(
+            "`{{{expression}}}` uses the `{operator}` operator; only `{{name}}` and `{{+name}}` (which also matches `/`) are supported"
+        ));
+    }
+    let name = expression.strip_prefix('+').unwrap_or(expression);
+    let valid = name.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{{{expression}}}` is not a variable; write `{{name}}` (or `{{+name}}` to match `/` too) with the name of a parameter"
+        ));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variables;
+
+    fn ok(uri: &str) -> Vec<String> {
+        variables(uri).unwrap_or_else(|e| panic!("{uri}: {e}"))
+    }
+
+    fn err(uri: &str) -> String {
+        match variables(uri) {
+            Ok(vars) => panic!("{uri} was accepted with variables {vars:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn plain_uris_have_no_variables() {
+        assert!(ok("my-service://info").is_empty());
+        assert!(ok("urn:cm:config").is_empty());
+        assert!(ok("file:///etc/hosts").is_empty());
+        assert!(ok("a+b.c-d://x").is_empty());
+    }
+
+    #[test]
+    fn template_variables_in_order() {
+        assert_eq!(ok("files://{root}/{+path}"), ["root", "path"]);
+        assert_eq!(ok("db://{schema}.{table}/rows"), ["schema", "table"]);
+        assert_eq!(ok("x://{_private}{ünïcode}"), ["_private", "ünïcode"]);
+    }
+
+    #[test]
+    fn scheme_is_required_and_well_formed() {
+        assert!(err("service-info").contains("needs a scheme"));
+        assert!(err("://x").contains("scheme ``"));
+        assert!(err("1abc://x").contains("must start with a letter"));
+        assert!(err("my_service://x").contains("must start with a letter"));
+        assert!(err("my-service:").contains("nothing follows"));
+    }
+
+    #[test]
+    fn whitespace_must_be_encoded() {
+        assert!(err("files://my file").contains("percent-encode"));
+        assert!(err("files://a\tb").contains("percent-encode"));
+    }
+
+    #[test]
+    fn braces_must_balance() {
+        assert_eq!(
+            err("files://{path"),
+            "`{path` is never closed; write `{path}`"
+        );
+        assert!(err("files://{a{b}").contains("never closed"));
+        assert!(err("files://path}").contains("no matching `{`"));
+        assert!(err("files://{a}}").contains("no matching `{`"));
+    }
+
+    #[test]
+    fn expressions_must_name_a_variable() {
+        assert!(err("files://{}").contains("is not a variable"));
+        assert!(err("files://{1st}").contains("is not a variable"));
+        assert!(err("files://{a-b}").contains("is not a variable"));
+        assert!(err("files://{a,b}").contains("is not a variable"));
+        assert!(err("search://{?q}").contains("the `?` operator"));
+        assert!(err("docs://{#section}").contains("the `#` operator"));
+        assert!(err("files://{/path}").contains("the `/` operator"));
+    }
+
+    #[test]
+    fn a_variable_binds_once() {
+        assert!(err("x://{id}/{+id}").contains("`id` appears twice"));
     }
 }

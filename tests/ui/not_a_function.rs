@@ -1,0 +1,6 @@
+use cm_mcp::prelude::*;
+
+#[cm_tool]
+struct Greeter;
+
+fn main() {}

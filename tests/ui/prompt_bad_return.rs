@@ -1,0 +1,8 @@
+use cm_mcp::prelude::*;
+
+#[cm_prompt]
+async fn review(code: String) -> usize {
+    code.len()
+}
+
+fn main() {}

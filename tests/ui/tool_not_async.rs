@@ -1,0 +1,8 @@
+use cm_mcp::prelude::*;
+
+#[cm_tool]
+fn greet(name: String) -> String {
+    format!("Hello, {name}")
+}
+
+fn main() {}

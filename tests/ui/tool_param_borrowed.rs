@@ -1,0 +1,8 @@
+use cm_mcp::prelude::*;
+
+#[cm_tool]
+async fn greet(name: &str) -> String {
+    format!("Hello, {name}")
+}
+
+fn main() {}
