@@ -383,7 +383,11 @@ fn bars<DB: DrawingBackend>(
                 .x_label_style(("sans-serif", 13))
                 .y_label_style(("sans-serif", 12))
                 .y_label_formatter(&|v: &f64| {
-                    if *v >= 1.0 { format!("{v:.0}") } else { format!("{v}") }
+                    if *v >= 1.0 {
+                        format!("{v:.0}")
+                    } else {
+                        format!("{v}")
+                    }
                 })
                 .draw()
                 .map_err(draw_error)?;
@@ -442,4 +446,122 @@ fn bars<DB: DrawingBackend>(
         draw!(chart, 0.0);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        stats::Latency,
+        suite::{Memory, Row, Scenario},
+    };
+
+    fn run(cps: f64, p50: f64) -> LoadResult {
+        LoadResult {
+            transport: "http".into(),
+            sessions: true,
+            clients: 1,
+            seconds: 1.0,
+            calls: cps as u64,
+            errors: 0,
+            calls_per_s: cps,
+            latency: Latency {
+                p50_ms: p50,
+                p90_ms: p50,
+                p99_ms: p50,
+                max_ms: p50,
+                mean_ms: p50,
+            },
+            client_cpu_us_per_call: 10.0,
+            server_cpu_us_per_call: Some(50.0),
+            server_rss_kib: Some(10240),
+            error_samples: vec![],
+        }
+    }
+
+    fn results() -> Results {
+        let scenario = Scenario::parse("http:1").unwrap();
+        let rows = vec![
+            Row::from_runs(
+                "cm-mcp",
+                vec![run(900.0, 0.13), run(950.0, 0.12)],
+                Some(14000),
+            ),
+            Row::from_runs(BARE, vec![run(1000.0, 0.1)], Some(8000)),
+            Row::from_runs("FastMCP", vec![run(40.0, 3.0)], None),
+        ];
+        let mut results = Results::default();
+        results.compare.push(ScenarioResult::new(scenario, rows));
+        results.memory.push(Memory {
+            server: "cm-mcp".into(),
+            started_kib: 9000,
+            idle_kib: 16000,
+            sessions: 10,
+            with_sessions_kib: 17000,
+            per_session_kib: 100.0,
+            sessions_verified: true,
+        });
+        results
+    }
+
+    #[test]
+    fn targets_are_judged_from_the_medians() {
+        let md = markdown(&results());
+        assert!(
+            md.contains("| throughput ≥ 0.9× bare (HTTP, 1 client) | 0.93× | met |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| throughput ≥ 20× FastMCP (HTTP, 1 client) | 23.1× | met |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("single-client p50 ≤ 1.2× bare (HTTP, 1 client) | 1.25×"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| idle RSS ≤ 15 MB | 16.4 MB | **not met** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| cm-mcp | 925 | 900–950 | 0.93× | 0.125 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn chart_is_an_svg_with_every_server() {
+        let path = std::env::temp_dir().join(format!("cm-bench-chart-{}.svg", std::process::id()));
+        chart(&results(), &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(svg.starts_with("<svg"), "{}", &svg[..100]);
+        for name in ["cm-mcp", "bare rmcp", "FastMCP", "HTTP, 1 client"] {
+            assert!(svg.contains(name), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn splices_between_markers_only() {
+        let path = std::env::temp_dir().join(format!("cm-bench-splice-{}.md", std::process::id()));
+        std::fs::write(
+            &path,
+            "# T\nintro\n<!-- results -->\nold\n<!-- /results -->\noutro\n",
+        )
+        .unwrap();
+        splice(&path, "new\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "# T\nintro\n<!-- results -->\nnew\n<!-- /results -->\noutro\n"
+        );
+        std::fs::write(&path, "no markers").unwrap();
+        assert!(
+            splice(&path, "x")
+                .unwrap_err()
+                .to_string()
+                .contains("no `<!-- results -->`")
+        );
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -219,7 +219,8 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(server: &str, runs: Vec<LoadResult>, rss_kib: Option<u64>) -> Row {
+    /// Medians of `runs`; the ratios to the baseline are filled in by [`ScenarioResult::new`].
+    pub fn from_runs(server: &str, runs: Vec<LoadResult>, rss_kib: Option<u64>) -> Row {
         let pick = |f: &dyn Fn(&LoadResult) -> f64| -> Vec<f64> { runs.iter().map(f).collect() };
         let cps = pick(&|r| r.calls_per_s);
         Row {
@@ -250,6 +251,23 @@ pub struct ScenarioResult {
     pub scenario: Scenario,
     /// One row per server, in lineup order.
     pub rows: Vec<Row>,
+}
+
+impl ScenarioResult {
+    /// The rows with their ratios to the bare rmcp server's medians (when it is among them).
+    pub fn new(scenario: Scenario, mut rows: Vec<Row>) -> ScenarioResult {
+        let bare = rows
+            .iter()
+            .find(|r| r.server == BARE)
+            .map(|r| (r.calls_per_s, r.p50_ms));
+        if let Some((bare_cps, bare_p50)) = bare {
+            for row in &mut rows {
+                row.throughput_vs_bare = Some(row.calls_per_s / bare_cps);
+                row.p50_vs_bare = Some(row.p50_ms / bare_p50);
+            }
+        }
+        ScenarioResult { scenario, rows }
+    }
 }
 
 /// The machine and its load while the suite ran.
@@ -414,23 +432,14 @@ async fn run_scenario(
         } else {
             runs[i].last().and_then(|r| r.server_rss_kib)
         };
-        rows.push(Row::new(&spec.name, std::mem::take(&mut runs[i]), rss));
-    }
-    let bare = rows
-        .iter()
-        .find(|r| r.server == BARE)
-        .map(|r| (r.calls_per_s, r.p50_ms));
-    if let Some((bare_cps, bare_p50)) = bare {
-        for row in &mut rows {
-            row.throughput_vs_bare = Some(row.calls_per_s / bare_cps);
-            row.p50_vs_bare = Some(row.p50_ms / bare_p50);
-        }
+        rows.push(Row::from_runs(
+            &spec.name,
+            std::mem::take(&mut runs[i]),
+            rss,
+        ));
     }
     drop(running);
-    Ok(ScenarioResult {
-        scenario: scenario.clone(),
-        rows,
-    })
+    Ok(ScenarioResult::new(scenario.clone(), rows))
 }
 
 /// Cold start of one server over several runs.

@@ -1,0 +1,172 @@
+//! The load generator against a real server process (the bare rmcp baseline built with this
+//! package) over every transport: counts, sessions, checked answers, and failures that must show
+//! up as errors. Nothing here judges speed.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use cm_bench::{
+    client::{CallSpec, DEFAULT_PROTOCOL_VERSION, HttpEndpoint, StderrTo},
+    load::{self, LoadOptions, LoadResult, Stop, Target},
+    servers::{RunningServer, ServerSpec},
+};
+
+fn bare() -> ServerSpec {
+    ServerSpec {
+        name: "bare rmcp".into(),
+        program: PathBuf::from(env!("CARGO_BIN_EXE_bare-rmcp")),
+        args: ["--host", "127.0.0.1", "--port", "{port}"]
+            .map(String::from)
+            .to_vec(),
+        stateless_args: vec!["--stateless".into()],
+        stdio_args: vec!["--stdio".into()],
+        stderr: StderrTo::Null,
+    }
+}
+
+fn options(call: CallSpec, clients: usize, calls: u64) -> LoadOptions {
+    LoadOptions {
+        clients,
+        stop: Stop::Calls(calls),
+        call,
+        protocol_version: DEFAULT_PROTOCOL_VERSION.into(),
+        timeout: Duration::from_secs(30),
+        server_pid: None,
+    }
+}
+
+fn echo(input: &str) -> CallSpec {
+    CallSpec::new(
+        "my_tool",
+        serde_json::json!({ "input_param": input }),
+        Some(format!("Processed: {input}")),
+    )
+    .unwrap()
+}
+
+fn workdir() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+async fn http(stateless: bool, call: CallSpec, clients: usize, calls: u64) -> LoadResult {
+    let server =
+        RunningServer::start(&bare(), stateless, workdir(), Duration::from_secs(30)).unwrap();
+    let target = Target::Http(HttpEndpoint::parse(&server.url()).unwrap());
+    let mut options = options(call, clients, calls);
+    options.server_pid = Some(server.pid());
+    load::run(&target, &options).await.unwrap()
+}
+
+#[tokio::test]
+async fn http_sessions_every_call_counted_and_checked() {
+    let r = http(false, echo("ünï \"quoted\""), 3, 40).await;
+    assert_eq!((r.calls, r.errors), (120, 0), "{:?}", r.error_samples);
+    assert!(r.sessions, "the bare server hands out sessions");
+    assert_eq!(r.transport, "http");
+    assert!(r.latency.p50_ms > 0.0 && r.latency.p50_ms <= r.latency.p99_ms);
+    assert!(r.server_rss_kib.is_some_and(|kib| kib > 0));
+}
+
+#[tokio::test]
+async fn http_stateless_has_no_sessions() {
+    let r = http(true, echo("x"), 2, 25).await;
+    assert_eq!((r.calls, r.errors), (50, 0), "{:?}", r.error_samples);
+    assert!(!r.sessions);
+}
+
+#[tokio::test]
+async fn wrong_answers_and_unknown_tools_are_errors() {
+    let wrong = CallSpec::new(
+        "my_tool",
+        serde_json::json!({ "input_param": "a" }),
+        Some("Processed: b".into()),
+    )
+    .unwrap();
+    let r = http(false, wrong, 1, 5).await;
+    assert_eq!((r.calls, r.errors), (5, 5));
+    assert!(
+        r.error_samples[0].contains("expected \"Processed: b\""),
+        "{:?}",
+        r.error_samples
+    );
+
+    let unknown = CallSpec::new("no_such_tool", serde_json::json!({}), None).unwrap();
+    let r = http(false, unknown, 2, 3).await;
+    assert_eq!((r.calls, r.errors), (6, 6));
+    assert!(
+        r.error_samples[0].contains("no_such_tool") || r.error_samples[0].contains("error"),
+        "{:?}",
+        r.error_samples
+    );
+}
+
+#[tokio::test]
+async fn stdio_with_requests_in_flight() {
+    let target = Target::Stdio {
+        command: bare().stdio_command(),
+        stderr: StderrTo::Null,
+        isolate_in: Some(workdir().to_path_buf()),
+    };
+    let r = load::run(&target, &options(echo("stdio"), 4, 30))
+        .await
+        .unwrap();
+    assert_eq!((r.calls, r.errors), (120, 0), "{:?}", r.error_samples);
+    assert_eq!(r.transport, "stdio");
+    assert!(
+        r.server_cpu_us_per_call.is_some(),
+        "the child's CPU is read from /proc"
+    );
+}
+
+#[tokio::test]
+async fn a_time_bounded_run_stops_by_itself() {
+    let server = RunningServer::start(&bare(), false, workdir(), Duration::from_secs(30)).unwrap();
+    let target = Target::Http(HttpEndpoint::parse(&server.url()).unwrap());
+    let mut options = options(echo("t"), 2, 0);
+    options.stop = Stop::Time {
+        warmup: Duration::from_millis(100),
+        duration: Duration::from_millis(300),
+    };
+    let r = load::run(&target, &options).await.unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    assert!(r.calls > 0);
+    assert!(r.seconds >= 0.3, "measured {} s", r.seconds);
+}
+
+#[tokio::test]
+async fn setup_failures_name_the_problem() {
+    let port = cm_bench::servers::free_port().unwrap();
+    let target =
+        Target::Http(HttpEndpoint::parse(&format!("http://127.0.0.1:{port}/mcp")).unwrap());
+    let error = load::run(&target, &options(echo("x"), 1, 1))
+        .await
+        .unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains("cannot connect"), "{text}");
+
+    let target = Target::Stdio {
+        command: vec!["/nonexistent/server".into()],
+        stderr: StderrTo::Null,
+        isolate_in: None,
+    };
+    let error = load::run(&target, &options(echo("x"), 1, 1))
+        .await
+        .unwrap_err();
+    assert!(format!("{error:#}").contains("cannot start"), "{error:#}");
+
+    // A process that is not an MCP server: it exits without answering initialize.
+    let target = Target::Stdio {
+        command: vec!["true".into()],
+        stderr: StderrTo::Null,
+        isolate_in: None,
+    };
+    let error = load::run(&target, &options(echo("x"), 1, 1))
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:#}").contains("initialize failed"),
+        "{error:#}"
+    );
+}
