@@ -140,11 +140,24 @@ const SERVER_ENV: &[&str] = &[
     "REALTIME_URL",
 ];
 
+/// The variables of [`SERVER_ENV`], plus the test servers' own settings and connectors
+/// (`MYSERVICE_*`, `FIXTURE_*`) when the developer's environment has any.
+fn server_env() -> Vec<String> {
+    let own = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("MYSERVICE_") || k.starts_with("FIXTURE_"));
+    SERVER_ENV
+        .iter()
+        .map(|v| v.to_string())
+        .chain(own)
+        .collect()
+}
+
 /// A command for a workspace binary with a clean server environment, run in a scratch directory
 /// (so that no `.env` file of the developer is loaded).
 pub fn command(name: &str) -> Command {
     let mut command = Command::new(binary(name));
-    for var in SERVER_ENV {
+    for var in server_env() {
         command.env_remove(var);
     }
     command
@@ -367,7 +380,7 @@ pub struct StdioProcess {
 /// Spawns `name` with `args` and `env` as an MCP server over stdio and connects a client.
 pub async fn connect_stdio(name: &str, args: &[&str], env: &[(&str, &str)]) -> StdioProcess {
     let command = tokio::process::Command::new(binary(name)).configure(|cmd| {
-        for var in SERVER_ENV {
+        for var in server_env() {
             cmd.env_remove(var);
         }
         cmd.args(args)
