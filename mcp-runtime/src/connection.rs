@@ -297,7 +297,11 @@ impl Connections {
 
     /// Every connection, in the order the connectors were declared.
     pub fn all(&self) -> Vec<Connection> {
-        self.slots.iter().cloned().map(Connection::from_slot).collect()
+        self.slots
+            .iter()
+            .cloned()
+            .map(Connection::from_slot)
+            .collect()
     }
 
     /// Whether at least one connector is declared and every one is connected.
@@ -609,7 +613,10 @@ impl<C> Connection<C> {
 
     fn not_connected(&self, state: &ConnectionState) -> ToolError {
         let why = match (&state.error, state.urls.is_empty()) {
-            (Some(error), _) => format!("connecting to {} failed ({error}); retrying", state.urls.join(", ")),
+            (Some(error), _) => format!(
+                "connecting to {} failed ({error}); retrying",
+                state.urls.join(", ")
+            ),
             (None, true) => format!(
                 "no URL is assigned yet (in a stack the config manager assigns it; locally set {}_URL)",
                 self.slot.decl.config_id

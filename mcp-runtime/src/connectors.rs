@@ -150,7 +150,8 @@ pub fn stack_url(kind: &ConnectorType, stack_id: &str) -> String {
 }
 
 /// Runs on every change of a connector's URL; see [`Connector::on_change`].
-pub(crate) type ChangeHook = Arc<dyn Fn(ConnectionState) -> BoxFuture<anyhow::Result<()>> + Send + Sync>;
+pub(crate) type ChangeHook =
+    Arc<dyn Fn(ConnectionState) -> BoxFuture<anyhow::Result<()>> + Send + Sync>;
 
 /// A connector a server declares: its type, id and label, whether it is an array (several deployments),
 /// and what to do when its URL changes.
@@ -347,7 +348,9 @@ impl ConnectorsBlock {
 
 /// The error `get_api_parameters` raises for an API key that is not JWT-shaped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("API key for {url_var} is not the right format: {key_var} must look like a JWT (three base64url parts separated by dots)")]
+#[error(
+    "API key for {url_var} is not the right format: {key_var} must look like a JWT (three base64url parts separated by dots)"
+)]
 pub struct ApiKeyFormatError {
     /// The variable holding the URL, e.g. `MYSERVICE_URL`.
     pub url_var: String,
@@ -361,8 +364,7 @@ fn is_jwt_shaped(key: &str) -> bool {
     parts.len() == 3
         && parts.iter().all(|p| {
             !p.is_empty()
-                && p
-                    .bytes()
+                && p.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
@@ -490,8 +492,9 @@ mod tests {
     fn malformed_key_names_the_url_variable() {
         let c = Connector::api("SVC", "Service");
         for bad in ["nodots", "a.b", "a.b.c.d", "a.b!.c", "a..c"] {
-            let err = local_parameters(&c, &lookup(&[("SVC_URL", "http://h"), ("SVC_APIKEY", bad)]))
-                .unwrap_err();
+            let err =
+                local_parameters(&c, &lookup(&[("SVC_URL", "http://h"), ("SVC_APIKEY", bad)]))
+                    .unwrap_err();
             assert!(
                 err.to_string()
                     .starts_with("API key for SVC_URL is not the right format"),

@@ -345,7 +345,10 @@ impl StackClient {
             config_schema: self.settings.as_ref().map(|s| s.schema()),
             deployment_state: "deployed",
         };
-        match self.send(self.http.patch(&self.manager_url).json(&body)).await {
+        match self
+            .send(self.http.patch(&self.manager_url).json(&body))
+            .await
+        {
             Ok(_) => {}
             Err(Failure::Rejected(message)) => tracing::error!(
                 event_type = "service.registration.error",

@@ -126,7 +126,10 @@ impl<T: ServiceSettings> Settings<T> {
         let prefix = format!("{}_", prefix.trim_end_matches('_'));
         let vars: config::Map<String, String> = vars
             .into_iter()
-            .filter(|(k, _)| k.to_ascii_uppercase().starts_with(&prefix.to_ascii_uppercase()))
+            .filter(|(k, _)| {
+                k.to_ascii_uppercase()
+                    .starts_with(&prefix.to_ascii_uppercase())
+            })
             .collect();
         let defaults = config::Config::try_from(&T::default()).map_err(|e| SettingsError {
             variable: None,
@@ -383,8 +386,8 @@ mod tests {
 
     #[test]
     fn bad_value_names_the_variable_and_the_type() {
-        let err = Settings::<Config>::from_vars("APP_", vars(&[("APP_PORT", "eighty")]))
-            .unwrap_err();
+        let err =
+            Settings::<Config>::from_vars("APP_", vars(&[("APP_PORT", "eighty")])).unwrap_err();
         assert_eq!(err.variable(), Some("APP_PORT"));
         assert!(err.to_string().contains("APP_PORT=`eighty`"), "{err}");
         assert!(err.to_string().contains("integer"), "{err}");

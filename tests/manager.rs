@@ -1,0 +1,485 @@
+//! Stack mode against a stand-in config manager and realtime service on loopback: registration,
+//! pushed updates, the reconnect hook, and a manager that is down, failing, slow or drops its socket.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::*;
+
+/// How fast a pushed update must show: the issue asks for "within a second".
+const PUSH_BOUND: Duration = Duration::from_secs(1);
+
+fn my_service_doc(config: Value, schema: Value, connectors: Value) -> Value {
+    json!({"config": config, "config_schema": schema, "connectors": connectors})
+}
+
+#[tokio::test]
+async fn registers_with_get_patch_get_then_subscribes() {
+    let manager = Manager::start(my_service_doc(
+        json!({"name": "named in the stack"}),
+        json!({"type": "object"}),
+        Value::Null,
+    ))
+    .await;
+    let dir = scratch_dir();
+    let server = Process::start("my-service", dir.path(), &manager.env("my-service-abc")).await;
+    manager.wait_subscribed(1).await;
+
+    let requests = manager.requests();
+    let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["GET", "PATCH", "GET", "WS"], "{requests:?}");
+    for request in &requests {
+        assert_eq!(request.path, "/internal/my-service-abc");
+    }
+
+    let body = requests[1].body.clone().expect("the PATCH has a JSON body");
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["config", "config_schema", "connectors", "deployment_state"]
+    );
+    // The manager's config, re-validated with the defaults filled in.
+    assert_eq!(
+        body["config"],
+        json!({
+            "name": "named in the stack",
+            "description": "A template MCP server for the ConfidentialMind stack",
+        })
+    );
+    assert_eq!(
+        body["connectors"],
+        json!({
+            "connectors": [{
+                "type": "api",
+                "label": "My Service",
+                "config_id": "MYSERVICE",
+                "stack_id": null,
+                "deployment_name": null,
+            }],
+            "array_connectors": null,
+        })
+    );
+    let schema = &body["config_schema"];
+    assert_eq!(schema["type"], "object", "{schema}");
+    assert_eq!(schema["properties"]["name"]["type"], "string", "{schema}");
+    assert_eq!(
+        schema["properties"]["description"]["type"], "string",
+        "{schema}"
+    );
+    assert_eq!(body["deployment_state"], "deployed");
+
+    let health = server.health().await;
+    assert_eq!(health["server_mode"], "stack_deployment");
+    assert_eq!(health["service_connected"], false);
+    assert_eq!(health["connector_id"], "MYSERVICE");
+    server
+        .logs
+        .wait_event("connection.established", "config_manager")
+        .await;
+    server
+        .logs
+        .wait_event("service.connection.deferred", "")
+        .await;
+}
+
+#[tokio::test]
+async fn an_empty_first_answer_is_ignored_and_the_defaults_registered() {
+    let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+    let dir = scratch_dir();
+    let mut env = manager.env("my-service");
+    env.push(("MYSERVICE_DESCRIPTION", "described by env"));
+    let _server = Process::start("my-service", dir.path(), &env).await;
+    manager.wait_subscribed(1).await;
+    let patch = manager.requests()[1].clone();
+    assert_eq!(patch.method, "PATCH");
+    assert_eq!(
+        patch.body.unwrap()["config"],
+        json!({"name": "my-fastmcp-service", "description": "described by env"})
+    );
+}
+
+#[tokio::test]
+async fn a_pushed_stack_id_reaches_health_and_the_info_resource() {
+    let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+    let dir = scratch_dir();
+    let server = Process::start("my-service", dir.path(), &manager.env("my-service")).await;
+    manager.wait_subscribed(1).await;
+    let client = server.client().await;
+
+    let info = read_json(&client, "my-service://info").await;
+    assert_eq!(info["status"], "unavailable", "{info}");
+    assert_eq!(info["url"], Value::Null);
+    let message = info["message"].as_str().unwrap();
+    assert!(
+        message.contains("My Service (MYSERVICE) is not connected yet"),
+        "{message}"
+    );
+
+    let pushed = Instant::now();
+    manager.push_connectors(my_service_block(Some("svc-123")));
+    server
+        .wait_health("service_connected", PUSH_BOUND, |h| {
+            h["service_connected"] == true
+        })
+        .await;
+    let info = wait_resource(&client, "my-service://info", PUSH_BOUND, |v| {
+        v["status"] == "available"
+    })
+    .await;
+    eprintln!("the pushed stack id showed after {:?}", pushed.elapsed());
+    assert_eq!(
+        info["url"],
+        "http://svc-123.api-services.svc.cluster.local:8080"
+    );
+    assert_eq!(info["service_name"], "my-fastmcp-service");
+    // After applying a push, the service fetches the whole document again.
+    manager
+        .wait_methods("a GET after the push", |m| {
+            m == ["GET", "PATCH", "GET", "WS", "GET"]
+        })
+        .await;
+
+    manager.push_config(json!({"name": "renamed", "description": "pushed"}));
+    let info = wait_resource(&client, "my-service://info", PUSH_BOUND, |v| {
+        v["service_name"] == "renamed"
+    })
+    .await;
+    assert_eq!(info["service_description"], "pushed");
+
+    manager.push_connectors(my_service_block(None));
+    server
+        .wait_health("service_connected false", PUSH_BOUND, |h| {
+            h["service_connected"] == false
+        })
+        .await;
+    let info = read_json(&client, "my-service://info").await;
+    assert_eq!(info["status"], "unavailable");
+    server.logs.wait_event("connection.lost", "connector").await;
+}
+
+/// The fixture's connectors block: `api` for `API`, nothing for the others.
+fn fixture_block(api: Option<&str>) -> Value {
+    json!({
+        "connectors": [{"type": "api", "label": "The API", "config_id": "API", "stack_id": api, "deployment_name": null}],
+        "array_connectors": null,
+    })
+}
+
+fn hook_urls(server: &Process) -> Vec<String> {
+    server
+        .logs
+        .of_type("fixture.hook.run")
+        .iter()
+        .map(|e| e["data"]["url"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn api_url(stack_id: &str) -> String {
+    format!("http://{stack_id}.api-services.svc.cluster.local:8080")
+}
+
+#[tokio::test]
+async fn the_reconnect_hook_runs_once_per_change() {
+    let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+    let dir = scratch_dir();
+    let server = Process::start("platform-fixture", dir.path(), &manager.env("fixture")).await;
+    manager.wait_subscribed(1).await;
+    let client = server.client().await;
+
+    let (is_error, text) = call(&client, "api_url", json!({})).await;
+    assert!(is_error, "{text}");
+    assert!(
+        text.contains("The API (API) is not connected yet"),
+        "{text}"
+    );
+    assert_eq!(call(&client, "hook_runs", json!({})).await.1, "0");
+
+    let wait_hooks = |n: usize| {
+        let logs = server.logs.clone();
+        async move {
+            logs.wait_until(&format!("{n} hook runs"), |events| {
+                events
+                    .iter()
+                    .filter(|e| e["event_type"] == "fixture.hook.run")
+                    .count()
+                    >= n
+            })
+            .await;
+        }
+    };
+
+    manager.push_connectors(fixture_block(Some("a1")));
+    wait_hooks(1).await;
+    server
+        .wait_health("API connected", Duration::from_secs(5), |h| {
+            h["connectors"]["API"]["connected"] == true
+        })
+        .await;
+    assert_eq!(
+        call(&client, "api_url", json!({})).await,
+        (false, api_url("a1"))
+    );
+
+    // The same assignment again, and a config change: no URL change, no hook run.
+    manager.push_connectors(fixture_block(Some("a1")));
+    manager.push_config(json!({"name": "x"}));
+    manager
+        .wait_methods("the re-fetches of both pushes", |m| {
+            m.iter().filter(|m| *m == "GET").count() >= 4
+        })
+        .await;
+
+    manager.push_connectors(fixture_block(Some("a2")));
+    wait_hooks(2).await;
+    manager.push_connectors(fixture_block(None));
+    server.logs.wait_event("connection.lost", "connector").await;
+    manager.push_connectors(fixture_block(Some("a3")));
+    wait_hooks(3).await;
+    server
+        .wait_health("API connected to a3", Duration::from_secs(5), |h| {
+            h["connectors"]["API"]["url"] == api_url("a3").as_str()
+                && h["connectors"]["API"]["connected"] == true
+        })
+        .await;
+    assert_eq!(
+        hook_urls(&server),
+        [api_url("a1"), api_url("a2"), api_url("a3")]
+    );
+    assert_eq!(call(&client, "hook_runs", json!({})).await.1, "3");
+}
+
+#[tokio::test]
+async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
+    let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+    let dir = scratch_dir();
+    let mut env = manager.env("fixture");
+    env.push(("PROBE_HOOK_FAILURES", "2"));
+    let server = Process::start("platform-fixture", dir.path(), &env).await;
+    manager.wait_subscribed(1).await;
+    let client = server.client().await;
+
+    let (is_error, text) = call(&client, "wait_api", json!({"ms": 50})).await;
+    assert!(is_error && text.contains("is not connected yet"), "{text}");
+
+    // A tool waiting for the connector gets it as soon as it is connected.
+    let waiting = {
+        let client = server.client().await;
+        tokio::spawn(async move { call(&client, "wait_api", json!({"ms": 20_000})).await })
+    };
+    manager.push_connectors(fixture_block(Some("h1")));
+    let retry = server
+        .logs
+        .wait_for("a hook retry", |e| {
+            e["event_type"] == "connection.retry" && e["data"]["connector_id"] == "API"
+        })
+        .await;
+    assert_eq!(retry["data"]["attempt"], 1);
+    assert_eq!(retry["data"]["delay_s"], 1.0);
+    assert!(
+        retry["error"]
+            .as_str()
+            .unwrap()
+            .contains("simulated failure 1 of 2"),
+        "{retry}"
+    );
+    let (is_error, text) = call(&client, "api_url", json!({})).await;
+    assert!(is_error, "{text}");
+    assert!(
+        text.contains("is not connected yet") && text.contains("simulated failure"),
+        "{text}"
+    );
+    let established = server
+        .logs
+        .wait_for("the API established", |e| {
+            e["event_type"] == "connection.established" && e["data"]["connector_id"] == "API"
+        })
+        .await;
+    assert_eq!(established["data"]["attempt"], 3);
+    let (is_error, text) = tokio::time::timeout(TIMEOUT, waiting)
+        .await
+        .expect("the waiting tool returned")
+        .unwrap();
+    assert!(!is_error, "{text}");
+    assert_eq!(text, api_url("h1"));
+    let retries = server.logs.of_type("connection.retry");
+    let delays: Vec<&Value> = retries
+        .iter()
+        .filter(|e| e["data"]["connector_id"] == "API")
+        .map(|e| &e["data"]["delay_s"])
+        .collect();
+    assert_eq!(delays, [&json!(1.0), &json!(2.0)]);
+}
+
+#[tokio::test]
+async fn a_manager_down_at_startup_is_registered_with_when_it_appears() {
+    let (manager_port, realtime_port) = (reserve_port(), reserve_port());
+    let manager_url = format!("http://127.0.0.1:{manager_port}");
+    let realtime_url = format!("ws://127.0.0.1:{realtime_port}");
+    let dir = scratch_dir();
+    let server = Process::start(
+        "my-service",
+        dir.path(),
+        &[
+            ("SERVICE_NAME", "late"),
+            ("MANAGER_URL", &manager_url),
+            ("REALTIME_URL", &realtime_url),
+        ],
+    )
+    .await;
+    // It serves while the manager is unreachable.
+    let health = server.health().await;
+    assert_eq!(health["server_mode"], "stack_deployment");
+    assert_eq!(health["service_connected"], false);
+    let client = server.client().await;
+    assert_eq!(
+        call(&client, "my_tool", json!({"input_param": "hi"})).await,
+        (false, "Processed: hi".to_string())
+    );
+    let retry = server
+        .logs
+        .wait_event("connection.retry", "config_manager")
+        .await;
+    assert!(
+        retry["error"].as_str().unwrap().contains("unreachable"),
+        "{retry}"
+    );
+
+    let manager = Manager::start_on(
+        manager_port,
+        realtime_port,
+        my_service_doc(
+            Value::Null,
+            json!({"type": "object"}),
+            my_service_block(Some("late-1")),
+        ),
+    )
+    .await;
+    manager.wait_subscribed(1).await;
+    assert_eq!(&manager.methods()[..4], ["GET", "PATCH", "GET", "WS"]);
+    let health = server
+        .wait_health("service_connected", TIMEOUT, |h| {
+            h["service_connected"] == true
+        })
+        .await;
+    assert_eq!(health["connector_id"], "MYSERVICE");
+    let info = read_json(&client, "my-service://info").await;
+    assert_eq!(
+        info["url"],
+        "http://late-1.api-services.svc.cluster.local:8080"
+    );
+}
+
+#[tokio::test]
+async fn manager_errors_are_logged_and_do_not_stop_the_server() {
+    let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+    manager.answer_patches(vec![
+        (500, json!({"error": "boom", "detail": "database down"})),
+        (
+            422,
+            json!({"error": "invalid", "detail": "schema rejected"}),
+        ),
+    ]);
+    let dir = scratch_dir();
+    let server = Process::start("my-service", dir.path(), &manager.env("failing")).await;
+    manager.wait_subscribed(1).await;
+    // A 5xx is retried (the whole sequence); a 4xx is logged and registration goes on.
+    assert_eq!(
+        manager.methods(),
+        ["GET", "PATCH", "GET", "PATCH", "GET", "WS"]
+    );
+    let retry = server
+        .logs
+        .wait_event("connection.retry", "config_manager")
+        .await;
+    let error = retry["error"].as_str().unwrap();
+    assert!(
+        error.contains("500") && error.contains("boom") && error.contains("database down"),
+        "{retry}"
+    );
+    let rejected = server
+        .logs
+        .wait_event("service.registration.error", "")
+        .await;
+    let error = rejected["error"].as_str().unwrap();
+    assert!(
+        error.contains("422") && error.contains("invalid") && error.contains("schema rejected"),
+        "{rejected}"
+    );
+    assert_eq!(server.health().await["status"], "healthy");
+    // Pushed updates still work.
+    manager.push_connectors(my_service_block(Some("ok-1")));
+    server
+        .wait_health("service_connected", PUSH_BOUND, |h| {
+            h["service_connected"] == true
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_slow_manager_does_not_delay_serving() {
+    let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+    manager.delay_gets(Some(Duration::from_secs(60)));
+    let dir = scratch_dir();
+    let server = Process::start("my-service", dir.path(), &manager.env("slow")).await;
+    manager
+        .wait_methods("the first GET", |m| m == ["GET"])
+        .await;
+    // The GET is still unanswered, and the server serves.
+    assert_eq!(server.health().await["service_connected"], false);
+    let client = server.client().await;
+    assert_eq!(
+        call(&client, "my_tool", json!({"input_param": "x"})).await,
+        (false, "Processed: x".to_string())
+    );
+    assert_eq!(manager.methods(), ["GET"]);
+}
+
+#[tokio::test]
+async fn a_dropped_websocket_is_restored_and_missed_updates_fetched() {
+    let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+    let dir = scratch_dir();
+    let server = Process::start("my-service", dir.path(), &manager.env("dropped")).await;
+    manager.wait_subscribed(1).await;
+
+    manager.refuse_realtime(true);
+    manager.drop_sockets();
+    server.logs.wait_event("connection.lost", "realtime").await;
+    manager
+        .wait_methods("a refused re-subscription", |m| {
+            m.iter().any(|m| m == "WS-REFUSED")
+        })
+        .await;
+    server.logs.wait_event("connection.retry", "realtime").await;
+    assert_eq!(server.health().await["status"], "healthy");
+
+    // Assigned while the socket is down: nobody can push it; the re-fetch after reconnecting finds it.
+    manager.set_connectors(my_service_block(Some("missed-1")));
+    manager.refuse_realtime(false);
+    manager.wait_subscribed(2).await;
+    server
+        .wait_health("the missed assignment", TIMEOUT, |h| {
+            h["service_connected"] == true
+        })
+        .await;
+    let client = server.client().await;
+    let info = read_json(&client, "my-service://info").await;
+    assert_eq!(
+        info["url"],
+        "http://missed-1.api-services.svc.cluster.local:8080"
+    );
+
+    // And pushes arrive over the new socket.
+    manager.push_connectors(my_service_block(Some("pushed-2")));
+    wait_resource(&client, "my-service://info", PUSH_BOUND, |v| {
+        v["url"] == "http://pushed-2.api-services.svc.cluster.local:8080"
+    })
+    .await;
+}

@@ -1,0 +1,137 @@
+//! A server for the platform integration tests of cm-mcp: one connector of every type the platform
+//! defines (ids `T_<TYPE>`), one of an unknown type (`T_OTHER`), the array connector `agentTools`, and
+//! the `api` connector `API` whose reconnect hook counts its runs.
+//!
+//! `PROBE_HOOK_FAILURES=n` makes the hook's first `n` runs fail, to test its retries.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use cm_mcp::prelude::*;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+connector_id!(
+    /// The connector with the reconnect hook.
+    Api = "API"
+);
+
+/// The fixture's settings (`FIXTURE_NAME`, `FIXTURE_PORT`, `FIXTURE_VERBOSE`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+struct FixtureConfig {
+    /// A name.
+    name: String,
+    /// A port.
+    port: u16,
+    /// A flag.
+    verbose: bool,
+}
+
+impl Default for FixtureConfig {
+    fn default() -> Self {
+        FixtureConfig {
+            name: "fixture".into(),
+            port: 8080,
+            verbose: false,
+        }
+    }
+}
+
+/// How often the reconnect hook ran (failed runs included), shared by the hook and the tools.
+#[derive(Default, Clone)]
+struct HookRuns(Arc<AtomicU64>);
+
+/// How often the API connector's reconnect hook has run.
+#[cm_tool]
+async fn hook_runs(runs: State<HookRuns>) -> u64 {
+    runs.0.0.load(Ordering::SeqCst)
+}
+
+/// The API connector's URL, or the not-connected error.
+#[cm_tool]
+async fn api_url(api: Connection<Api>) -> Result<String, ToolError> {
+    Ok(api.require()?.url().unwrap_or_default().to_string())
+}
+
+/// Waits for the API connector, at most `ms` milliseconds.
+///
+/// # Arguments
+/// * `ms` - How long to wait.
+#[cm_tool]
+async fn wait_api(api: Connection<Api>, ms: u64) -> Result<String, ToolError> {
+    let state = api
+        .wait_connected(std::time::Duration::from_millis(ms))
+        .await?;
+    Ok(state.url().unwrap_or_default().to_string())
+}
+
+/// The headers the API connector sends, as a JSON object.
+#[cm_tool]
+async fn api_headers(api: Connection<Api>) -> String {
+    let headers: serde_json::Map<String, Value> = api
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().into()))
+        .collect();
+    Value::Object(headers).to_string()
+}
+
+/// The current settings, as JSON.
+#[cm_tool]
+async fn config(settings: Settings<FixtureConfig>) -> String {
+    serde_json::to_string(&*settings.get()).unwrap_or_default()
+}
+
+/// A connection taken without a marker, on a server with several connectors.
+#[cm_tool]
+async fn ambiguous(conn: Connection) -> String {
+    conn.id().to_string()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let failures: u64 = std::env::var("PROBE_HOOK_FAILURES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let runs = HookRuns::default();
+    let hook_runs = runs.clone();
+    let api = Connector::api("API", "The API").on_change(move |state| {
+        let run = hook_runs.0.fetch_add(1, Ordering::SeqCst) + 1;
+        let url = state.url().unwrap_or_default().to_string();
+        async move {
+            tracing::info!(
+                event_type = "fixture.hook.run",
+                data.run = run,
+                data.url = url.as_str(),
+                "Reconnect hook run {run} for {url}"
+            );
+            anyhow::ensure!(run > failures, "simulated failure {run} of {failures}");
+            Ok(())
+        }
+    });
+    let mut server = Server::new("platform-fixture")
+        .settings::<FixtureConfig>("FIXTURE_")
+        .state(runs)
+        .connector(api);
+    for kind in ConnectorType::all() {
+        let id = format!("T_{}", kind.as_str().to_ascii_uppercase());
+        server = server.connector(Connector::new(kind, id, "A connector"));
+    }
+    server
+        .connector(Connector::new(
+            ConnectorType::Other("custom_thing".into()),
+            "T_OTHER",
+            "An unknown type",
+        ))
+        .connector(Connector::array(
+            ConnectorType::AgentTool,
+            "agentTools",
+            "MCP Tool Servers",
+        ))
+        .run()
+        .await
+}
