@@ -273,11 +273,16 @@ impl Function {
         let params = self.param_table(krate);
         let describe = self.describe_fn(krate);
         let (extract, vars) = self.extraction(krate);
+        // Named rather than `const _`: inside an `impl` block (where the function cannot be
+        // registered), an unnamed const is a syntax error that hides the real problem, while a named
+        // one leaves only rustc's "cannot find function" error at the function's name.
+        let registration = format_ident!("__CM_REGISTER_{}", self.ident);
         quote! {
             #item
 
             #[doc(hidden)]
-            const _: () = {
+            #[allow(dead_code, non_upper_case_globals)]
+            const #registration: () = {
                 #params
                 #describe
                 #items
