@@ -41,3 +41,19 @@ async fn summary(text: String) -> String {
 }
 
 fn main() {}
+
+async fn languages(request: cm_mcp::Completion) -> Vec<String> {
+    let _ = request;
+    vec!["rust".into(), "python".into()]
+}
+
+/// Completion functions on a prompt argument and on a template variable.
+#[cm_prompt]
+async fn explain(#[arg(complete = languages)] language: String) -> String {
+    format!("Explain {language}")
+}
+
+#[cm_resource("docs://{language}/intro")]
+async fn intro(#[arg(complete = self::languages)] language: String) -> String {
+    format!("{language} intro")
+}
