@@ -936,7 +936,6 @@ async fn malformed_json_is_refused_and_the_server_keeps_serving() {
 /// JSON-RPC 2.0 answers unparseable input with a -32700 error (id null); MCP allows it as the body
 /// of the HTTP error. The transport passes on rmcp's answer instead: 415 with a plain-text body.
 #[tokio::test]
-#[ignore = "framework bug: malformed JSON gets rmcp's 415 text/plain answer, not a JSON-RPC -32700 error (see the test report)"]
 async fn malformed_json_gets_a_json_rpc_parse_error() {
     let server = start(HttpOptions::default()).await;
     let response = post(&server.url(), r#"{"jsonrpc":"2.0","id":1,"method":"#)

@@ -336,7 +336,6 @@ async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {
 }
 
 #[tokio::test]
-#[ignore = "framework bug: on SIGTERM the HTTP transport closes the sessions before the drained call's answer is sent (see the test report)"]
 async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
     let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
     let client = connect_http(&server.mcp_url(), &[], None).await;
@@ -360,7 +359,6 @@ async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
 }
 
 #[tokio::test]
-#[ignore = "framework bug: on SIGTERM the stdio transport cancels the call in flight instead of draining it, and the process does not exit while stdin stays open (see the test report)"]
 async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
     let (mut server, stdout, stdin) = common::spawn_owned_stdio("fixture-server", &["--stdio"]);
     let client = tokio::time::timeout(common::TIMEOUT, ().serve((stdout, stdin)))

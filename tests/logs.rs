@@ -328,7 +328,6 @@ async fn secret_arguments_are_redacted_in_the_logs() {
 /// At debug level rmcp logs every request it receives (`received request`, with the arguments), so
 /// a secret argument reaches the logs unless the framework keeps rmcp's debug events out.
 #[tokio::test]
-#[ignore = "framework bug: --log-level debug lets rmcp's `received request` event log secret arguments (see the test report)"]
 async fn secret_arguments_stay_out_of_debug_logs() {
     let logs = store_token_and_collect_logs(&["--log-level", "debug"]).await;
     let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(TOKEN)).collect();

@@ -70,7 +70,8 @@ pub enum LogLevel {
 impl LogLevel {
     pub(crate) fn directive(self) -> &'static str {
         match self {
-            LogLevel::Debug => "debug",
+            // rmcp's debug events print whole requests, secret arguments included.
+            LogLevel::Debug => "debug,rmcp=info",
             LogLevel::Info => "info,rmcp=warn",
             LogLevel::Warning => "warn",
             LogLevel::Error | LogLevel::Critical => "error",

@@ -15,7 +15,7 @@ use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    cli::{Cli, Transport},
+    cli::{Cli, LogLevel, Transport},
     connection::Connections,
     connectors::Connector,
     context::StateMap,
@@ -207,7 +207,7 @@ impl Server {
         let filter = match (cli.log_level, std::env::var("RUST_LOG")) {
             (Some(level), _) => level.directive().to_string(),
             (None, Ok(rust_log)) if !rust_log.trim().is_empty() => rust_log,
-            (None, _) if debug => "debug".into(),
+            (None, _) if debug => LogLevel::Debug.directive().into(),
             (None, _) => "info,rmcp=warn".into(),
         };
         let format = if debug {
@@ -215,7 +215,8 @@ impl Server {
         } else {
             LogFormat::Json
         };
-        let _logs = events::init(format, &filter);
+        let logs = events::init(format, &filter);
+        let stdio = !cli.manifest && matches!(cli.transport(), Ok(Transport::Stdio));
         let result = self.serve(cli).await;
         if let Err(error) = &result {
             tracing::error!(
@@ -226,6 +227,14 @@ impl Server {
                 "Service could not start"
             );
         }
+        if stdio && result.is_ok() {
+            // tokio's stdin reader is a blocking thread that would keep the runtime (and the process)
+            // alive until the client closes stdin, even after a signal ended the session: exit here,
+            // once the logs are flushed.
+            drop(logs);
+            std::process::exit(0);
+        }
+        drop(logs);
         result
     }
 

@@ -3,7 +3,16 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use axum::{Router, routing::get, serve::ListenerExt};
+use axum::{
+    Router,
+    body::Body,
+    extract::{Request, State},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+    serve::ListenerExt,
+};
+use futures::StreamExt as _;
 use rmcp::{
     ServiceExt,
     transport::{
@@ -12,7 +21,7 @@ use rmcp::{
     },
 };
 use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     cli::Cli,
@@ -142,6 +151,7 @@ pub(crate) async fn start_http(
     })?;
     let local_addr = listener.local_addr()?;
     let sessions = CancellationToken::new();
+    let posts = TaskTracker::new();
     let factory_shared = shared.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(McpHandler::new(factory_shared.clone())),
@@ -151,7 +161,9 @@ pub(crate) async fn start_http(
     let router = Router::new()
         .route("/health", get(health::handler))
         .with_state(health)
-        .nest_service("/mcp", mcp);
+        .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(posts.clone(), track_post))
+        .layer(middleware::map_response(json_rpc_parse_error));
     // Without TCP_NODELAY, responses written in pieces wait for delayed ACKs: ~44 ms per call.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -165,7 +177,7 @@ pub(crate) async fn start_http(
     let task = tokio::spawn(async move {
         let server = tokio::spawn(server);
         task_shutdown.cancelled().await;
-        drain(&shared, grace).await;
+        drain(&posts, grace).await;
         // Close the sessions' event streams so that their connections end too.
         sessions.cancel();
         match tokio::time::timeout(Duration::from_secs(5), server).await {
@@ -181,19 +193,65 @@ pub(crate) async fn start_http(
     })
 }
 
-/// Waits for the calls in flight, at most `grace`.
-async fn drain(shared: &Shared, grace: Duration) {
-    shared.calls.close();
-    let in_flight = shared.calls.len();
-    if in_flight > 0 {
-        tracing::info!(data.in_flight = in_flight, "Waiting for calls in flight");
+/// Counts a POST to `/mcp` as in flight until its response body has been sent: the handler's own token
+/// ends when it returns, before rmcp has written the answer to the request's event stream, and shutdown
+/// must not close the sessions in between. GET streams are not counted: they last as long as a session.
+async fn track_post(State(posts): State<TaskTracker>, request: Request, next: Next) -> Response {
+    if request.method() != http::Method::POST {
+        return next.run(request).await;
     }
-    if tokio::time::timeout(grace, shared.calls.wait())
-        .await
-        .is_err()
-    {
+    let token = posts.token();
+    let response = next.run(request).await;
+    response.map(|body| {
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let _in_flight = &token;
+            chunk
+        }))
+    })
+}
+
+/// rmcp answers an unparseable POST body with `415 text/plain` ("fail to deserialize request body");
+/// JSON-RPC clients expect a `-32700` parse error object. Only error responses are inspected.
+async fn json_rpc_parse_error(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status == http::StatusCode::UNSUPPORTED_MEDIA_TYPE && plain) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let Some(detail) = text.strip_prefix("fail to deserialize request body") else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32700,
+            "message": format!("Parse error: the body is not a JSON-RPC message ({})", detail.trim()),
+        },
+    });
+    (http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response()
+}
+
+/// Waits for the calls in flight (`in_flight` counts them), at most `grace`.
+async fn drain(in_flight: &TaskTracker, grace: Duration) {
+    in_flight.close();
+    if !in_flight.is_empty() {
+        tracing::info!(
+            data.in_flight = in_flight.len(),
+            "Waiting for calls in flight"
+        );
+    }
+    if tokio::time::timeout(grace, in_flight.wait()).await.is_err() {
         tracing::warn!(
-            data.in_flight = shared.calls.len(),
+            data.in_flight = in_flight.len(),
             "Calls still running after the shutdown grace period are abandoned"
         );
     }
@@ -222,16 +280,25 @@ pub(crate) async fn serve_stdio(
         () = shutdown.cancelled() => return Ok(()),
     };
     let ct = running.cancellation_token();
-    tokio::select! {
-        result = running.waiting() => {
-            if let Err(error) = result {
-                tracing::warn!(error = %error, "stdio session ended with an error");
-            }
-        }
+    // `waiting` owns the service: dropping it would cancel every request, so it is pinned and awaited
+    // to the end on both paths.
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
+    let result = tokio::select! {
+        result = &mut waiting => result,
         () = shutdown.cancelled() => {
-            drain(&shared, grace).await;
+            drain(&shared.calls, grace).await;
+            // The last answers are written by rmcp's service loop just after their handlers return.
+            tokio::time::sleep(STDIO_FLUSH).await;
             ct.cancel();
+            waiting.await
         }
+    };
+    if let Err(error) = result {
+        tracing::warn!(error = %error, "stdio session ended with an error");
     }
     Ok(())
 }
+
+/// Time given to rmcp to write the answers of drained calls before the stdio session is closed.
+const STDIO_FLUSH: Duration = Duration::from_millis(100);
