@@ -10,6 +10,9 @@
 # (http:1,http:8,http-stateless:8,stdio:1,stdio:8), COLD_RUNS (20), SESSIONS (1000),
 # FUNCTIONS (200), BUILD_REPS (3), SKIP (space-separated parts to skip: compare cold-start memory
 # build-time), CARGO_TARGET_DIR (target).
+# PATCH=bench/proposals/instrumentation-cost.patch also builds my-service from the committed tree
+# with that patch applied (under .bench/candidate) and compares it as "cm-mcp + patch";
+# CANDIDATE=/path/to/my-service compares a binary built elsewhere instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
@@ -19,10 +22,24 @@ echo "== build (release)"
 cargo build --release --quiet -p my-service -p cm-bench
 BENCH="$CARGO_TARGET_DIR/release/cm-bench"
 
+CANDIDATE_ARGS=()
+if [ -n "${PATCH:-}" ]; then
+    echo "== build my-service with $PATCH"
+    rm -rf .bench/candidate && mkdir -p .bench/candidate
+    git archive HEAD | tar -x -C .bench/candidate
+    (cd .bench/candidate && git apply "$OLDPWD/$PATCH")
+    CANDIDATE_TARGET="$(realpath -m "$CARGO_TARGET_DIR")/candidate"
+    (cd .bench/candidate && CARGO_TARGET_DIR="$CANDIDATE_TARGET" cargo build --release --quiet -p my-service)
+    CANDIDATE="$CANDIDATE_TARGET/release/my-service"
+fi
+if [ -n "${CANDIDATE:-}" ]; then
+    CANDIDATE_ARGS=(--candidate "$CANDIDATE")
+fi
+
 PYTHON=$(bash bench/setup-fastmcp.sh || true)
-PY_ARGS=()
+PY_ARGS=("${CANDIDATE_ARGS[@]}")
 if [ -n "$PYTHON" ]; then
-    PY_ARGS=(--python "$PYTHON")
+    PY_ARGS+=(--python "$PYTHON")
     echo "== FastMCP: $("$PYTHON" -c 'import fastmcp; print(fastmcp.__version__)') ($PYTHON)"
 else
     echo "== FastMCP: skipped (no python3 with venv)"

@@ -138,6 +138,9 @@ struct LineupArgs {
     /// A Python with FastMCP 4.x (bench/setup-fastmcp.sh prints one); FastMCP is skipped without it.
     #[arg(long)]
     python: Option<PathBuf>,
+    /// A my-service built from a changed runtime, compared as "cm-mcp + patch" (JSON logs on).
+    #[arg(long)]
+    candidate: Option<PathBuf>,
     /// The FastMCP server script.
     #[arg(long, default_value = "bench/fastmcp_server.py")]
     fastmcp_script: PathBuf,
@@ -170,6 +173,7 @@ impl LineupArgs {
             &sibling(self.my_service.as_deref(), "my-service")?,
             &sibling(self.bare.as_deref(), "bare-rmcp")?,
             fastmcp,
+            self.candidate.as_deref(),
             &workdir,
         )?
         .only(&self.servers)

@@ -269,13 +269,21 @@ pub fn splice(file: &Path, content: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))
 }
 
-const COLORS: [RGBColor; 5] = [
-    RGBColor(31, 119, 180),
-    RGBColor(158, 202, 225),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-];
+/// Each server keeps its color whichever servers a run has.
+fn color_for(server: &str, index: usize) -> RGBColor {
+    match server {
+        "cm-mcp" => RGBColor(31, 119, 180),
+        "cm-mcp (logs off)" => RGBColor(158, 202, 225),
+        crate::suite::CANDIDATE => RGBColor(148, 103, 189),
+        BARE => RGBColor(255, 127, 14),
+        "FastMCP" => RGBColor(44, 160, 44),
+        _ => [
+            RGBColor(140, 86, 75),
+            RGBColor(227, 119, 194),
+            RGBColor(127, 127, 127),
+        ][index % 3],
+    }
+}
 
 /// Draws throughput and p50 latency of every scenario and server as grouped bars into an SVG.
 pub fn chart(results: &Results, path: &Path) -> anyhow::Result<()> {
@@ -392,7 +400,7 @@ fn bars<DB: DrawingBackend>(
                 .draw()
                 .map_err(draw_error)?;
             for (j, name) in series.iter().enumerate() {
-                let color = COLORS[j % COLORS.len()];
+                let color = color_for(name, j);
                 let rects = values.iter().enumerate().filter_map(|(i, row)| {
                     let v = *row.get(j)?;
                     v.is_finite().then(|| {

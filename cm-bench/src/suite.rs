@@ -21,6 +21,9 @@ use crate::{
 /// The name the bare rmcp server has in every table (the baseline of the ratios).
 pub const BARE: &str = "bare rmcp";
 
+/// The name of a `my-service` built from a changed runtime (`--candidate`), JSON logs on.
+pub const CANDIDATE: &str = "cm-mcp + patch";
+
 /// The servers the suite knows how to start.
 #[derive(Debug, Clone)]
 pub struct Lineup {
@@ -31,12 +34,13 @@ pub struct Lineup {
 }
 
 impl Lineup {
-    /// cm-mcp's `my-service` with JSON logs on and off, the bare rmcp server, and FastMCP when a
-    /// Python with it is given.
+    /// cm-mcp's `my-service` with JSON logs on and off, the bare rmcp server, FastMCP when a
+    /// Python with it is given, and a `my-service` built from a changed runtime when one is given.
     pub fn new(
         my_service: &Path,
         bare: &Path,
         fastmcp: Option<(PathBuf, PathBuf)>,
+        candidate: Option<&Path>,
         workdir: &Path,
     ) -> anyhow::Result<Lineup> {
         for program in [my_service, bare] {
@@ -92,6 +96,24 @@ impl Lineup {
                 stderr: StderrTo::File(logs.join("bare-rmcp.log")),
             },
         ];
+        if let Some(candidate) = candidate {
+            ensure!(
+                candidate.is_file(),
+                "{} does not exist",
+                candidate.display()
+            );
+            servers.insert(
+                1,
+                ServerSpec {
+                    name: CANDIDATE.into(),
+                    program: candidate.to_path_buf(),
+                    args: http("info"),
+                    stateless_args: vec!["--stateless".into()],
+                    stdio_args: stdio("info"),
+                    stderr: StderrTo::File(logs.join("cm-mcp-candidate.log")),
+                },
+            );
+        }
         if let Some((python, script)) = fastmcp {
             let script = script.display().to_string();
             servers.push(ServerSpec {
