@@ -53,7 +53,8 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ "$SKIP" != *" compare "* ]]; then
     echo "== compare"
     "$BENCH" compare "${PY_ARGS[@]}" --rounds "${ROUNDS:-5}" --duration "${DURATION:-5}" \
-        --warmup "${WARMUP:-1}" --scenario "${SCENARIOS:-http:1,http:8,http-stateless:8,stdio:1,stdio:8}"
+        --warmup "${WARMUP:-1}" --scenario "${SCENARIOS:-http:1,http:8,http-stateless:8,stdio:1,stdio:8}" \
+        --expect-text "Processed: hello"
 fi
 if [[ "$SKIP" != *" cold-start "* ]]; then
     echo "== cold start"
@@ -61,7 +62,7 @@ if [[ "$SKIP" != *" cold-start "* ]]; then
 fi
 if [[ "$SKIP" != *" memory "* ]]; then
     echo "== memory"
-    "$BENCH" memory "${PY_ARGS[@]}" --sessions "${SESSIONS:-1000}"
+    "$BENCH" memory "${PY_ARGS[@]}" --sessions "${SESSIONS:-1000}" --expect-text "Processed: hello"
 fi
 if [[ "$SKIP" != *" build-time "* ]]; then
     echo "== build time"
