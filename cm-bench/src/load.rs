@@ -183,11 +183,14 @@ fn summarize(
     sessions: bool,
     options: &LoadOptions,
     tallies: Vec<Tally>,
+    from: Instant,
     start: CpuMark,
     server: Option<u32>,
 ) -> LoadResult {
     let end = CpuMark::take(server);
-    let seconds = end.at.duration_since(start.at).as_secs_f64();
+    // From the window's nominal start (the marking task may wake a little late) to the end of the
+    // last call: never shorter than the duration asked for, since clients stop only after it.
+    let seconds = end.at.duration_since(from.min(start.at)).as_secs_f64();
     let mut nanos = Vec::new();
     let mut errors = 0;
     let mut error_samples: Vec<String> = Vec::new();
@@ -298,7 +301,15 @@ async fn run_http(endpoint: &HttpEndpoint, options: &LoadOptions) -> anyhow::Res
         .collect();
     let tallies = futures::future::try_join_all(tasks).await?;
     let start = mark.await?;
-    Ok(summarize("http", sessions, options, tallies, start, server))
+    Ok(summarize(
+        "http",
+        sessions,
+        options,
+        tallies,
+        window.from,
+        start,
+        server,
+    ))
 }
 
 async fn run_stdio(
@@ -338,7 +349,7 @@ async fn run_stdio(
         .collect();
     let tallies = futures::future::try_join_all(tasks).await?;
     let start = mark.await?;
-    let result = summarize("stdio", true, options, tallies, start, pid);
+    let result = summarize("stdio", true, options, tallies, window.from, start, pid);
     if let Ok(server) = Arc::try_unwrap(server) {
         server.stop(Duration::from_secs(2)).await;
     }

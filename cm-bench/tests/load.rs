@@ -132,6 +132,8 @@ async fn a_time_bounded_run_stops_by_itself() {
     let r = load::run(&target, &options).await.unwrap();
     assert_eq!(r.errors, 0, "{:?}", r.error_samples);
     assert!(r.calls > 0);
+    // Not a timing check: clients stop only once the window has passed, so the measured span
+    // covers at least the duration asked for.
     assert!(r.seconds >= 0.3, "measured {} s", r.seconds);
 }
 
