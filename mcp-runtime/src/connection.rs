@@ -168,7 +168,7 @@ impl Slot {
             attempt += 1;
             let started = Instant::now();
             let result = tokio::spawn(hook(state.clone())).await;
-            let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let duration_ms = crate::events::elapsed_ms(started);
             let error = match result {
                 Ok(Ok(())) => {
                     state.connected = true;
@@ -368,7 +368,7 @@ impl Connections {
             if now && !connected {
                 tracing::info!(
                     event_type = "service.connection.established",
-                    duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    duration_ms = crate::events::elapsed_ms(started),
                     success = true,
                     data.connector_ids = self.ids().as_str(),
                     "Every connector is connected"

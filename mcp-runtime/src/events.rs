@@ -236,6 +236,11 @@ fn level_name(level: &Level) -> &'static str {
 const TIMESTAMP: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
+/// Milliseconds since `started`, rounded to microseconds as the platform logs `duration_ms`.
+pub(crate) fn elapsed_ms(started: std::time::Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
 /// The current UTC time in the log format (`2026-11-24T14:17:46.806794Z`).
 pub(crate) fn now_iso() -> String {
     let mut buf = Vec::with_capacity(27);

@@ -20,6 +20,7 @@ use crate::{
     context::{ClientSession, StateMap},
     error::ErrorKind,
     events::attach_trace,
+    events::elapsed_ms,
     extract::{JsonObject, ParamInfo},
     registry::Registry,
     trace::TraceContext,
@@ -53,11 +54,6 @@ fn begin(
     attach_trace(&span, trace.clone());
     let ctx = Context::new(request, trace, env.state.clone(), env.session.clone());
     (ctx, span)
-}
-
-fn elapsed_ms(started: Instant) -> f64 {
-    // Rounded to microseconds, as the platform logs it.
-    (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 /// The arguments as the logs show them: JSON, secrets replaced, cut to a preview.

@@ -413,7 +413,7 @@ impl Lifecycle {
         let mut task = tokio::spawn(hook(shared.state.clone()));
         let report = move |result: Result<anyhow::Result<()>, tokio::task::JoinError>,
                            late: bool| {
-            let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let duration_ms = crate::events::elapsed_ms(started);
             match result {
                 Ok(Ok(())) => tracing::info!(
                     event_type = "service.init.complete",
@@ -445,7 +445,7 @@ impl Lifecycle {
             Err(_) => {
                 tracing::warn!(
                     event_type = "service.init.timeout",
-                    duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    duration_ms = crate::events::elapsed_ms(started),
                     success = false,
                     data.timeout_s = self.startup_timeout.as_secs_f64(),
                     "Startup hook did not finish in time; serving now, its state arrives when it finishes"
@@ -474,7 +474,7 @@ impl Lifecycle {
         }
         tracing::info!(
             event_type = "service.shutdown.complete",
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = crate::events::elapsed_ms(started),
             success = true,
             "Service stopped"
         );
