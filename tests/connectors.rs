@@ -1,12 +1,12 @@
 //! Connectors: URL resolution for every type and for array connectors in a stack, local mode from
 //! the environment and `.env`, API keys, and how the mode is chosen.
 
-mod support;
+mod common;
 
 use std::time::Duration;
 
+use common::{platform::*, *};
 use serde_json::{Value, json};
-use support::*;
 
 /// Every connector type the platform defines, with the URL a stack id `s-<type>` resolves to.
 const TYPES: &[(&str, &str)] = &[
@@ -89,7 +89,8 @@ async fn stack_urls_for_every_type_and_array_connectors() {
     let manager =
         Manager::start(json!({"config": null, "config_schema": {}, "connectors": block})).await;
     let dir = scratch_dir();
-    let server = Process::start("platform-fixture", dir.path(), &manager.env("fixture")).await;
+    let server =
+        HttpProcess::start_in("platform-fixture", dir.path(), &manager.env("fixture")).await;
     manager.wait_subscribed(1).await;
 
     let health = server
@@ -158,7 +159,7 @@ async fn local_mode_from_dotenv() {
     )
     .unwrap();
     // .env overrides the environment, as the platform's SDK does.
-    let server = Process::start(
+    let server = HttpProcess::start_in(
         "my-service",
         dir.path(),
         &[("MYSERVICE_NAME", "from-the-environment")],
@@ -182,7 +183,7 @@ async fn local_mode_from_dotenv() {
             "url": "http://127.0.0.1:9/api",
         })
     );
-    let local = server
+    let (_, local) = server
         .logs
         .wait_for("the local mode line", |e| {
             e["event"]
@@ -199,17 +200,17 @@ async fn local_mode_from_dotenv() {
     );
     server
         .logs
-        .wait_event("service.connection.established", "")
+        .wait_for_event("service.connection.established")
         .await;
     assert!(manager.requests().is_empty(), "{:?}", manager.requests());
-    assert!(!server.logs.text().contains(API_KEY));
+    assert!(!server.logs.dump().contains(API_KEY));
     assert!(!health.to_string().contains(API_KEY));
 }
 
 #[tokio::test]
 async fn local_array_connectors_and_bearer_keys() {
     let dir = scratch_dir();
-    let server = Process::start(
+    let server = HttpProcess::start_in(
         "platform-fixture",
         dir.path(),
         &[
@@ -241,9 +242,9 @@ async fn local_array_connectors_and_bearer_keys() {
         json!({"authorization": format!("Bearer {API_KEY}")})
     );
     // The deferred connectors say how to connect them.
-    let deferred = server
+    let (_, deferred) = server
         .logs
-        .wait_event("service.connection.deferred", "")
+        .wait_for_event("service.connection.deferred")
         .await;
     assert!(
         deferred["data"]["reason"]
@@ -252,14 +253,14 @@ async fn local_array_connectors_and_bearer_keys() {
             .contains("{ID}_URL"),
         "{deferred}"
     );
-    assert!(!server.logs.text().contains(API_KEY));
+    assert!(!server.logs.dump().contains(API_KEY));
     assert!(!health.to_string().contains(API_KEY));
 }
 
 #[tokio::test]
 async fn a_malformed_api_key_is_a_clear_startup_error() {
     let dir = scratch_dir();
-    let (status, stderr) = run_to_end(
+    let (status, stderr) = run_to_end_in(
         "my-service",
         dir.path(),
         &[
@@ -280,7 +281,7 @@ async fn a_malformed_api_key_is_a_clear_startup_error() {
 async fn local_mode_picks_up_a_url_added_to_dotenv() {
     let dir = scratch_dir();
     std::fs::write(dir.path().join(".env"), "MYSERVICE_NAME=watching\n").unwrap();
-    let server = Process::start("my-service", dir.path(), &[]).await;
+    let server = HttpProcess::start_in("my-service", dir.path(), &[]).await;
     assert_eq!(server.health().await["service_connected"], false);
     std::fs::write(
         dir.path().join(".env"),
@@ -301,7 +302,7 @@ async fn local_mode_picks_up_a_url_added_to_dotenv() {
 }
 
 /// How a server started with `env` ran: its mode, and whether it contacted the manager.
-async fn mode_with(env: &[(&str, &str)]) -> (String, bool, Process, Manager) {
+async fn mode_with(env: &[(&str, &str)]) -> (String, bool, HttpProcess, Manager) {
     let manager =
         Manager::start(json!({"config": null, "config_schema": null, "connectors": null})).await;
     let mut all = vec![
@@ -310,7 +311,7 @@ async fn mode_with(env: &[(&str, &str)]) -> (String, bool, Process, Manager) {
     ];
     all.extend_from_slice(env);
     let dir = scratch_dir();
-    let server = Process::start("my-service", dir.path(), &all).await;
+    let server = HttpProcess::start_in("my-service", dir.path(), &all).await;
     let mode = server.health().await["server_mode"]
         .as_str()
         .unwrap()
@@ -336,7 +337,7 @@ async fn the_mode_follows_service_name_and_local_config() {
                 .is_some_and(|m| m.contains("set SERVICE_NAME to register with a stack"))
         })
         .collect();
-    assert_eq!(hints.len(), 1, "{}", server.logs.text());
+    assert_eq!(hints.len(), 1, "{}", server.logs.dump());
 
     let (mode, contacted, ..) = mode_with(&[("SERVICE_NAME", "svc")]).await;
     assert_eq!((mode.as_str(), contacted), ("stack_deployment", true));
@@ -357,7 +358,7 @@ async fn the_mode_follows_service_name_and_local_config() {
 
     // A stack deployment without SERVICE_NAME cannot register: a startup error naming it.
     let dir = scratch_dir();
-    let (status, stderr) = run_to_end(
+    let (status, stderr) = run_to_end_in(
         "my-service",
         dir.path(),
         &[("CONFIDENTIAL_MIND_LOCAL_CONFIG", "false")],

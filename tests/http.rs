@@ -18,12 +18,11 @@ use cm_mcp::{
     rmcp::{
         ServiceError,
         model::{
-            CallToolRequestParams, CallToolResult, ErrorCode, GetPromptRequestParams,
-            ReadResourceRequestParams, ResourceContents,
+            CallToolRequestParams, ErrorCode, GetPromptRequestParams, ReadResourceRequestParams,
         },
     },
 };
-use common::{TIMEOUT, args, connect_http, text_of};
+use common::{Client, TIMEOUT, call_tool, connect_http, text_contents, text_of};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -233,12 +232,19 @@ async fn start(options: HttpOptions) -> RunningServer {
         .expect("start the server")
 }
 
-async fn call(client: &common::Client, name: &'static str, arguments: Value) -> CallToolResult {
-    let params = CallToolRequestParams::new(name).with_arguments(args(arguments));
-    tokio::time::timeout(TIMEOUT, client.call_tool(params))
-        .await
-        .expect("tools/call timed out")
-        .unwrap_or_else(|e| panic!("tools/call {name} failed: {e}"))
+/// The test server with default options, and a client connected to it.
+async fn start_connected() -> (RunningServer, Client) {
+    let server = start(HttpOptions::default()).await;
+    let client = connect_http(&server.url(), &[], None).await;
+    (server, client)
+}
+
+/// Closes `clients`, in order, then shuts `server` down.
+async fn close(server: RunningServer, clients: impl IntoIterator<Item = Client>) {
+    for client in clients {
+        client.cancel().await.unwrap();
+    }
+    server.shutdown().await.unwrap();
 }
 
 fn tool_json(tools: &[cm_mcp::rmcp::model::Tool], name: &str) -> Value {
@@ -262,8 +268,7 @@ fn mcp_error(result: Result<impl std::fmt::Debug, ServiceError>) -> cm_mcp::rmcp
 
 #[tokio::test]
 async fn initialize_reports_server_info_and_capabilities() {
-    let server = start(HttpOptions::default()).await;
-    let client = connect_http(&server.url(), &[], None).await;
+    let (server, client) = start_connected().await;
     let info = client.peer_info().expect("server info after initialize");
     let server_info = info.server_info.clone().expect("serverInfo");
     assert_eq!(server_info.name, "http-test");
@@ -272,14 +277,12 @@ async fn initialize_reports_server_info_and_capabilities() {
     assert!(info.capabilities.tools.is_some());
     assert!(info.capabilities.resources.is_some());
     assert!(info.capabilities.prompts.is_some());
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 }
 
 #[tokio::test]
 async fn tools_list_has_exact_schemas() {
-    let server = start(HttpOptions::default()).await;
-    let client = connect_http(&server.url(), &[], None).await;
+    let (server, client) = start_connected().await;
     let tools = client.list_all_tools().await.unwrap();
 
     let names: BTreeSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -406,8 +409,7 @@ async fn tools_list_has_exact_schemas() {
     }
     assert!(tool_json(&tools, "add").get("outputSchema").is_none());
 
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,23 +417,22 @@ async fn tools_list_has_exact_schemas() {
 
 #[tokio::test]
 async fn calls_return_text_and_structured_results() {
-    let server = start(HttpOptions::default()).await;
-    let client = connect_http(&server.url(), &[], None).await;
+    let (server, client) = start_connected().await;
 
-    let result = call(&client, "add", json!({"a": 2, "b": 40})).await;
+    let result = call_tool(&client, "add", json!({"a": 2, "b": 40})).await;
     assert_eq!(result.is_error, Some(false));
     assert_eq!(text_of(&result), "42");
     assert!(result.structured_content.is_none());
 
-    let result = call(&client, "greet", json!({"name": "Ada"})).await;
+    let result = call_tool(&client, "greet", json!({"name": "Ada"})).await;
     assert_eq!(text_of(&result), "Hello, Ada!");
-    let result = call(&client, "greet", json!({"name": "Ada", "greeting": "Hi"})).await;
+    let result = call_tool(&client, "greet", json!({"name": "Ada", "greeting": "Hi"})).await;
     assert_eq!(text_of(&result), "Hi, Ada!");
-    let result = call(&client, "greet", json!({"name": "Ada", "greeting": null})).await;
+    let result = call_tool(&client, "greet", json!({"name": "Ada", "greeting": null})).await;
     assert_eq!(text_of(&result), "Hello, Ada!");
 
     // Structured object: structuredContent, and the same JSON as text.
-    let result = call(
+    let result = call_tool(
         &client,
         "create_user",
         json!({"user": {"displayName": "Grace", "age": 40}}),
@@ -443,26 +444,23 @@ async fn calls_return_text_and_structured_results() {
     assert_eq!(text, expected);
 
     // Structured non-object: wrapped as {"result": ...}.
-    let result = call(&client, "count_words", json!({"text": "one two three"})).await;
+    let result = call_tool(&client, "count_words", json!({"text": "one two three"})).await;
     assert_eq!(result.structured_content, Some(json!({"result": 3})));
     assert_eq!(text_of(&result), "3");
 
     // Injected state is shared across calls and sessions.
-    let first = text_of(&call(&client, "bump", json!({})).await);
+    let first = text_of(&call_tool(&client, "bump", json!({})).await);
     let other = connect_http(&server.url(), &[], None).await;
-    let second = text_of(&call(&other, "bump", json!({})).await);
+    let second = text_of(&call_tool(&other, "bump", json!({})).await);
     let n = |s: &str| s.trim_start_matches("call ").parse::<u64>().unwrap();
     assert_eq!(n(&second), n(&first) + 1, "{first} then {second}");
 
-    other.cancel().await.unwrap();
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [other, client]).await;
 }
 
 #[tokio::test]
 async fn a_tool_without_parameters_accepts_a_call_without_arguments() {
-    let server = start(HttpOptions::default()).await;
-    let client = connect_http(&server.url(), &[], None).await;
+    let (server, client) = start_connected().await;
     // No `arguments` key at all, as the conformance suite sends it.
     let result = client
         .call_tool(CallToolRequestParams::new("ping_pong"))
@@ -470,16 +468,14 @@ async fn a_tool_without_parameters_accepts_a_call_without_arguments() {
         .unwrap();
     assert_eq!(result.is_error, Some(false));
     assert_eq!(text_of(&result), "pong");
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 }
 
 #[tokio::test]
 async fn errors_are_tool_results_naming_the_problem() {
-    let server = start(HttpOptions::default()).await;
-    let client = connect_http(&server.url(), &[], None).await;
+    let (server, client) = start_connected().await;
 
-    let result = call(&client, "always_fails", json!({"reason": "disk on fire"})).await;
+    let result = call_tool(&client, "always_fails", json!({"reason": "disk on fire"})).await;
     assert_eq!(result.is_error, Some(true));
     assert_eq!(text_of(&result), "disk on fire");
 
@@ -502,12 +498,12 @@ async fn errors_are_tool_results_naming_the_problem() {
         ),
     ];
     for (arguments, message) in cases {
-        let result = call(&client, "add", arguments.clone()).await;
+        let result = call_tool(&client, "add", arguments.clone()).await;
         assert_eq!(result.is_error, Some(true), "{arguments}");
         assert_eq!(text_of(&result), message, "{arguments}");
     }
 
-    let result = call(&client, "ping_pong", json!({"x": 1})).await;
+    let result = call_tool(&client, "ping_pong", json!({"x": 1})).await;
     assert_eq!(result.is_error, Some(true));
     assert_eq!(
         text_of(&result),
@@ -515,7 +511,7 @@ async fn errors_are_tool_results_naming_the_problem() {
     );
 
     // A field of a struct argument, and the tool's own validation.
-    let result = call(&client, "create_user", json!({"user": {"age": 3}})).await;
+    let result = call_tool(&client, "create_user", json!({"user": {"age": 3}})).await;
     assert_eq!(result.is_error, Some(true));
     let text = text_of(&result);
     assert!(
@@ -524,7 +520,7 @@ async fn errors_are_tool_results_naming_the_problem() {
         ) && text.contains("displayName"),
         "{text}"
     );
-    let result = call(
+    let result = call_tool(
         &client,
         "create_user",
         json!({"user": {"displayName": " "}}),
@@ -550,11 +546,10 @@ async fn errors_are_tool_results_naming_the_problem() {
 
     // The session survives all of it.
     assert_eq!(
-        text_of(&call(&client, "add", json!({"a": 1, "b": 1})).await),
+        text_of(&call_tool(&client, "add", json!({"a": 1, "b": 1})).await),
         "2"
     );
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 }
 
 #[tokio::test]
@@ -571,7 +566,7 @@ async fn context_sees_headers_and_trace() {
         None,
     )
     .await;
-    let result = call(&client, "whoami", json!({})).await;
+    let result = call_tool(&client, "whoami", json!({})).await;
     assert_eq!(
         text_of(&result),
         "tenant=acme trace=0af7651916cd43dd8448eb211c80319c parent=b7ad6b7169203331 origin=agent-api"
@@ -580,15 +575,14 @@ async fn context_sees_headers_and_trace() {
 
     // Without the headers: a fresh trace, no parent.
     let client = connect_http(&server.url(), &[], None).await;
-    let text = text_of(&call(&client, "whoami", json!({})).await);
+    let text = text_of(&call_tool(&client, "whoami", json!({})).await);
     assert!(
         text.starts_with("tenant=<none> trace=") && text.ends_with(" parent=<none> origin=<none>"),
         "{text}"
     );
     let trace = text.split(' ').nth(1).unwrap().trim_start_matches("trace=");
     common::assert_hex(trace, 32);
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 }
 
 #[tokio::test]
@@ -597,15 +591,14 @@ async fn secret_arguments_never_reach_the_logs() {
     let trace_id = "5ec2e75ec2e75ec2e75ec2e75ec2e7aa";
     let client = connect_http(&server.url(), &[("x-trace-id", trace_id)], None).await;
     let password = "hunter2-do-not-log";
-    let result = call(
+    let result = call_tool(
         &client,
         "login",
         json!({"user": "ada", "password": password}),
     )
     .await;
     assert_eq!(text_of(&result), "ada logged in with 18 characters");
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 
     let logs = String::from_utf8(captured_logs().lock().unwrap().clone()).unwrap();
     assert!(!logs.contains(password), "the password was logged:\n{logs}");
@@ -625,8 +618,7 @@ async fn secret_arguments_never_reach_the_logs() {
 
 #[tokio::test]
 async fn resources_and_templates() {
-    let server = start(HttpOptions::default()).await;
-    let client = connect_http(&server.url(), &[], None).await;
+    let (server, client) = start_connected().await;
 
     let resources = client.list_all_resources().await.unwrap();
     assert_eq!(
@@ -653,18 +645,9 @@ async fn resources_and_templates() {
         .read_resource(ReadResourceRequestParams::new("test://config"))
         .await
         .unwrap();
-    assert_eq!(read.contents.len(), 1);
-    let ResourceContents::TextResourceContents {
-        uri,
-        mime_type,
-        text,
-        ..
-    } = &read.contents[0]
-    else {
-        panic!("expected text contents: {:?}", read.contents)
-    };
+    let (uri, mime_type, text) = text_contents(&read.contents);
     assert_eq!(uri, "test://config");
-    assert_eq!(mime_type.as_deref(), Some("application/json"));
+    assert_eq!(mime_type, Some("application/json"));
     assert_eq!(
         serde_json::from_str::<Value>(text).unwrap(),
         json!({"region": "eu-north", "replicas": 3})
@@ -677,17 +660,9 @@ async fn resources_and_templates() {
         ))
         .await
         .unwrap();
-    let ResourceContents::TextResourceContents {
-        uri,
-        mime_type,
-        text,
-        ..
-    } = &read.contents[0]
-    else {
-        panic!("expected text contents: {:?}", read.contents)
-    };
+    let (uri, mime_type, text) = text_contents(&read.contents);
     assert_eq!(uri, "test://tables/order%20items");
-    assert_eq!(mime_type.as_deref(), Some("text/plain"));
+    assert_eq!(mime_type, Some("text/plain"));
     assert_eq!(text, "columns of order items");
 
     // Unknown URIs, and a template whose function reports not-found: -32002.
@@ -715,14 +690,12 @@ async fn resources_and_templates() {
         error.message
     );
 
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 }
 
 #[tokio::test]
 async fn prompts_list_and_get() {
-    let server = start(HttpOptions::default()).await;
-    let client = connect_http(&server.url(), &[], None).await;
+    let (server, client) = start_connected().await;
 
     let prompts = client.list_all_prompts().await.unwrap();
     assert_eq!(
@@ -767,8 +740,7 @@ async fn prompts_list_and_get() {
     assert_eq!(error.code, ErrorCode::INVALID_PARAMS);
     assert!(error.message.contains("`nope`"), "{}", error.message);
 
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -870,11 +842,10 @@ async fn stateless_mode_answers_json_without_sessions() {
     // rmcp's client works against it too.
     let client = connect_http(&server.url(), &[], None).await;
     assert_eq!(
-        text_of(&call(&client, "add", json!({"a": 1, "b": 2})).await),
+        text_of(&call_tool(&client, "add", json!({"a": 1, "b": 2})).await),
         "3"
     );
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [client]).await;
 }
 
 #[tokio::test]
@@ -911,8 +882,7 @@ async fn dns_rebinding_is_refused_unless_the_host_is_allowed() {
 
 #[tokio::test]
 async fn malformed_json_is_refused_and_the_server_keeps_serving() {
-    let server = start(HttpOptions::default()).await;
-    let client = connect_http(&server.url(), &[], None).await;
+    let (server, client) = start_connected().await;
     for body in [r#"{"jsonrpc":"2.0","id":1,"method":"#, "not json", "{}"] {
         let response = post(&server.url(), body).send().await.unwrap();
         let status = response.status();
@@ -920,17 +890,15 @@ async fn malformed_json_is_refused_and_the_server_keeps_serving() {
     }
     // The session opened before is unaffected, and new ones open.
     assert_eq!(
-        text_of(&call(&client, "add", json!({"a": 2, "b": 2})).await),
+        text_of(&call_tool(&client, "add", json!({"a": 2, "b": 2})).await),
         "4"
     );
     let other = connect_http(&server.url(), &[], None).await;
     assert_eq!(
-        text_of(&call(&other, "add", json!({"a": 3, "b": 3})).await),
+        text_of(&call_tool(&other, "add", json!({"a": 3, "b": 3})).await),
         "6"
     );
-    other.cancel().await.unwrap();
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    close(server, [other, client]).await;
 }
 
 /// JSON-RPC 2.0 answers unparseable input with a -32700 error (id null); MCP allows it as the body

@@ -3,11 +3,11 @@
 
 mod common;
 
-use cm_mcp::rmcp::{
-    ServiceError, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult},
+use cm_mcp::rmcp::model::CallToolRequestParams;
+use common::{
+    Client, HttpProcess, SlowCall, command, connect_http, connect_stdio, expect_answer, run_to_end,
+    start_slow_call, text_of,
 };
-use common::{HttpProcess, args, command, connect_http, connect_stdio, run_to_end, text_of};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
@@ -163,8 +163,7 @@ async fn a_flag_wins_over_fastmcp_transport() {
     .await;
     let (_, start) = server.logs.wait_for_event("service.init.start").await;
     assert_eq!(start["data"]["transport"], "streamable-http");
-    common::signal(server.pid(), Signal::SIGTERM);
-    assert!(server.wait_exit().await.success());
+    assert!(server.terminate().await.success());
 }
 
 #[tokio::test]
@@ -228,7 +227,7 @@ async fn a_slow_startup_hook_times_out_and_the_server_serves_anyway() {
         .logs
         .events()
         .into_iter()
-        .map(|(_, v)| v["event_type"].clone())
+        .map(|v| v["event_type"].clone())
         .collect();
     let position = |t: &str| types.iter().position(|v| v == t);
     assert!(
@@ -261,39 +260,27 @@ async fn a_slow_startup_hook_times_out_and_the_server_serves_anyway() {
     assert_eq!(text_of(&ready), "ready");
 
     client.cancel().await.unwrap();
-    common::signal(server.pid(), Signal::SIGTERM);
-    assert!(server.wait_exit().await.success());
+    assert!(server.terminate().await.success());
 }
 
-/// Starts a 1.5 s call on `server`, sends SIGTERM once the call has started, and returns the call.
-async fn slow_call_then_sigterm(
-    server: &HttpProcess,
-    client: &common::Client,
-) -> tokio::task::JoinHandle<Result<CallToolResult, ServiceError>> {
-    let call = tokio::spawn({
-        let peer = client.peer().clone();
-        async move {
-            peer.call_tool(
-                CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1500}))),
-            )
-            .await
-        }
-    });
-    server
-        .logs
-        .wait_for("the start of the slow call", |v| {
-            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "sleep_ms"
-        })
-        .await;
+/// Starts the fixture server with `server_args`, connects a client, starts a `sleep_ms` call of
+/// `ms` and sends SIGTERM once the server has started the call.
+async fn sigterm_during_slow_call(
+    server_args: &[&str],
+    ms: u64,
+) -> (HttpProcess, Client, SlowCall) {
+    let server = HttpProcess::start("fixture-server", server_args, &[]).await;
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let call = start_slow_call(&client, &server.logs, ms).await;
     common::signal(server.pid(), Signal::SIGTERM);
-    call
+    (server, client, call)
 }
 
 /// The platform events of a shutdown, and of the `sleep_ms` call, in the order they were logged.
 fn shutdown_sequence(logs: &common::Logs) -> Vec<String> {
     logs.events()
         .into_iter()
-        .filter_map(|(_, v)| {
+        .filter_map(|v| {
             let t = v["event_type"].as_str()?;
             let relevant = t.starts_with("service.shutdown")
                 || t == "fixture.shutdown.hook"
@@ -314,17 +301,8 @@ const DRAINED_SHUTDOWN: [&str; 6] = [
 
 #[tokio::test]
 async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {
-    let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
-    let client = connect_http(&server.mcp_url(), &[], None).await;
-    let call = slow_call_then_sigterm(&server, &client).await;
-
-    let status = server.wait_exit().await;
-    assert!(
-        status.success(),
-        "{status}; stderr:\n{}",
-        server.logs.dump()
-    );
-    server.logs.wait_closed().await;
+    let (mut server, _client, call) = sigterm_during_slow_call(&[], 1500).await;
+    server.wait_clean_exit().await;
     assert_eq!(
         shutdown_sequence(&server.logs),
         DRAINED_SHUTDOWN,
@@ -337,49 +315,19 @@ async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {
 
 #[tokio::test]
 async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
-    let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
-    let client = connect_http(&server.mcp_url(), &[], None).await;
-    let call = slow_call_then_sigterm(&server, &client).await;
+    let (mut server, _client, call) = sigterm_during_slow_call(&[], 1500).await;
     let answer = tokio::time::timeout(common::TIMEOUT, call).await;
     let status = server.wait_exit().await;
-    let result = match answer {
-        Ok(joined) => joined.unwrap().unwrap_or_else(|e| {
-            panic!(
-                "the call in flight failed: {e}; stderr:\n{}",
-                server.logs.dump()
-            )
-        }),
-        Err(_) => panic!(
-            "the call in flight got no answer; stderr:\n{}",
-            server.logs.dump()
-        ),
-    };
+    let result = expect_answer(answer, &server.logs);
     assert_eq!(text_of(&result), "slept 1500 ms");
     assert!(status.success(), "{status}");
 }
 
 #[tokio::test]
 async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
-    let (mut server, stdout, stdin) = common::spawn_owned_stdio("fixture-server", &["--stdio"]);
-    let client = tokio::time::timeout(common::TIMEOUT, ().serve((stdout, stdin)))
-        .await
-        .expect("initialize in time")
-        .expect("initialize");
-    let call = tokio::spawn({
-        let peer = client.peer().clone();
-        async move {
-            peer.call_tool(
-                CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1500}))),
-            )
-            .await
-        }
-    });
-    server
-        .logs
-        .wait_for("the start of the slow call", |v| {
-            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "sleep_ms"
-        })
-        .await;
+    let (mut server, client) =
+        common::connect_owned_stdio("fixture-server", &["--stdio"], ()).await;
+    let call = start_slow_call(&client, &server.logs, 1500).await;
     common::signal(server.child.id().unwrap(), Signal::SIGTERM);
     let answer = tokio::time::timeout(common::TIMEOUT, call).await;
     let status = match tokio::time::timeout(common::TIMEOUT, server.child.wait()).await {
@@ -390,18 +338,7 @@ async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
         ),
     };
     server.logs.wait_closed().await;
-    let result = match answer {
-        Ok(joined) => joined.unwrap().unwrap_or_else(|e| {
-            panic!(
-                "the call in flight failed: {e}; stderr:\n{}",
-                server.logs.dump()
-            )
-        }),
-        Err(_) => panic!(
-            "the call in flight got no answer; stderr:\n{}",
-            server.logs.dump()
-        ),
-    };
+    let result = expect_answer(answer, &server.logs);
     assert_eq!(text_of(&result), "slept 1500 ms");
     assert!(status.success(), "{status}");
     assert_eq!(
@@ -415,24 +352,8 @@ async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
 #[tokio::test]
 async fn a_second_signal_exits_at_once() {
     // A grace period longer than the test's patience: only the second signal can end it in time.
-    let mut server = HttpProcess::start("fixture-server", &["--shutdown-grace", "600"], &[]).await;
-    let client = connect_http(&server.mcp_url(), &[], None).await;
-    let call = tokio::spawn({
-        let peer = client.peer().clone();
-        async move {
-            peer.call_tool(
-                CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 600_000}))),
-            )
-            .await
-        }
-    });
-    server
-        .logs
-        .wait_for("the start of the slow call", |v| {
-            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "sleep_ms"
-        })
-        .await;
-    common::signal(server.pid(), Signal::SIGTERM);
+    let (mut server, client, call) =
+        sigterm_during_slow_call(&["--shutdown-grace", "600"], 600_000).await;
     server.logs.wait_for_event("service.shutdown.signal").await;
     common::signal(server.pid(), Signal::SIGTERM);
     let status = server.wait_exit().await;
@@ -444,31 +365,9 @@ async fn a_second_signal_exits_at_once() {
 
 #[tokio::test]
 async fn calls_beyond_the_grace_period_are_abandoned() {
-    let mut server = HttpProcess::start("fixture-server", &["--shutdown-grace", "0.2"], &[]).await;
-    let client = connect_http(&server.mcp_url(), &[], None).await;
-    let call = tokio::spawn({
-        let peer = client.peer().clone();
-        async move {
-            peer.call_tool(
-                CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 600_000}))),
-            )
-            .await
-        }
-    });
-    server
-        .logs
-        .wait_for("the start of the slow call", |v| {
-            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "sleep_ms"
-        })
-        .await;
-    common::signal(server.pid(), Signal::SIGTERM);
-    let status = server.wait_exit().await;
-    assert!(
-        status.success(),
-        "{status}; stderr:\n{}",
-        server.logs.dump()
-    );
-    server.logs.wait_closed().await;
+    let (mut server, client, call) =
+        sigterm_during_slow_call(&["--shutdown-grace", "0.2"], 600_000).await;
+    server.wait_clean_exit().await;
     let (_, abandoned) = server
         .logs
         .wait_for("the warning about abandoned calls", |v| {

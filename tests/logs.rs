@@ -9,7 +9,6 @@ use common::{
     HttpProcess, Logs, args, assert_hex, assert_platform_timestamp, connect_http, connect_stdio,
     keys_in_order, text_of,
 };
-use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -49,6 +48,62 @@ async fn call_event(logs: &Logs, event_type: &str, tool: &str, trace_id: &str) -
     .await
 }
 
+/// A call of `tool` with `arguments` whose `_meta.traceparent` continues trace `trace_id` from
+/// [`CALLER_SPAN`].
+fn traced_call(tool: &'static str, arguments: Value, trace_id: &str) -> CallToolRequestParams {
+    let mut meta = RequestMetaObject::new();
+    meta.set_traceparent(format!("00-{trace_id}-{CALLER_SPAN}-01"));
+    let mut params = CallToolRequestParams::new(tool).with_arguments(args(arguments));
+    params.meta = Some(meta);
+    params
+}
+
+/// Waits for the start and completion events of the call to `tool` in trace `trace_id`, called
+/// from [`CALLER_SPAN`]; checks what every transport has in common: the start event's key order,
+/// and one new span for both events, a child of the caller's. Returns (raw line, event) of each.
+async fn expect_tool_events(
+    logs: &Logs,
+    tool: &str,
+    trace_id: &str,
+) -> ((String, Value), (String, Value)) {
+    let (start_line, start) = call_event(logs, "tool.execution.start", tool, trace_id).await;
+    let complete = call_event(logs, "tool.execution.complete", tool, trace_id).await;
+    assert_eq!(
+        keys_in_order(&start_line),
+        expected_keys(&["event_type", "data"]),
+        "{start_line}"
+    );
+    for event in [&start, &complete.1] {
+        assert_eq!(event["parent_span_id"], CALLER_SPAN, "{event}");
+    }
+    // The call runs in a new span of its own: one id for all its events.
+    let span = start["span_id"].as_str().unwrap();
+    assert_hex(span, 16);
+    assert_ne!(span, CALLER_SPAN);
+    assert_eq!(complete.1["span_id"], span);
+    ((start_line, start), complete)
+}
+
+/// Waits for the `event_type` error event of the call to `tool` in trace `trace_id`, and checks
+/// the key order and `success` every error event has.
+async fn expect_error_event(logs: &Logs, event_type: &str, tool: &str, trace_id: &str) -> Value {
+    let (line, event) = call_event(logs, event_type, tool, trace_id).await;
+    assert_eq!(
+        keys_in_order(&line),
+        expected_keys(&[
+            "event_type",
+            "duration_ms",
+            "success",
+            "data",
+            "error",
+            "error_type"
+        ]),
+        "{line}"
+    );
+    assert_eq!(event["success"], false);
+    event
+}
+
 #[tokio::test]
 async fn http_call_events_continue_the_callers_trace() {
     let mut server = HttpProcess::start("my-service", &[], &[]).await;
@@ -68,16 +123,8 @@ async fn http_call_events_continue_the_callers_trace() {
     let result = client.call_tool(params).await.unwrap();
     assert_eq!(text_of(&result), "Processed: hello logs");
 
-    let (start_line, start) =
-        call_event(&server.logs, "tool.execution.start", "my_tool", TRACE_ID).await;
-    let (complete_line, complete) =
-        call_event(&server.logs, "tool.execution.complete", "my_tool", TRACE_ID).await;
-
-    assert_eq!(
-        keys_in_order(&start_line),
-        expected_keys(&["event_type", "data"]),
-        "{start_line}"
-    );
+    let ((_, start), (complete_line, complete)) =
+        expect_tool_events(&server.logs, "my_tool", TRACE_ID).await;
     assert_eq!(
         keys_in_order(&complete_line),
         expected_keys(&["event_type", "duration_ms", "success", "data"]),
@@ -87,17 +134,12 @@ async fn http_call_events_continue_the_callers_trace() {
     for event in [&start, &complete] {
         assert_eq!(event["level"], "info");
         assert_eq!(event["trace_id"], TRACE_ID);
-        assert_eq!(event["parent_span_id"], CALLER_SPAN);
         assert_eq!(event["session_id"], "session-42");
         assert_eq!(event["origin_service"], "agent-api");
         assert_eq!(event["api_key_hash"], API_KEY_HASH);
         assert_platform_timestamp(event["timestamp"].as_str().unwrap());
     }
-    // The call runs in a new span of its own: one id for all its events.
     let span = start["span_id"].as_str().unwrap();
-    assert_hex(span, 16);
-    assert_ne!(span, CALLER_SPAN);
-    assert_eq!(complete["span_id"], span);
 
     assert_eq!(start["event"], "Tool execution started");
     assert_eq!(
@@ -132,9 +174,7 @@ async fn http_call_events_continue_the_callers_trace() {
 
     // The API key itself appears nowhere, even after a full shutdown flushed every line.
     client.cancel().await.unwrap();
-    common::signal(server.pid(), Signal::SIGTERM);
-    assert!(server.wait_exit().await.success());
-    server.logs.wait_closed().await;
+    assert!(server.terminate().await.success());
     let all = server.logs.dump();
     assert!(all.contains("service.shutdown.complete"), "{all}");
     assert!(!all.contains(API_KEY), "the API key was logged:\n{all}");
@@ -166,40 +206,23 @@ async fn lifecycle_events_without_a_trace_have_no_trace_fields() {
         ready["event"],
         format!("Serving MCP at {}/mcp", server.base)
     );
-    common::signal(server.pid(), Signal::SIGTERM);
-    assert!(server.wait_exit().await.success());
+    assert!(server.terminate().await.success());
 }
 
 #[tokio::test]
 async fn stdio_call_events_continue_the_meta_traceparent() {
     let server = connect_stdio("my-service", &["--stdio"], &[]).await;
-    let mut meta = RequestMetaObject::new();
-    meta.set_traceparent(format!("00-{TRACE_ID}-{CALLER_SPAN}-01"));
-    let mut params = CallToolRequestParams::new("my_tool")
-        .with_arguments(args(json!({"input_param": "over stdio"})));
-    params.meta = Some(meta);
+    let params = traced_call("my_tool", json!({"input_param": "over stdio"}), TRACE_ID);
     let result = server.client.call_tool(params).await.unwrap();
     assert_eq!(text_of(&result), "Processed: over stdio");
 
-    let (start_line, start) =
-        call_event(&server.logs, "tool.execution.start", "my_tool", TRACE_ID).await;
-    let (_, complete) =
-        call_event(&server.logs, "tool.execution.complete", "my_tool", TRACE_ID).await;
-    assert_eq!(
-        keys_in_order(&start_line),
-        expected_keys(&["event_type", "data"])
-    );
+    let ((_, start), (_, complete)) = expect_tool_events(&server.logs, "my_tool", TRACE_ID).await;
     for event in [&start, &complete] {
-        assert_eq!(event["parent_span_id"], CALLER_SPAN);
         // No HTTP: no session header, no API key, no origin.
         assert_eq!(event["session_id"], Value::Null);
         assert_eq!(event["api_key_hash"], "");
         assert_eq!(event["origin_service"], Value::Null);
     }
-    let span = start["span_id"].as_str().unwrap();
-    assert_hex(span, 16);
-    assert_ne!(span, CALLER_SPAN);
-    assert_eq!(complete["span_id"], span);
 
     // Without a traceparent, every call starts a trace of its own.
     let params = CallToolRequestParams::new("my_tool")
@@ -222,12 +245,8 @@ async fn stdio_call_events_continue_the_meta_traceparent() {
 #[tokio::test]
 async fn invalid_arguments_log_a_validation_error() {
     let server = connect_stdio("my-service", &["--stdio"], &[]).await;
-    let mut meta = RequestMetaObject::new();
     let trace = "11111111111111111111111111111111";
-    meta.set_traceparent(format!("00-{trace}-{CALLER_SPAN}-01"));
-    let mut params =
-        CallToolRequestParams::new("my_tool").with_arguments(args(json!({"input": "typo"})));
-    params.meta = Some(meta);
+    let params = traced_call("my_tool", json!({"input": "typo"}), trace);
     let result = server.client.call_tool(params).await.unwrap();
     assert_eq!(result.is_error, Some(true));
     assert_eq!(
@@ -235,21 +254,8 @@ async fn invalid_arguments_log_a_validation_error() {
         "Invalid arguments for tool `my_tool`: missing required argument `input_param`"
     );
 
-    let (line, event) = call_event(&server.logs, "tool.validation.error", "my_tool", trace).await;
-    assert_eq!(
-        keys_in_order(&line),
-        expected_keys(&[
-            "event_type",
-            "duration_ms",
-            "success",
-            "data",
-            "error",
-            "error_type"
-        ]),
-        "{line}"
-    );
+    let event = expect_error_event(&server.logs, "tool.validation.error", "my_tool", trace).await;
     assert_eq!(event["level"], "warning");
-    assert_eq!(event["success"], false);
     assert_eq!(event["error_type"], "ValidationError");
     assert_eq!(event["error"], "missing required argument `input_param`");
     assert_eq!(event["data"], json!({"tool_name": "my_tool"}));
@@ -259,32 +265,15 @@ async fn invalid_arguments_log_a_validation_error() {
 #[tokio::test]
 async fn a_failing_tool_logs_an_error_event_with_its_type() {
     let server = connect_stdio("fixture-server", &["--stdio"], &[]).await;
-    let mut meta = RequestMetaObject::new();
     let trace = "22222222222222222222222222222222";
-    meta.set_traceparent(format!("00-{trace}-{CALLER_SPAN}-01"));
-    let mut params =
-        CallToolRequestParams::new("parse_number").with_arguments(args(json!({"text": "twelve"})));
-    params.meta = Some(meta);
+    let params = traced_call("parse_number", json!({"text": "twelve"}), trace);
     let result = server.client.call_tool(params).await.unwrap();
     assert_eq!(result.is_error, Some(true));
     assert_eq!(text_of(&result), "invalid digit found in string");
 
-    let (line, event) =
-        call_event(&server.logs, "tool.execution.error", "parse_number", trace).await;
-    assert_eq!(
-        keys_in_order(&line),
-        expected_keys(&[
-            "event_type",
-            "duration_ms",
-            "success",
-            "data",
-            "error",
-            "error_type"
-        ]),
-        "{line}"
-    );
+    let event =
+        expect_error_event(&server.logs, "tool.execution.error", "parse_number", trace).await;
     assert_eq!(event["level"], "error");
-    assert_eq!(event["success"], false);
     assert_eq!(event["error"], "invalid digit found in string");
     assert_eq!(event["error_type"], "ParseIntError");
     assert_eq!(event["event"], "Tool execution failed");
@@ -305,17 +294,13 @@ async fn store_token_and_collect_logs(extra_args: &[&str]) -> String {
     );
     let (_, start) = server
         .logs
-        .wait_for("the start event of store_token", |v| {
-            v["event_type"] == "tool.execution.start" && v["data"]["tool_name"] == "store_token"
-        })
+        .wait_for_tool("tool.execution.start", "store_token")
         .await;
     let preview: Value =
         serde_json::from_str(start["data"]["input_preview"].as_str().unwrap()).unwrap();
     assert_eq!(preview, json!({"label": "billing", "token": "***"}));
     client.cancel().await.unwrap();
-    common::signal(server.pid(), Signal::SIGTERM);
-    assert!(server.wait_exit().await.success());
-    server.logs.wait_closed().await;
+    assert!(server.terminate().await.success());
     server.logs.dump()
 }
 

@@ -1,12 +1,12 @@
 //! Stack mode against a stand-in config manager and realtime service on loopback: registration,
 //! pushed updates, the reconnect hook, and a manager that is down, failing, slow or drops its socket.
 
-mod support;
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::{platform::*, *};
 use serde_json::{Value, json};
-use support::*;
 
 /// How fast a pushed update must show: the issue asks for "within a second".
 const PUSH_BOUND: Duration = Duration::from_secs(1);
@@ -24,7 +24,8 @@ async fn registers_with_get_patch_get_then_subscribes() {
     ))
     .await;
     let dir = scratch_dir();
-    let server = Process::start("my-service", dir.path(), &manager.env("my-service-abc")).await;
+    let server =
+        HttpProcess::start_in("my-service", dir.path(), &manager.env("my-service-abc")).await;
     manager.wait_subscribed(1).await;
 
     let requests = manager.requests();
@@ -82,11 +83,11 @@ async fn registers_with_get_patch_get_then_subscribes() {
     assert_eq!(health["connector_id"], "MYSERVICE");
     server
         .logs
-        .wait_event("connection.established", "config_manager")
+        .wait_for_target("connection.established", "config_manager")
         .await;
     server
         .logs
-        .wait_event("service.connection.deferred", "")
+        .wait_for_event("service.connection.deferred")
         .await;
 }
 
@@ -96,7 +97,7 @@ async fn an_empty_first_answer_is_ignored_and_the_defaults_registered() {
     let dir = scratch_dir();
     let mut env = manager.env("my-service");
     env.push(("MYSERVICE_DESCRIPTION", "described by env"));
-    let _server = Process::start("my-service", dir.path(), &env).await;
+    let _server = HttpProcess::start_in("my-service", dir.path(), &env).await;
     manager.wait_subscribed(1).await;
     let patch = manager.requests()[1].clone();
     assert_eq!(patch.method, "PATCH");
@@ -110,7 +111,7 @@ async fn an_empty_first_answer_is_ignored_and_the_defaults_registered() {
 async fn a_pushed_stack_id_reaches_health_and_the_info_resource() {
     let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
     let dir = scratch_dir();
-    let server = Process::start("my-service", dir.path(), &manager.env("my-service")).await;
+    let server = HttpProcess::start_in("my-service", dir.path(), &manager.env("my-service")).await;
     manager.wait_subscribed(1).await;
     let client = server.client().await;
 
@@ -162,7 +163,10 @@ async fn a_pushed_stack_id_reaches_health_and_the_info_resource() {
         .await;
     let info = read_json(&client, "my-service://info").await;
     assert_eq!(info["status"], "unavailable");
-    server.logs.wait_event("connection.lost", "connector").await;
+    server
+        .logs
+        .wait_for_target("connection.lost", "connector")
+        .await;
 }
 
 /// The fixture's connectors block: `api` for `API`, nothing for the others.
@@ -173,7 +177,7 @@ fn fixture_block(api: Option<&str>) -> Value {
     })
 }
 
-fn hook_urls(server: &Process) -> Vec<String> {
+fn hook_urls(server: &HttpProcess) -> Vec<String> {
     server
         .logs
         .of_type("fixture.hook.run")
@@ -190,7 +194,8 @@ fn api_url(stack_id: &str) -> String {
 async fn the_reconnect_hook_runs_once_per_change() {
     let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
     let dir = scratch_dir();
-    let server = Process::start("platform-fixture", dir.path(), &manager.env("fixture")).await;
+    let server =
+        HttpProcess::start_in("platform-fixture", dir.path(), &manager.env("fixture")).await;
     manager.wait_subscribed(1).await;
     let client = server.client().await;
 
@@ -240,7 +245,10 @@ async fn the_reconnect_hook_runs_once_per_change() {
     manager.push_connectors(fixture_block(Some("a2")));
     wait_hooks(2).await;
     manager.push_connectors(fixture_block(None));
-    server.logs.wait_event("connection.lost", "connector").await;
+    server
+        .logs
+        .wait_for_target("connection.lost", "connector")
+        .await;
     manager.push_connectors(fixture_block(Some("a3")));
     wait_hooks(3).await;
     server
@@ -262,7 +270,7 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
     let dir = scratch_dir();
     let mut env = manager.env("fixture");
     env.push(("PROBE_HOOK_FAILURES", "2"));
-    let server = Process::start("platform-fixture", dir.path(), &env).await;
+    let server = HttpProcess::start_in("platform-fixture", dir.path(), &env).await;
     manager.wait_subscribed(1).await;
     let client = server.client().await;
 
@@ -275,7 +283,7 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
         tokio::spawn(async move { call(&client, "wait_api", json!({"ms": 20_000})).await })
     };
     manager.push_connectors(fixture_block(Some("h1")));
-    let retry = server
+    let (_, retry) = server
         .logs
         .wait_for("a hook retry", |e| {
             e["event_type"] == "connection.retry" && e["data"]["connector_id"] == "API"
@@ -296,7 +304,7 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
         text.contains("is not connected yet") && text.contains("simulated failure"),
         "{text}"
     );
-    let established = server
+    let (_, established) = server
         .logs
         .wait_for("the API established", |e| {
             e["event_type"] == "connection.established" && e["data"]["connector_id"] == "API"
@@ -324,7 +332,7 @@ async fn a_manager_down_at_startup_is_registered_with_when_it_appears() {
     let manager_url = format!("http://127.0.0.1:{manager_port}");
     let realtime_url = format!("ws://127.0.0.1:{realtime_port}");
     let dir = scratch_dir();
-    let server = Process::start(
+    let server = HttpProcess::start_in(
         "my-service",
         dir.path(),
         &[
@@ -343,9 +351,9 @@ async fn a_manager_down_at_startup_is_registered_with_when_it_appears() {
         call(&client, "my_tool", json!({"input_param": "hi"})).await,
         (false, "Processed: hi".to_string())
     );
-    let retry = server
+    let (_, retry) = server
         .logs
-        .wait_event("connection.retry", "config_manager")
+        .wait_for_target("connection.retry", "config_manager")
         .await;
     assert!(
         retry["error"].as_str().unwrap().contains("unreachable"),
@@ -388,25 +396,25 @@ async fn manager_errors_are_logged_and_do_not_stop_the_server() {
         ),
     ]);
     let dir = scratch_dir();
-    let server = Process::start("my-service", dir.path(), &manager.env("failing")).await;
+    let server = HttpProcess::start_in("my-service", dir.path(), &manager.env("failing")).await;
     manager.wait_subscribed(1).await;
     // A 5xx is retried (the whole sequence); a 4xx is logged and registration goes on.
     assert_eq!(
         manager.methods(),
         ["GET", "PATCH", "GET", "PATCH", "GET", "WS"]
     );
-    let retry = server
+    let (_, retry) = server
         .logs
-        .wait_event("connection.retry", "config_manager")
+        .wait_for_target("connection.retry", "config_manager")
         .await;
     let error = retry["error"].as_str().unwrap();
     assert!(
         error.contains("500") && error.contains("boom") && error.contains("database down"),
         "{retry}"
     );
-    let rejected = server
+    let (_, rejected) = server
         .logs
-        .wait_event("service.registration.error", "")
+        .wait_for_event("service.registration.error")
         .await;
     let error = rejected["error"].as_str().unwrap();
     assert!(
@@ -428,7 +436,7 @@ async fn a_slow_manager_does_not_delay_serving() {
     let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
     manager.delay_gets(Some(Duration::from_secs(60)));
     let dir = scratch_dir();
-    let server = Process::start("my-service", dir.path(), &manager.env("slow")).await;
+    let server = HttpProcess::start_in("my-service", dir.path(), &manager.env("slow")).await;
     manager
         .wait_methods("the first GET", |m| m == ["GET"])
         .await;
@@ -446,18 +454,24 @@ async fn a_slow_manager_does_not_delay_serving() {
 async fn a_dropped_websocket_is_restored_and_missed_updates_fetched() {
     let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
     let dir = scratch_dir();
-    let server = Process::start("my-service", dir.path(), &manager.env("dropped")).await;
+    let server = HttpProcess::start_in("my-service", dir.path(), &manager.env("dropped")).await;
     manager.wait_subscribed(1).await;
 
     manager.refuse_realtime(true);
     manager.drop_sockets();
-    server.logs.wait_event("connection.lost", "realtime").await;
+    server
+        .logs
+        .wait_for_target("connection.lost", "realtime")
+        .await;
     manager
         .wait_methods("a refused re-subscription", |m| {
             m.iter().any(|m| m == "WS-REFUSED")
         })
         .await;
-    server.logs.wait_event("connection.retry", "realtime").await;
+    server
+        .logs
+        .wait_for_target("connection.retry", "realtime")
+        .await;
     assert_eq!(server.health().await["status"], "healthy");
 
     // Assigned while the socket is down: nobody can push it; the re-fetch after reconnecting finds it.

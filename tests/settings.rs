@@ -1,15 +1,15 @@
 //! Settings: loaded from prefixed env vars over defaults, a bad value stops the start with a message
 //! naming the variable, and in a stack they are the registered config that the manager can replace.
 
-mod support;
+mod common;
 
+use common::{platform::*, *};
 use serde_json::{Value, json};
-use support::*;
 
 #[tokio::test]
 async fn a_bad_value_is_a_startup_error_naming_the_variable_and_type() {
     let dir = scratch_dir();
-    let (status, stderr) = run_to_end(
+    let (status, stderr) = run_to_end_in(
         "platform-fixture",
         dir.path(),
         &[("FIXTURE_PORT", "eighty")],
@@ -34,7 +34,7 @@ async fn a_bad_value_is_a_startup_error_naming_the_variable_and_type() {
     );
 
     let (status, stderr) =
-        run_to_end("platform-fixture", dir.path(), &[("FIXTURE_PORT", "70000")]).await;
+        run_to_end_in("platform-fixture", dir.path(), &[("FIXTURE_PORT", "70000")]).await;
     assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("FIXTURE_PORT=`70000` is not valid: expected an unsigned 16 bit integer"),
@@ -43,7 +43,7 @@ async fn a_bad_value_is_a_startup_error_naming_the_variable_and_type() {
 
     // A .env value is checked the same way.
     std::fs::write(dir.path().join(".env"), "FIXTURE_VERBOSE=perhaps\n").unwrap();
-    let (status, stderr) = run_to_end("platform-fixture", dir.path(), &[]).await;
+    let (status, stderr) = run_to_end_in("platform-fixture", dir.path(), &[]).await;
     assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("FIXTURE_VERBOSE=`perhaps` is not valid"),
@@ -54,7 +54,7 @@ async fn a_bad_value_is_a_startup_error_naming_the_variable_and_type() {
 #[tokio::test]
 async fn env_values_reach_tools_locally() {
     let dir = scratch_dir();
-    let server = Process::start(
+    let server = HttpProcess::start_in(
         "platform-fixture",
         dir.path(),
         &[("FIXTURE_NAME", "1234"), ("FIXTURE_VERBOSE", "yes")],
@@ -80,7 +80,7 @@ async fn in_a_stack_the_settings_are_the_registered_config_and_follow_the_manage
     let dir = scratch_dir();
     let mut env = manager.env("fixture");
     env.extend([("FIXTURE_NAME", "from-env"), ("FIXTURE_PORT", "9000")]);
-    let server = Process::start("platform-fixture", dir.path(), &env).await;
+    let server = HttpProcess::start_in("platform-fixture", dir.path(), &env).await;
     manager.wait_subscribed(1).await;
 
     let patch = manager.requests()[1].body.clone().unwrap();
@@ -128,7 +128,7 @@ async fn in_a_stack_the_settings_are_the_registered_config_and_follow_the_manage
 
     // A config that does not fit is refused, logged, and changes nothing.
     manager.push_config(json!({"port": "not a port"}));
-    let error = server.logs.wait_event("service.config.error", "").await;
+    let (_, error) = server.logs.wait_for_event("service.config.error").await;
     assert!(error["error"].as_str().unwrap().contains("port"), "{error}");
     assert_eq!(config().await["name"], "pushed");
 }

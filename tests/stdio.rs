@@ -11,29 +11,15 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use cm_mcp::rmcp::{
-    ClientHandler, RoleClient, ServiceExt,
+    ClientHandler, RoleClient,
     model::{
         CallToolRequestParams, GetPromptRequestParams, LoggingLevel,
-        LoggingMessageNotificationParam, ReadResourceRequestParams, ResourceContents,
+        LoggingMessageNotificationParam, ReadResourceRequestParams,
     },
     service::NotificationContext,
 };
-use common::{TIMEOUT, args, connect_stdio, text_of};
+use common::{TIMEOUT, args, connect_stdio, text_contents, text_of};
 use serde_json::{Value, json};
-
-fn text_contents(contents: &[ResourceContents]) -> (&str, Option<&str>, &str) {
-    match contents {
-        [
-            ResourceContents::TextResourceContents {
-                uri,
-                mime_type,
-                text,
-                ..
-            },
-        ] => (uri, mime_type.as_deref(), text),
-        other => panic!("expected one text content, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn my_service_serves_its_tool_and_resource_over_stdio() {
@@ -161,12 +147,9 @@ impl ClientHandler for RecordingClient {
 
 #[tokio::test]
 async fn tools_log_to_the_client() {
-    let (mut server, stdout, stdin) = common::spawn_owned_stdio("my-service", &["--stdio"]);
     let handler = RecordingClient::default();
-    let client = tokio::time::timeout(TIMEOUT, handler.clone().serve((stdout, stdin)))
-        .await
-        .expect("initialize in time")
-        .expect("initialize");
+    let (mut server, client) =
+        common::connect_owned_stdio("my-service", &["--stdio"], handler.clone()).await;
     client
         .call_tool(
             CallToolRequestParams::new("my_tool")
@@ -197,11 +180,8 @@ async fn tools_log_to_the_client() {
 
 #[tokio::test]
 async fn closing_stdin_shuts_the_server_down_cleanly() {
-    let (mut server, stdout, stdin) = common::spawn_owned_stdio("fixture-server", &["--stdio"]);
-    let client = tokio::time::timeout(TIMEOUT, ().serve((stdout, stdin)))
-        .await
-        .expect("initialize in time")
-        .expect("initialize");
+    let (mut server, client) =
+        common::connect_owned_stdio("fixture-server", &["--stdio"], ()).await;
     let result = client
         .call_tool(CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1}))))
         .await
@@ -210,21 +190,12 @@ async fn closing_stdin_shuts_the_server_down_cleanly() {
     // Dropping the client's transport closes the server's stdin.
     client.cancel().await.unwrap();
 
-    let status = tokio::time::timeout(TIMEOUT, server.child.wait())
-        .await
-        .unwrap_or_else(|_| panic!("the server kept running; stderr:\n{}", server.logs.dump()))
-        .unwrap();
-    assert!(
-        status.success(),
-        "{status}; stderr:\n{}",
-        server.logs.dump()
-    );
-    server.logs.wait_closed().await;
+    server.wait_clean_exit().await;
     let order: Vec<String> = server
         .logs
         .events()
         .into_iter()
-        .filter_map(|(_, v)| v["event_type"].as_str().map(str::to_string))
+        .filter_map(|v| v["event_type"].as_str().map(str::to_string))
         .filter(|t| t.starts_with("service.shutdown") || t == "fixture.shutdown.hook")
         .collect();
     assert_eq!(

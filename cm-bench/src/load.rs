@@ -277,25 +277,14 @@ async fn run_http(endpoint: &HttpEndpoint, options: &LoadOptions) -> anyhow::Res
         .into_iter()
         .map(|mut client| {
             let call = options.call.clone();
+            // Do not spin on a server that is down.
             tokio::spawn(async move {
-                let mut tally = Tally::default();
-                let mut made = 0;
-                loop {
-                    let started = Instant::now();
-                    if !window.go_on(made, started) {
-                        break;
-                    }
+                let mut calls = Calls::new(window, AfterError::Pause);
+                while let Some(started) = calls.next() {
                     let answer = client.call(&call).await;
-                    made += 1;
-                    if answer.is_err() {
-                        // Do not spin on a server that is down.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    if window.counts(started) {
-                        tally.record(started, answer);
-                    }
+                    calls.record(started, answer).await;
                 }
-                tally
+                calls.tally
             })
         })
         .collect();
@@ -312,6 +301,53 @@ async fn run_http(endpoint: &HttpEndpoint, options: &LoadOptions) -> anyhow::Res
     ))
 }
 
+/// What a client does after a failed call.
+#[derive(Clone, Copy, PartialEq)]
+enum AfterError {
+    Pause,
+    Stop,
+}
+
+/// One client's calls, one at a time, until the window closes; those inside it are tallied.
+struct Calls {
+    window: Window,
+    after_error: AfterError,
+    made: u64,
+    stopped: bool,
+    tally: Tally,
+}
+
+impl Calls {
+    fn new(window: Window, after_error: AfterError) -> Calls {
+        Calls {
+            window,
+            after_error,
+            made: 0,
+            stopped: false,
+            tally: Tally::default(),
+        }
+    }
+
+    /// When the next call starts, or `None` when the client is done.
+    fn next(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        (!self.stopped && self.window.go_on(self.made, now)).then_some(now)
+    }
+
+    async fn record(&mut self, started: Instant, answer: anyhow::Result<(Instant, Outcome)>) {
+        self.made += 1;
+        let failed = answer.is_err();
+        if self.window.counts(started) {
+            self.tally.record(started, answer);
+        }
+        match self.after_error {
+            _ if !failed => {}
+            AfterError::Pause => tokio::time::sleep(Duration::from_millis(10)).await,
+            AfterError::Stop => self.stopped = true,
+        }
+    }
+}
+
 async fn run_stdio(
     command: std::process::Command,
     options: &LoadOptions,
@@ -325,25 +361,14 @@ async fn run_stdio(
         .map(|_| {
             let call = options.call.clone();
             let server = server.clone();
+            // A stdio server that stopped answering is not coming back.
             tokio::spawn(async move {
-                let mut tally = Tally::default();
-                let mut made = 0;
-                loop {
-                    let started = Instant::now();
-                    if !window.go_on(made, started) {
-                        break;
-                    }
+                let mut calls = Calls::new(window, AfterError::Stop);
+                while let Some(started) = calls.next() {
                     let answer = server.call(&call).await;
-                    made += 1;
-                    let failed = answer.is_err();
-                    if window.counts(started) {
-                        tally.record(started, answer);
-                    }
-                    if failed {
-                        break; // a stdio server that stopped answering is not coming back
-                    }
+                    calls.record(started, answer).await;
                 }
-                tally
+                calls.tally
             })
         })
         .collect();

@@ -34,6 +34,10 @@ use tracing_subscriber::{
 
 use crate::trace::TraceContext;
 
+mod writer;
+
+pub use writer::{BatchGuard, BatchWriter};
+
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -45,19 +49,16 @@ pub enum LogFormat {
 
 /// Keeps the background log writer alive; dropping it flushes what is queued.
 pub struct LogGuard {
-    _worker: Option<tracing_appender::non_blocking::WorkerGuard>,
+    _worker: Option<BatchGuard>,
 }
 
-/// Installs the platform log format on stderr as the global subscriber, written by a background
-/// thread so that a slow stderr never stalls a request (lines beyond a large queue are dropped, not
-/// waited for). `filter` is an `EnvFilter` directive such as `info`. Does nothing when a global
-/// subscriber is already set (e.g. by a test harness).
+/// Installs the platform log format on stderr as the global subscriber, written in batches by a
+/// background thread so that a slow stderr never stalls a request (see [`BatchWriter`]).
+/// `filter` is an `EnvFilter` directive such as `info`. Does nothing when a global subscriber is
+/// already set (e.g. by a test harness).
 pub fn init(format: LogFormat, filter: &str) -> LogGuard {
-    let (writer, worker) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(true)
-        .thread_name("cm-mcp-log")
-        .finish(std::io::stderr());
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, worker) = BatchWriter::new(std::io::stderr());
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(PlatformLayer::new(writer, format))
@@ -145,6 +146,8 @@ struct Fields {
     error_type: Option<Value>,
     data: Vec<(&'static str, Value)>,
     other: Vec<(&'static str, Value)>,
+    /// The text of every string value, reused from line to line.
+    strings: String,
 }
 
 impl Fields {
@@ -157,6 +160,13 @@ impl Fields {
         self.error_type = None;
         self.data.clear();
         self.other.clear();
+        self.strings.clear();
+    }
+
+    fn text(&mut self, f: impl FnOnce(&mut String)) -> Value {
+        let start = self.strings.len();
+        f(&mut self.strings);
+        Value::Str(start..self.strings.len())
     }
 
     fn put(&mut self, field: &Field, value: Value) {
@@ -179,7 +189,8 @@ impl Fields {
 }
 
 enum Value {
-    Str(String),
+    /// A range of `Fields::strings`.
+    Str(std::ops::Range<usize>),
     I64(i64),
     U64(u64),
     F64(f64),
@@ -191,7 +202,8 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message.push_str(value);
         } else {
-            self.put(field, Value::Str(value.to_string()));
+            let value = self.text(|s| s.push_str(value));
+            self.put(field, value);
         }
     }
 
@@ -212,14 +224,20 @@ impl Visit for Fields {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.put(field, Value::Str(value.to_string()));
+        let value = self.text(|s| {
+            let _ = write!(s, "{value}");
+        });
+        self.put(field, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
         } else {
-            self.put(field, Value::Str(format!("{value:?}")));
+            let value = self.text(|s| {
+                let _ = write!(s, "{value:?}");
+            });
+            self.put(field, value);
         }
     }
 }
@@ -248,17 +266,62 @@ pub(crate) fn now_iso() -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
+thread_local! {
+    /// The last second formatted, and its `YYYY-MM-DDTHH:MM:SS.` text.
+    static SECOND: std::cell::Cell<(u64, [u8; 20])> = const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+}
+
+const SECOND_FORMAT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].");
+
 fn write_timestamp(buf: &mut Vec<u8>) {
-    let _ = OffsetDateTime::now_utc().format_into(buf, TIMESTAMP);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (cached, mut prefix) = SECOND.with(|c| c.get());
+    if cached != secs {
+        let mut text = Vec::with_capacity(20);
+        if let Ok(t) = OffsetDateTime::from_unix_timestamp(secs as i64) {
+            let _ = t.format_into(&mut text, SECOND_FORMAT);
+        }
+        if text.len() == 20 {
+            prefix.copy_from_slice(&text);
+            SECOND.with(|c| c.set((secs, prefix)));
+        } else {
+            let _ = OffsetDateTime::now_utc().format_into(buf, TIMESTAMP);
+            return;
+        }
+    }
+    buf.extend_from_slice(&prefix);
+    let mut micros = now.subsec_micros();
+    let mut digits = [b'0'; 6];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    buf.extend_from_slice(&digits);
+    buf.push(b'Z');
 }
 
+/// Most log strings need no escaping and are copied as they are; serde_json escapes the rest.
 fn write_str(buf: &mut Vec<u8>, s: &str) {
-    let _ = serde_json::to_writer(&mut *buf, s);
+    // No early exit: the whole-string scan vectorizes, a short-circuiting one does not.
+    let escape = s.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !escape {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *buf, s);
+    }
 }
 
-fn write_value(buf: &mut Vec<u8>, value: &Value) {
+fn write_value(buf: &mut Vec<u8>, strings: &str, value: &Value) {
     match value {
-        Value::Str(s) => write_str(buf, s),
+        Value::Str(r) => write_str(buf, &strings[r.clone()]),
         Value::I64(n) => {
             let _ = write!(buf, "{n}");
         }
@@ -297,7 +360,7 @@ fn write_json(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&Trace
     ] {
         if let Some(value) = value {
             write_key(buf, first, key);
-            write_value(buf, value);
+            write_value(buf, &f.strings, value);
         }
     }
     if f.event_type.is_some() || !f.data.is_empty() {
@@ -306,19 +369,19 @@ fn write_json(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&Trace
         let data_first = &mut true;
         for (key, value) in &f.data {
             write_key(buf, data_first, key);
-            write_value(buf, value);
+            write_value(buf, &f.strings, value);
         }
         buf.push(b'}');
     }
     for (key, value) in [("error", &f.error), ("error_type", &f.error_type)] {
         if let Some(value) = value {
             write_key(buf, first, key);
-            write_value(buf, value);
+            write_value(buf, &f.strings, value);
         }
     }
     for (key, value) in &f.other {
         write_key(buf, first, key);
-        write_value(buf, value);
+        write_value(buf, &f.strings, value);
     }
     write_key(buf, first, "event");
     write_str(buf, &f.message);
@@ -345,10 +408,10 @@ fn write_json(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&Trace
     buf.extend_from_slice(b"}\n");
 }
 
-fn write_plain(buf: &mut Vec<u8>, value: &Value) {
+fn write_plain(buf: &mut Vec<u8>, strings: &str, value: &Value) {
     match value {
-        Value::Str(s) => buf.extend_from_slice(s.as_bytes()),
-        other => write_value(buf, other),
+        Value::Str(r) => buf.extend_from_slice(strings[r.clone()].as_bytes()),
+        other => write_value(buf, strings, other),
     }
 }
 
@@ -356,7 +419,7 @@ fn write_human(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&Trac
     write_timestamp(buf);
     let _ = write!(buf, " {:>7} ", level_name(level).to_ascii_uppercase());
     if let Some(event_type) = &f.event_type {
-        write_plain(buf, event_type);
+        write_plain(buf, &f.strings, event_type);
         buf.push(b' ');
     }
     buf.extend_from_slice(f.message.as_bytes());
@@ -373,7 +436,7 @@ fn write_human(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&Trac
         .chain(f.other.iter().map(|(k, v)| (*k, v)));
     for (key, value) in pairs {
         let _ = write!(buf, " {key}=");
-        write_plain(buf, value);
+        write_plain(buf, &f.strings, value);
     }
     if let Some(t) = trace {
         let _ = write!(buf, " trace_id={} span_id={}", t.trace_id, t.span_id);
@@ -450,13 +513,35 @@ mod tests {
         let subscriber = tracing_subscriber::registry()
             .with(PlatformLayer::new(capture.clone(), LogFormat::Json));
         tracing::subscriber::with_default(subscriber, || {
-            tracing::warn!(port = 8080u64, "quote \" and\nnewline");
+            tracing::warn!(
+                port = 8080u64,
+                detail = "back\\slash \u{1} tab\t é \"q\"",
+                plain = "no escapes, ünïcode",
+                "quote \" and\nnewline"
+            );
         });
         let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
         let value: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(value["event"], "quote \" and\nnewline");
         assert_eq!(value["level"], "warning");
         assert_eq!(value["port"], 8080);
+        assert_eq!(value["detail"], "back\\slash \u{1} tab\t é \"q\"");
+        assert_eq!(value["plain"], "no escapes, ünïcode");
         assert!(value.get("trace_id").is_none());
+    }
+
+    #[test]
+    fn timestamps_match_a_full_format_of_the_current_time() {
+        // The date and time are cached per second: compare with a full format taken in the same second.
+        let matched = (0..5).any(|_| {
+            let before = OffsetDateTime::now_utc().format(TIMESTAMP).unwrap();
+            let mut buf = Vec::new();
+            write_timestamp(&mut buf);
+            let text = String::from_utf8(buf).unwrap();
+            assert_eq!(text.len(), "2026-11-24T14:17:46.806794Z".len(), "{text}");
+            assert!(text.ends_with('Z') && text.as_bytes()[19] == b'.', "{text}");
+            text[..19] == before[..19]
+        });
+        assert!(matched, "the cached seconds never matched the clock");
     }
 }

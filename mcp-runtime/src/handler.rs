@@ -59,12 +59,7 @@ impl McpHandler {
 
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
-        let mut info = self.shared.info.clone();
-        // Every resource can be subscribed to: the handler below tracks subscriptions per session.
-        if let Some(resources) = info.capabilities.resources.as_mut() {
-            resources.subscribe = Some(true);
-        }
-        info
+        self.shared.info.clone()
     }
 
     async fn call_tool(

@@ -11,13 +11,13 @@ use std::{
 
 use anyhow::Context as _;
 use clap::{CommandFactory, FromArgMatches};
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{Implementation, ResourcesCapability, ServerCapabilities, ServerConfig};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     cli::{Cli, LogLevel, Transport},
     connection::Connections,
-    connectors::Connector,
+    connectors::{Connector, ConnectorsBlock},
     context::StateMap,
     events::{self, LogFormat},
     extract::JsonObject,
@@ -242,7 +242,10 @@ impl Server {
         let mut caps = ServerCapabilities::default();
         caps.tools = Some(Default::default());
         if !registry.resources.is_empty() {
-            caps.resources = Some(Default::default());
+            // Every resource can be subscribed to: the handler tracks subscriptions per session.
+            let mut resources = ResourcesCapability::default();
+            resources.subscribe = Some(true);
+            caps.resources = Some(resources);
         }
         if !registry.prompts.is_empty() {
             caps.prompts = Some(Default::default());
@@ -291,8 +294,10 @@ impl Server {
         Ok((shared, health, lifecycle))
     }
 
-    /// The manifest `--manifest` prints: server info and every definition with its schemas.
+    /// The manifest `--manifest` prints: server info, every definition with its schemas, and the
+    /// connectors the service registers with the config manager.
     pub fn manifest(self) -> anyhow::Result<serde_json::Value> {
+        let connectors = serde_json::to_value(ConnectorsBlock::declared(&self.connectors))?;
         let (shared, _, _) = self.into_parts()?;
         let mut manifest = shared.registry.manifest();
         let server = &shared.info;
@@ -301,6 +306,7 @@ impl Server {
             "version": server.server_info.version,
             "instructions": server.instructions,
         });
+        manifest["connectors"] = connectors;
         Ok(manifest)
     }
 

@@ -2,7 +2,16 @@
 //! `_meta.traceparent`), continued in a new span for this call, and attached to the tracing span the
 //! call runs in so that every log line written during the call carries it.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
+
+const X_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
+const X_SPAN_ID: HeaderName = HeaderName::from_static("x-span-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+const X_SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
+const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+const X_ORIGIN_SERVICE: HeaderName = HeaderName::from_static("x-origin-service");
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 use rmcp::model::RequestMetaObject;
 use sha2::{Digest, Sha256};
 
@@ -42,7 +51,7 @@ impl TraceContext {
     /// The trace of an incoming request: platform headers win, then W3C `traceparent`, then
     /// `_meta.traceparent`; with none of them a new trace starts. The call always gets a new span id.
     pub fn from_request(headers: Option<&HeaderMap>, meta: &RequestMetaObject) -> TraceContext {
-        let header = |name: &str| {
+        let header = |name: &HeaderName| {
             headers
                 .and_then(|h| h.get(name))
                 .and_then(|v| v.to_str().ok())
@@ -50,29 +59,29 @@ impl TraceContext {
                 .filter(|v| !v.is_empty())
         };
         let mut trace = TraceContext::new_root();
-        if let Some(trace_id) = header("x-trace-id") {
+        if let Some(trace_id) = header(&X_TRACE_ID) {
             trace.trace_id = trace_id.to_string();
-            trace.parent_span_id = header("x-span-id").map(str::to_string);
-        } else if let Some((trace_id, parent)) = header("traceparent")
+            trace.parent_span_id = header(&X_SPAN_ID).map(str::to_string);
+        } else if let Some((trace_id, parent)) = header(&TRACEPARENT)
             .or_else(|| meta.get_traceparent())
             .and_then(parse_traceparent)
         {
             trace.trace_id = trace_id;
             trace.parent_span_id = Some(parent);
-            trace.tracestate = header("tracestate")
+            trace.tracestate = header(&TRACESTATE)
                 .or_else(|| meta.get_tracestate())
                 .map(str::to_string);
         }
-        trace.session_id = header("x-session-id")
-            .or_else(|| header("mcp-session-id"))
+        trace.session_id = header(&X_SESSION_ID)
+            .or_else(|| header(&MCP_SESSION_ID))
             .map(str::to_string);
-        trace.origin_service = header("x-origin-service").map(str::to_string);
-        if let Some(key) = header("authorization")
+        trace.origin_service = header(&X_ORIGIN_SERVICE).map(str::to_string);
+        if let Some(key) = header(&http::header::AUTHORIZATION)
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .or_else(|| header("x-api-key"))
+            .or_else(|| header(&X_API_KEY))
         {
             trace.api_key_hash = api_key_hash(key);
         }
@@ -154,14 +163,14 @@ pub fn api_key_hash(key: &str) -> String {
 
 /// A trace id as the platform makes them: uuid4 as 32 hex characters.
 pub fn new_trace_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    let mut buf = [0u8; 32];
+    String::from(uuid::Uuid::new_v4().simple().encode_lower(&mut buf) as &str)
 }
 
 /// A span id as the platform makes them: the first 16 hex characters of a uuid4.
 pub fn new_span_id() -> String {
-    let mut id = uuid::Uuid::new_v4().simple().to_string();
-    id.truncate(16);
-    id
+    let mut buf = [0u8; 32];
+    String::from(&uuid::Uuid::new_v4().simple().encode_lower(&mut buf)[..16])
 }
 
 #[cfg(test)]

@@ -1,18 +1,25 @@
 //! The transports: stdio, and streamable HTTP (`/mcp`, with `/health` at the root) on axum.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use axum::{
     Router,
-    body::Body,
-    extract::{Request, State},
-    middleware::{self, Next},
+    body::{Body, Bytes},
+    extract::Request,
     response::{IntoResponse, Response},
     routing::get,
     serve::ListenerExt,
 };
-use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use http_body::{Frame, SizeHint};
 use rmcp::{
     ServiceExt,
     transport::{
@@ -21,7 +28,10 @@ use rmcp::{
     },
 };
 use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::{
+    sync::CancellationToken,
+    task::{TaskTracker, task_tracker::TaskTrackerToken},
+};
 
 use crate::{
     cli::Cli,
@@ -153,17 +163,18 @@ pub(crate) async fn start_http(
     let sessions = CancellationToken::new();
     let posts = TaskTracker::new();
     let factory_shared = shared.clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(McpHandler::new(factory_shared.clone())),
-        Arc::new(LocalSessionManager::default()),
-        options.config(sessions.clone()),
-    );
+    let mcp = McpEndpoint {
+        rmcp: Arc::new(StreamableHttpService::new(
+            move || Ok(McpHandler::new(factory_shared.clone())),
+            Arc::new(LocalSessionManager::default()),
+            options.config(sessions.clone()),
+        )),
+        posts: posts.clone(),
+    };
     let router = Router::new()
         .route("/health", get(health::handler))
         .with_state(health)
-        .nest_service("/mcp", mcp)
-        .layer(middleware::from_fn_with_state(posts.clone(), track_post))
-        .layer(middleware::map_response(json_rpc_parse_error));
+        .nest_service("/mcp", mcp);
     // Without TCP_NODELAY, responses written in pieces wait for delayed ACKs: ~44 ms per call.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -193,36 +204,90 @@ pub(crate) async fn start_http(
     })
 }
 
-/// Counts a POST to `/mcp` as in flight until its response body has been sent: the handler's own token
-/// ends when it returns, before rmcp has written the answer to the request's event stream, and shutdown
-/// must not close the sessions in between. GET streams are not counted: they last as long as a session.
-async fn track_post(State(posts): State<TaskTracker>, request: Request, next: Next) -> Response {
-    if request.method() != http::Method::POST {
-        return next.run(request).await;
-    }
-    let token = posts.token();
-    let response = next.run(request).await;
-    response.map(|body| {
-        Body::from_stream(body.into_data_stream().map(move |chunk| {
-            let _in_flight = &token;
-            chunk
-        }))
-    })
+/// `/mcp`: rmcp's streamable HTTP service, called through a shared reference (its own `Service` impl
+/// and a `from_fn` middleware would each clone it, configuration included, on every request), plus
+/// the two things rmcp does not do for us, kept off the hot path: POSTs counted as in flight for
+/// shutdown, and rmcp's `415` for an unparseable body turned into a JSON-RPC parse error.
+#[derive(Clone)]
+struct McpEndpoint {
+    rmcp: Arc<StreamableHttpService<McpHandler, LocalSessionManager>>,
+    posts: TaskTracker,
 }
 
-/// rmcp answers an unparseable POST body with `415 text/plain` ("fail to deserialize request body");
-/// JSON-RPC clients expect a `-32700` parse error object. Only error responses are inspected.
-async fn json_rpc_parse_error(response: Response) -> Response {
-    let status = response.status();
-    let plain = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
-    if !(status == http::StatusCode::UNSUPPORTED_MEDIA_TYPE && plain) {
-        return response;
+impl tower_service::Service<Request> for McpEndpoint {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let rmcp = self.rmcp.clone();
+        // GET streams are not counted: they last as long as a session.
+        let in_flight = (request.method() == http::Method::POST).then(|| self.posts.token());
+        Box::pin(async move {
+            let response = rmcp.handle(request).await;
+            if is_rmcp_parse_error(&response) {
+                return Ok(json_rpc_parse_error(response).await);
+            }
+            Ok(response.map(|body| match in_flight {
+                Some(token) => Body::new(InFlight {
+                    body,
+                    _token: token,
+                }),
+                None => Body::new(body),
+            }))
+        })
+    }
+}
+
+/// A response body that keeps its POST counted as in flight until it has been sent: the handler's
+/// own token ends when it returns, before rmcp has written the answer to the request's event stream,
+/// and shutdown must not close the sessions in between.
+struct InFlight<B> {
+    body: B,
+    _token: TaskTrackerToken,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for InFlight<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// rmcp answers an unparseable POST body with `415 text/plain` ("fail to deserialize request body").
+fn is_rmcp_parse_error<B>(response: &http::Response<B>) -> bool {
+    response.status() == http::StatusCode::UNSUPPORTED_MEDIA_TYPE
+        && response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
+}
+
+/// JSON-RPC clients expect a `-32700` parse error object where rmcp sends plain text.
+async fn json_rpc_parse_error<B>(response: http::Response<B>) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+    let Ok(bytes) = axum::body::to_bytes(Body::new(body), 64 * 1024).await else {
         return Response::from_parts(parts, Body::empty());
     };
     let text = String::from_utf8_lossy(&bytes);

@@ -1,21 +1,26 @@
 //! Helpers shared by the integration tests: building and spawning the workspace's server binaries,
-//! reading their JSON log lines from stderr, and connecting rmcp clients.
+//! reading their JSON log lines from stderr, connecting rmcp clients and calling tools. The stand-in
+//! for the platform's config manager and realtime service is in [`platform`].
 
-// Each test file uses a different subset of these helpers.
+// Every test file compiles this module anew and uses a different subset of it.
 #![allow(dead_code)]
+
+pub mod platform;
 
 use std::{
     collections::HashMap,
     fmt,
+    future::Future,
     path::{Path, PathBuf},
-    process::Stdio,
+    process::{ExitStatus, Stdio},
     sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
 use rmcp::{
-    RoleClient, ServiceExt,
-    service::RunningService,
+    ClientHandler, RoleClient, ServiceError, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams, ResourceContents},
+    service::{Peer, RunningService},
     transport::{
         ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess,
         streamable_http_client::StreamableHttpClientTransportConfig,
@@ -25,8 +30,10 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, BufReader},
-    process::{Child, ChildStdin, ChildStdout, Command},
+    process::{Child, Command},
     sync::watch,
+    task::{JoinError, JoinHandle},
+    time::error::Elapsed,
 };
 
 /// The bound on every wait in the tests: long enough for a loaded CI machine, short enough that a
@@ -40,9 +47,10 @@ pub type Client = RunningService<RoleClient, ()>;
 const BINARIES: &[(&str, &str)] = &[
     ("my-service", "my-service"),
     ("fixture-server", "fixture-server"),
+    ("platform-fixture", "platform-fixture"),
 ];
 
-/// The path of a workspace binary (`my-service` or `fixture-server`).
+/// The path of a workspace binary (one of [`BINARIES`]).
 ///
 /// The binaries belong to other packages, so `CARGO_BIN_EXE_*` does not name them, and a plain
 /// `cargo test -p cm-mcp` does not rebuild them. The first call in a test process therefore runs
@@ -153,15 +161,28 @@ fn server_env() -> Vec<String> {
         .collect()
 }
 
-/// A command for a workspace binary with a clean server environment, run in a scratch directory
-/// (so that no `.env` file of the developer is loaded).
+/// A scratch working directory of its own, for a test that writes a `.env` file there.
+pub fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cm-platform-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("create a scratch directory")
+}
+
+/// A command for a workspace binary with a clean server environment, run in the shared scratch
+/// directory (so that no `.env` file of the developer is loaded).
 pub fn command(name: &str) -> Command {
+    command_in(name, Path::new(env!("CARGO_TARGET_TMPDIR")))
+}
+
+/// [`command`], run in `dir`.
+pub fn command_in(name: &str, dir: &Path) -> Command {
     let mut command = Command::new(binary(name));
     for var in server_env() {
         command.env_remove(var);
     }
     command
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -177,6 +198,20 @@ pub async fn run_to_end(mut command: Command) -> std::process::Output {
         .await
         .expect("the process did not exit in time")
         .expect("wait for the process")
+}
+
+/// Runs `name` in `dir` with `env` as an HTTP server on an ephemeral port until it exits (bounded);
+/// returns its exit status and stderr. For servers that are expected to refuse to start.
+pub async fn run_to_end_in(name: &str, dir: &Path, env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let mut command = command_in(name, dir);
+    command
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .envs(env.iter().copied());
+    let output = run_to_end(command).await;
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// The lines a process writes to stderr, collected in the background.
@@ -195,10 +230,11 @@ impl Logs {
         tokio::spawn(async move {
             let mut reader = BufReader::new(stream).lines();
             while let Ok(Some(line)) = reader.next_line().await {
-                let mut all = sink.lock().unwrap();
-                all.push(line);
-                let n = all.len();
-                drop(all);
+                let n = {
+                    let mut all = sink.lock().unwrap();
+                    all.push(line);
+                    all.len()
+                };
                 tx.send_replace((n, false));
             }
             tx.send_modify(|(_, closed)| *closed = true);
@@ -211,8 +247,13 @@ impl Logs {
         self.lines.lock().unwrap().clone()
     }
 
-    /// Every line so far that is a JSON object, parsed, with its raw text.
-    pub fn events(&self) -> Vec<(String, Value)> {
+    /// Every line so far, one per line, for failure messages.
+    pub fn dump(&self) -> String {
+        self.lines().join("\n")
+    }
+
+    /// Every line so far that is a JSON object, with its raw text (which keeps the key order).
+    fn parsed(&self) -> Vec<(String, Value)> {
         self.lines()
             .into_iter()
             .filter_map(|line| {
@@ -222,43 +263,91 @@ impl Logs {
             .collect()
     }
 
-    /// Every line so far, one per line, for failure messages.
-    pub fn dump(&self) -> String {
-        self.lines().join("\n")
+    /// Every event (JSON object line) so far.
+    pub fn events(&self) -> Vec<Value> {
+        self.parsed().into_iter().map(|(_, v)| v).collect()
     }
 
-    /// Waits (bounded by [`TIMEOUT`]) for a JSON line matching `matches`; returns its raw text and
-    /// value. Fails with every line seen when none comes.
-    pub async fn wait_for(
+    /// Every event so far of `event_type`.
+    pub fn of_type(&self, event_type: &str) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event_type"] == event_type)
+            .collect()
+    }
+
+    /// Waits (bounded by [`TIMEOUT`]) until `found` picks something from the events so far. Fails
+    /// with every line seen when nothing comes.
+    async fn wait_with<T>(
         &self,
         what: impl fmt::Display,
-        matches: impl Fn(&Value) -> bool,
-    ) -> (String, Value) {
+        found: impl Fn(Vec<(String, Value)>) -> Option<T>,
+    ) -> T {
         let mut count = self.count.clone();
-        let found = tokio::time::timeout(TIMEOUT, async {
+        let waited = tokio::time::timeout(TIMEOUT, async {
             loop {
-                if let Some(hit) = self.events().into_iter().find(|(_, v)| matches(v)) {
+                if let Some(hit) = found(self.parsed()) {
                     return Some(hit);
                 }
                 let closed = count.borrow_and_update().1;
                 if closed || count.changed().await.is_err() {
                     // The stream ended: one last look at lines that arrived meanwhile.
-                    return self.events().into_iter().find(|(_, v)| matches(v));
+                    return found(self.parsed());
                 }
             }
         })
         .await;
-        match found {
+        match waited {
             Ok(Some(hit)) => hit,
             Ok(None) => panic!("stderr closed without {what}; it had:\n{}", self.dump()),
             Err(_) => panic!("no {what} within {TIMEOUT:?}; stderr had:\n{}", self.dump()),
         }
     }
 
+    /// Waits for the first event matching `matches`; returns its raw text and value.
+    pub async fn wait_for(
+        &self,
+        what: impl fmt::Display,
+        matches: impl Fn(&Value) -> bool,
+    ) -> (String, Value) {
+        self.wait_with(what, |events| events.into_iter().find(|(_, v)| matches(v)))
+            .await
+    }
+
+    /// Waits until `matches` holds for all the events so far; returns them.
+    pub async fn wait_until(
+        &self,
+        what: impl fmt::Display,
+        matches: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        self.wait_with(what, |events| {
+            let events: Vec<Value> = events.into_iter().map(|(_, v)| v).collect();
+            matches(&events).then_some(events)
+        })
+        .await
+    }
+
     /// Waits for the first event of `event_type`.
     pub async fn wait_for_event(&self, event_type: &str) -> (String, Value) {
         self.wait_for(format!("`{event_type}` event"), |v| {
             v["event_type"] == event_type
+        })
+        .await
+    }
+
+    /// Waits for the first event of `event_type` whose `data.target` is `target` (`config_manager`,
+    /// `realtime`, `connector`).
+    pub async fn wait_for_target(&self, event_type: &str, target: &str) -> (String, Value) {
+        self.wait_for(format!("`{event_type}` event ({target})"), |v| {
+            v["event_type"] == event_type && v["data"]["target"] == target
+        })
+        .await
+    }
+
+    /// Waits for the first `event_type` event (`tool.execution.start`, ...) of a call to `tool`.
+    pub async fn wait_for_tool(&self, event_type: &str, tool: &str) -> (String, Value) {
+        self.wait_for(format!("`{event_type}` of {tool}"), |v| {
+            v["event_type"] == event_type && v["data"]["tool_name"] == tool
         })
         .await
     }
@@ -281,17 +370,28 @@ pub struct HttpProcess {
     pub logs: Logs,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    http: reqwest::Client,
 }
 
 impl HttpProcess {
-    /// Starts `name` with `args` plus `--host 127.0.0.1 --port 0`, waits for the address it logs
-    /// and for `/health` to answer.
+    /// Starts `name` with `args` and `env` in the shared scratch directory; see [`Self::spawn`].
     pub async fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> HttpProcess {
         let mut command = command(name);
-        command
-            .args(args)
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .envs(env.iter().copied());
+        command.args(args).envs(env.iter().copied());
+        HttpProcess::spawn(command).await
+    }
+
+    /// Starts `name` with `env` in `dir` (which may hold a `.env` file); see [`Self::spawn`].
+    pub async fn start_in(name: &str, dir: &Path, env: &[(&str, &str)]) -> HttpProcess {
+        let mut command = command_in(name, dir);
+        command.envs(env.iter().copied());
+        HttpProcess::spawn(command).await
+    }
+
+    /// Runs `command` with `--host 127.0.0.1 --port 0`, waits for the address it logs and for
+    /// `/health` to answer.
+    async fn spawn(mut command: Command) -> HttpProcess {
+        command.args(["--host", "127.0.0.1", "--port", "0"]);
         let mut child = command.spawn().expect("spawn the server binary");
         let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
         let (_, ready) = logs
@@ -300,14 +400,71 @@ impl HttpProcess {
             })
             .await;
         let address = ready["data"]["address"].as_str().unwrap().to_string();
-        let base = format!("http://{address}");
-        wait_healthy(&base).await;
-        HttpProcess { child, logs, base }
+        let server = HttpProcess {
+            child,
+            logs,
+            base: format!("http://{address}"),
+            http: reqwest::Client::new(),
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Polls `/health` until it answers 200 (bounded by [`TIMEOUT`]).
+    async fn wait_healthy(&self) {
+        let url = format!("{}/health", self.base);
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            match self.http.get(&url).send().await {
+                Ok(response) if response.status() == 200 => return,
+                result => {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{url} never answered 200; last: {result:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
     }
 
     /// The MCP endpoint.
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base)
+    }
+
+    /// An MCP client connected over streamable HTTP, without extra headers.
+    pub async fn client(&self) -> Client {
+        connect_http(&self.mcp_url(), &[], None).await
+    }
+
+    /// `GET /health`, which must answer 200.
+    pub async fn health(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/health", self.base))
+            .send()
+            .await
+            .expect("GET /health");
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("health is JSON")
+    }
+
+    /// Polls `/health` until `matches` holds (bounded by `within`); returns the document.
+    pub async fn wait_health(
+        &self,
+        what: &str,
+        within: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        poll_until(within, || self.health(), matches)
+            .await
+            .unwrap_or_else(|last| {
+                panic!(
+                    "/health never showed {what} within {within:?}; last: {last}\nstderr:\n{}",
+                    self.logs.dump()
+                )
+            })
     }
 
     /// The process id.
@@ -316,30 +473,58 @@ impl HttpProcess {
     }
 
     /// Waits (bounded) for the process to exit.
-    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
-        tokio::time::timeout(TIMEOUT, self.child.wait())
-            .await
-            .unwrap_or_else(|_| panic!("the server did not exit; stderr:\n{}", self.logs.dump()))
-            .expect("wait for the server")
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        wait_exit(&mut self.child, &self.logs).await
+    }
+
+    /// Waits (bounded) for the process to exit, which must be a success, and for its stderr to
+    /// close (so that [`Self::logs`] has every line).
+    pub async fn wait_clean_exit(&mut self) {
+        wait_clean_exit(&mut self.child, &self.logs).await;
+    }
+
+    /// Sends SIGTERM, waits for the process to exit and for its stderr to close (so that
+    /// [`Self::logs`] has every line); returns the exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        signal(self.pid(), nix::sys::signal::Signal::SIGTERM);
+        let status = self.wait_exit().await;
+        self.logs.wait_closed().await;
+        status
     }
 }
 
-/// Polls `GET {base}/health` until it answers 200 (bounded by [`TIMEOUT`]).
-pub async fn wait_healthy(base: &str) {
-    let http = reqwest::Client::new();
-    let url = format!("{base}/health");
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
+/// Waits (bounded) for `child` to exit; fails with its stderr when it does not.
+async fn wait_exit(child: &mut Child, logs: &Logs) -> ExitStatus {
+    tokio::time::timeout(TIMEOUT, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the server did not exit; stderr:\n{}", logs.dump()))
+        .expect("wait for the server")
+}
+
+/// Waits (bounded) for `child` to exit, which must be a success, and for its stderr to close.
+async fn wait_clean_exit(child: &mut Child, logs: &Logs) {
+    let status = wait_exit(child, logs).await;
+    assert!(status.success(), "{status}; stderr:\n{}", logs.dump());
+    logs.wait_closed().await;
+}
+
+/// Calls `fetch` every 10 ms until `matches` holds for its answer, which it returns; the last answer
+/// as the error when that does not happen within `within`.
+async fn poll_until<F: Future<Output = Value>>(
+    within: Duration,
+    mut fetch: impl FnMut() -> F,
+    matches: impl Fn(&Value) -> bool,
+) -> Result<Value, Value> {
+    let deadline = tokio::time::Instant::now() + within;
     loop {
-        match http.get(&url).send().await {
-            Ok(response) if response.status() == 200 => return,
-            result => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "{url} never answered 200; last: {result:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        let value = fetch().await;
+        if matches(&value) {
+            return Ok(value);
         }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(value);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -412,9 +597,20 @@ pub struct OwnedStdioServer {
     pub logs: Logs,
 }
 
-/// Spawns `name` with `args` with piped stdio; returns the server and the pipes to build a client
-/// transport from (`().serve((stdout, stdin))`).
-pub fn spawn_owned_stdio(name: &str, args: &[&str]) -> (OwnedStdioServer, ChildStdout, ChildStdin) {
+impl OwnedStdioServer {
+    /// Waits (bounded) for the process to exit, which must be a success, and for its stderr to
+    /// close (so that [`Self::logs`] has every line).
+    pub async fn wait_clean_exit(&mut self) {
+        wait_clean_exit(&mut self.child, &self.logs).await;
+    }
+}
+
+/// Spawns `name` with `args` with piped stdio and connects a client with `handler` to it.
+pub async fn connect_owned_stdio<H: ClientHandler>(
+    name: &str,
+    args: &[&str],
+    handler: H,
+) -> (OwnedStdioServer, RunningService<RoleClient, H>) {
     let mut command = command(name);
     command
         .args(args)
@@ -424,7 +620,89 @@ pub fn spawn_owned_stdio(name: &str, args: &[&str]) -> (OwnedStdioServer, ChildS
     let stdout = child.stdout.take().expect("stdout is piped");
     let stdin = child.stdin.take().expect("stdin is piped");
     let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
-    (OwnedStdioServer { child, logs }, stdout, stdin)
+    let client = tokio::time::timeout(TIMEOUT, handler.serve((stdout, stdin)))
+        .await
+        .expect("initialize in time")
+        .expect("initialize");
+    (OwnedStdioServer { child, logs }, client)
+}
+
+/// Calls `tool` with `arguments` (bounded by [`TIMEOUT`]); fails unless a result comes back.
+pub async fn call_tool(client: &Peer<RoleClient>, tool: &str, arguments: Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args(arguments));
+    tokio::time::timeout(TIMEOUT, client.call_tool(params))
+        .await
+        .expect("tools/call timed out")
+        .unwrap_or_else(|e| panic!("tools/call {tool} failed: {e}"))
+}
+
+/// Calls `tool` with `arguments`; returns (is_error, text).
+pub async fn call(client: &Peer<RoleClient>, tool: &str, arguments: Value) -> (bool, String) {
+    let result = call_tool(client, tool, arguments).await;
+    (result.is_error == Some(true), text_of(&result))
+}
+
+/// Reads a JSON resource.
+pub async fn read_json(client: &Peer<RoleClient>, uri: &str) -> Value {
+    let read = tokio::time::timeout(
+        TIMEOUT,
+        client.read_resource(ReadResourceRequestParams::new(uri)),
+    )
+    .await
+    .expect("the read timed out")
+    .expect("resources/read");
+    match &read.contents[0] {
+        ResourceContents::TextResourceContents { text, .. } => {
+            serde_json::from_str(text).expect("the resource is JSON")
+        }
+        other => panic!("expected text contents: {other:?}"),
+    }
+}
+
+/// Polls a JSON resource until `matches` holds (bounded by `within`).
+pub async fn wait_resource(
+    client: &Peer<RoleClient>,
+    uri: &str,
+    within: Duration,
+    matches: impl Fn(&Value) -> bool,
+) -> Value {
+    poll_until(within, || read_json(client, uri), matches)
+        .await
+        .unwrap_or_else(|last| panic!("{uri} never matched within {within:?}; last: {last}"))
+}
+
+/// A fixture-server `sleep_ms` call running in the background.
+pub type SlowCall = JoinHandle<Result<CallToolResult, ServiceError>>;
+
+/// Starts a `sleep_ms` call of `ms` on a fixture server in the background and waits (in `logs`)
+/// until the server has started it, so that a signal sent next finds it in flight.
+pub async fn start_slow_call(client: &Peer<RoleClient>, logs: &Logs, ms: u64) -> SlowCall {
+    let call = tokio::spawn({
+        let peer = client.clone();
+        async move {
+            peer.call_tool(
+                CallToolRequestParams::new("sleep_ms")
+                    .with_arguments(args(serde_json::json!({"ms": ms}))),
+            )
+            .await
+        }
+    });
+    logs.wait_for_tool("tool.execution.start", "sleep_ms").await;
+    call
+}
+
+/// The result of a [`SlowCall`] awaited with a timeout: it must have answered, successfully.
+/// Fails with the server's stderr otherwise.
+pub fn expect_answer(
+    answer: Result<Result<Result<CallToolResult, ServiceError>, JoinError>, Elapsed>,
+    logs: &Logs,
+) -> CallToolResult {
+    match answer {
+        Ok(joined) => joined
+            .unwrap()
+            .unwrap_or_else(|e| panic!("the call in flight failed: {e}; stderr:\n{}", logs.dump())),
+        Err(_) => panic!("the call in flight got no answer; stderr:\n{}", logs.dump()),
+    }
 }
 
 /// The keys of a JSON object line, in the order they are written (serde_json's map sorts them).
@@ -473,13 +751,29 @@ pub fn assert_hex(id: &str, len: usize) {
 }
 
 /// The text of every text content block of a tool result, joined.
-pub fn text_of(result: &rmcp::model::CallToolResult) -> String {
+pub fn text_of(result: &CallToolResult) -> String {
     result
         .content
         .iter()
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect::<Vec<_>>()
         .join("")
+}
+
+/// The URI, MIME type and text of the one text content of a resource read; fails unless that is
+/// all it has.
+pub fn text_contents(contents: &[ResourceContents]) -> (&str, Option<&str>, &str) {
+    match contents {
+        [
+            ResourceContents::TextResourceContents {
+                uri,
+                mime_type,
+                text,
+                ..
+            },
+        ] => (uri, mime_type.as_deref(), text),
+        other => panic!("expected one text content, got {other:?}"),
+    }
 }
 
 /// A JSON object from a `json!` literal, for call arguments.

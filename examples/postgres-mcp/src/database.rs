@@ -5,6 +5,7 @@
 use std::{
     collections::BTreeMap,
     sync::{Arc, RwLock},
+    time::Instant,
 };
 
 use cm_mcp::ToolError;
@@ -539,11 +540,58 @@ pub(crate) fn unique_names(names: impl IntoIterator<Item = String>) -> Vec<Strin
         .collect()
 }
 
-/// The note a truncated result carries.
-pub(crate) fn truncation_note(limit: usize) -> String {
-    format!(
-        "The query returned more than {limit} rows; only the first {limit} are shown. Add a WHERE clause, an aggregate, or LIMIT/OFFSET to see the rest."
-    )
+/// The result columns: `names` (already made unique) with the backend's type name of each.
+pub(crate) fn result_columns(
+    names: &[String],
+    type_names: impl IntoIterator<Item = String>,
+) -> Vec<ColumnInfo> {
+    names
+        .iter()
+        .zip(type_names)
+        .map(|(name, type_name)| ColumnInfo {
+            name: name.clone(),
+            type_name,
+        })
+        .collect()
+}
+
+/// Milliseconds since `started`, to the microsecond, as both backends report `duration_ms`.
+pub(crate) fn millis_since(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// What a backend read for one query: at most the row limit's rows, and whether there were more.
+pub(crate) struct Fetched {
+    pub(crate) columns: Vec<ColumnInfo>,
+    pub(crate) rows: Vec<Map<String, Value>>,
+    /// The query had rows beyond the limit (they were not read).
+    pub(crate) truncated: bool,
+}
+
+impl Fetched {
+    /// The call's result; built here for both backends so that they count, limit and explain
+    /// truncation the same way.
+    pub(crate) fn into_result(
+        self,
+        row_limit: usize,
+        duration_ms: f64,
+        database: &str,
+    ) -> QueryResult {
+        QueryResult {
+            row_count: self.rows.len(),
+            rows: self.rows,
+            columns: self.columns,
+            truncated: self.truncated,
+            row_limit,
+            duration_ms,
+            database: database.into(),
+            note: self.truncated.then(|| {
+                format!(
+                    "The query returned more than {row_limit} rows; only the first {row_limit} are shown. Add a WHERE clause, an aggregate, or LIMIT/OFFSET to see the rest."
+                )
+            }),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ pub fn server(db: Database) -> Server {
     let for_shutdown = db.clone();
     let for_connector = db.clone();
     let configure = !db.is_configured();
-    // Read before `.env` is loaded: the connector is declared when the server is built.
+    // The connector is declared when the server is built: `main` loads `.env` before this.
     let connector_id = std::env::var("PG_CONNECTOR_ID")
         .ok()
         .map(|id| id.trim().to_string())

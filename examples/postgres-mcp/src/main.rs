@@ -3,6 +3,8 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `run` loads `.env` too, but the connector's id (`PG_CONNECTOR_ID`) is read when the server is built.
+    let _ = dotenvy::dotenv_override();
     postgres_mcp::server(postgres_mcp::Database::unconfigured())
         .run()
         .await

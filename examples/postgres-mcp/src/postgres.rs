@@ -25,14 +25,14 @@ use std::{
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures::StreamExt;
-use serde_json::{Map, Value};
+use serde_json::Map;
 use tokio::sync::Notify;
 use tokio_postgres::{NoTls, SimpleQueryMessage, error::SqlState, types::Type};
 
 use crate::{
     database::{
-        ColumnInfo, ConnectionStatus, ForeignKeyInfo, IndexInfo, QueryError, QueryResult,
-        SchemaColumn, Schemas, TableInfo, truncation_note, unique_names,
+        ConnectionStatus, Fetched, ForeignKeyInfo, IndexInfo, QueryError, QueryResult,
+        SchemaColumn, Schemas, TableInfo, millis_since, result_columns, unique_names,
     },
     pgvalue,
     settings::{Limits, scrub},
@@ -225,39 +225,12 @@ impl PgBackend {
             .await?;
         let started = Instant::now();
         let result = self.run(&lease, sql).await;
-        let duration_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
-        match result {
-            Ok((columns, rows, truncated)) => {
-                self.finish(lease).await;
-                let limit = self.limits.max_rows;
-                Ok(QueryResult {
-                    row_count: rows.len(),
-                    rows,
-                    columns,
-                    truncated,
-                    row_limit: limit,
-                    duration_ms,
-                    database: "postgresql".into(),
-                    note: truncated.then(|| truncation_note(limit)),
-                })
-            }
-            Err(error) => {
-                if error.is_connection_error() {
-                    lease.discard();
-                    self.suspect();
-                } else {
-                    self.finish(lease).await;
-                }
-                Err(self.db_error(error))
-            }
-        }
+        let duration_ms = millis_since(started);
+        let fetched = self.end_call(lease, result).await?;
+        Ok(fetched.into_result(self.limits.max_rows, duration_ms, "postgresql"))
     }
 
-    async fn run(
-        &self,
-        lease: &Lease,
-        sql: &str,
-    ) -> Result<(Vec<ColumnInfo>, Vec<Map<String, Value>>, bool), Failure> {
+    async fn run(&self, lease: &Lease, sql: &str) -> Result<Fetched, Failure> {
         let client = lease.client();
         let statement = self.bounded(client.prepare(sql)).await?;
         let types: Vec<Type> = statement
@@ -269,14 +242,7 @@ impl PgBackend {
             return Err(Failure::NoRows);
         }
         let names = unique_names(statement.columns().iter().map(|c| c.name().to_string()));
-        let columns = names
-            .iter()
-            .zip(&types)
-            .map(|(name, ty)| ColumnInfo {
-                name: name.clone(),
-                type_name: ty.name().to_string(),
-            })
-            .collect();
+        let columns = result_columns(&names, types.iter().map(|ty| ty.name().to_string()));
         drop(statement);
         let limit = self.limits.max_rows;
         // The cursor's text is the caller's statement after a fixed prefix, sent through the extended
@@ -320,7 +286,11 @@ impl PgBackend {
             Ok((rows, false))
         };
         let (rows, truncated) = self.bounded(read).await?;
-        Ok((columns, rows, truncated))
+        Ok(Fetched {
+            columns,
+            rows,
+            truncated,
+        })
     }
 
     /// Ends the call's transaction and session state; a connection that cannot be cleaned is closed.
@@ -414,7 +384,7 @@ impl PgBackend {
                 &[],
             ))
             .await;
-        let rows = self.catalog_result(lease, rows).await?;
+        let rows = self.end_call(lease, rows).await?;
         let mut schemas: Schemas = BTreeMap::new();
         for row in rows {
             let key = format!("{}.{}", row.get::<_, String>(0), row.get::<_, String>(1));
@@ -428,11 +398,9 @@ impl PgBackend {
         Ok(schemas)
     }
 
-    async fn catalog_result<T>(
-        &self,
-        lease: Lease,
-        result: Result<T, Failure>,
-    ) -> Result<T, QueryError> {
+    /// Ends a call on its lease: a connection that broke is closed (and checked), any other is
+    /// cleaned and returned to the pool; a failure becomes the caller's error.
+    async fn end_call<T>(&self, lease: Lease, result: Result<T, Failure>) -> Result<T, QueryError> {
         match result {
             Ok(value) => {
                 self.finish(lease).await;
@@ -455,13 +423,7 @@ impl PgBackend {
     pub async fn table(&self, name: &str) -> Result<TableInfo, QueryError> {
         let lease = self.begin("BEGIN READ ONLY").await?;
         let result = self.table_in(&lease, name).await;
-        match result {
-            Ok(info) => {
-                self.finish(lease).await;
-                info
-            }
-            Err(error) => self.catalog_result(lease, Err(error)).await,
-        }
+        self.end_call(lease, result).await?
     }
 
     async fn table_in(

@@ -25,8 +25,8 @@ use serde_json::{Map, Value};
 
 use crate::{
     database::{
-        ColumnInfo, ForeignKeyInfo, IndexInfo, QueryError, QueryResult, SchemaColumn, Schemas,
-        TableInfo, truncation_note, unique_names,
+        Fetched, ForeignKeyInfo, IndexInfo, QueryError, QueryResult, SchemaColumn, Schemas,
+        TableInfo, millis_since, result_columns, unique_names,
     },
     settings::Limits,
 };
@@ -116,8 +116,8 @@ impl SqliteBackend {
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || run(&conn, &sql, limit)).await;
         timer.abort();
-        let duration_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
-        let (columns, rows, truncated) = match outcome {
+        let duration_ms = millis_since(started);
+        let fetched = match outcome {
             Ok(result) => result.map_err(|e| self.error(e))?,
             Err(join) => {
                 return Err(QueryError::Database(format!(
@@ -125,16 +125,7 @@ impl SqliteBackend {
                 )));
             }
         };
-        Ok(QueryResult {
-            row_count: rows.len(),
-            rows,
-            columns,
-            truncated,
-            row_limit: limit,
-            duration_ms,
-            database: "sqlite".into(),
-            note: truncated.then(|| truncation_note(limit)),
-        })
+        Ok(fetched.into_result(limit, duration_ms, "sqlite"))
     }
 
     fn error(&self, error: Failure) -> QueryError {
@@ -331,9 +322,7 @@ impl From<rusqlite::Error> for Failure {
     }
 }
 
-type Rows = (Vec<ColumnInfo>, Vec<Map<String, Value>>, bool);
-
-fn run(conn: &Connection, sql: &str, limit: usize) -> Result<Rows, Failure> {
+fn run(conn: &Connection, sql: &str, limit: usize) -> Result<Fetched, Failure> {
     let mut statement = conn.prepare(sql)?;
     if !statement.readonly() {
         return Err(Failure::Refused(
@@ -353,14 +342,10 @@ fn run(conn: &Connection, sql: &str, limit: usize) -> Result<Rows, Failure> {
         .map(|c| c.decl_type().map(|t| t.to_ascii_uppercase()))
         .collect();
     let names = unique_names(statement.column_names().into_iter().map(String::from));
-    let columns = names
-        .iter()
-        .zip(&declared)
-        .map(|(name, decl)| ColumnInfo {
-            name: name.clone(),
-            type_name: decl.clone().unwrap_or_default(),
-        })
-        .collect();
+    let columns = result_columns(
+        &names,
+        declared.iter().map(|decl| decl.clone().unwrap_or_default()),
+    );
     let mut rows = Vec::new();
     let mut truncated = false;
     let mut cursor = statement.query([])?;
@@ -376,7 +361,11 @@ fn run(conn: &Connection, sql: &str, limit: usize) -> Result<Rows, Failure> {
         }
         rows.push(object);
     }
-    Ok((columns, rows, truncated))
+    Ok(Fetched {
+        columns,
+        rows,
+        truncated,
+    })
 }
 
 /// A SQLite value as JSON; the declared type refines it (BOOLEAN 0/1 → false/true, JSON text → JSON).

@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
-use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, read_json, text_of};
+use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, read_json, text_of, unique};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/postgres.sql");
@@ -153,15 +153,7 @@ async fn database_url_connector_selects_postgres() {
         // Local mode: DATABASE_URL as a full DSN ...
         let dsn = test.url_as("postgres");
         let server = ServerProcess::start(&[("DATABASE_URL", dsn.as_str())]).await;
-        let health = server.wait_connected(true).await;
-        assert_eq!(health["database"], "postgresql", "{health}");
-        let client = server.client().await;
-        let result = execute_sql(&client, "SELECT current_database() AS db").await;
-        assert_eq!(
-            result.structured_content.unwrap()["rows"][0]["db"],
-            test.name.as_str()
-        );
-        client.cancel().await.unwrap();
+        assert_serves(&server, &test.name).await;
         drop(server);
         // ... or as host:port, with PG_DATABASE naming the database.
         let server = ServerProcess::start(&[
@@ -174,6 +166,55 @@ async fn database_url_connector_selects_postgres() {
         let result = execute_sql(&client, "SELECT count(*) AS n FROM accounts").await;
         assert_eq!(result.structured_content.unwrap()["rows"][0]["n"], 3);
         client.cancel().await.unwrap();
+    })
+    .await;
+}
+
+/// `server` connects to PostgreSQL and its queries run in `database`.
+async fn assert_serves(server: &ServerProcess, database: &str) {
+    let health = server.wait_connected(true).await;
+    assert_eq!(health["database"], "postgresql", "{health}");
+    let client = server.client().await;
+    let result = execute_sql(&client, "SELECT current_database() AS db").await;
+    assert_eq!(
+        result.structured_content.unwrap()["rows"][0]["db"],
+        database
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn dot_env_renames_the_connector() {
+    let Some(admin) = admin_or_skip("dot_env_renames_the_connector").await else {
+        return;
+    };
+    let test = TestDb::create(admin, false, &[], FIXTURE).await;
+    test.run(|test| async move {
+        // The connector's id is needed when the server is built, before `run` would load `.env`.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique("dotenv"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dsn = test.url_as("postgres");
+        std::fs::write(
+            dir.join(".env"),
+            format!("PG_CONNECTOR_ID=ORDERS_DB\nORDERS_DB_URL={dsn}\n"),
+        )
+        .unwrap();
+        // The id the service registers with the config manager in a stack.
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_postgres-mcp"))
+            .arg("--manifest")
+            .current_dir(&dir)
+            .env_remove("PG_CONNECTOR_ID")
+            .output()
+            .unwrap();
+        let manifest: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            manifest["connectors"]["connectors"][0]["config_id"], "ORDERS_DB",
+            "{manifest}"
+        );
+        let server = ServerProcess::start_in(&dir, &[]).await;
+        assert_serves(&server, &test.name).await;
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await;
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestDb, admin_or_skip};
+use common::{TestDb, admin_or_skip, unused_port};
 use postgres_mcp::{ConnectorUrl, Database, DatabaseTarget, QueryError, Settings};
 use serde_json::json;
 
@@ -182,9 +182,7 @@ async fn down_at_start_then_up_and_restarts() {
     let test = TestDb::create(admin, false, &[], FIXTURE).await;
     test.run(|test| async move {
         // A port nothing listens on yet: the database is "down".
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
+        let port = unused_port();
         let vars = [
             ("PG_HOST", "127.0.0.1".to_string()),
             ("PG_PORT", port.to_string()),
@@ -298,6 +296,27 @@ mod common_proxy {
     }
 }
 
+/// Asserts that `db` is not connected and that a call answers [`QueryError::NotAvailable`].
+async fn assert_not_available(db: &Database) {
+    assert!(!db.status().connected);
+    assert!(matches!(
+        db.execute("SELECT 1").await,
+        Err(QueryError::NotAvailable)
+    ));
+}
+
+/// Points the connector at the deployment `host` (as the manager does in a stack) and waits until
+/// the new pool is connected.
+async fn connect_to(db: &Database, host: &str) {
+    db.connector_changed(ConnectorUrl::Stack(Some(host.into())))
+        .unwrap();
+    assert!(
+        db.wait_connected(Duration::from_secs(30)).await,
+        "{:?}",
+        db.status()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connector_url_changes_rebuild_the_pool() {
     let Some(admin) = admin_or_skip("connector_url_changes_rebuild_the_pool").await else {
@@ -311,20 +330,10 @@ async fn connector_url_changes_rebuild_the_pool() {
         // A stack whose connector has no deployment yet: nothing to serve.
         let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Stack(None)).unwrap();
         let db = Database::open(settings, target);
-        assert!(!db.status().connected);
-        assert!(matches!(
-            db.execute("SELECT 1").await,
-            Err(QueryError::NotAvailable)
-        ));
+        assert_not_available(&db).await;
 
         // The manager assigns a deployment (a host, as in a stack).
-        db.connector_changed(ConnectorUrl::Stack(Some("127.0.0.1:5432".into())))
-            .unwrap();
-        assert!(
-            db.wait_connected(Duration::from_secs(30)).await,
-            "{:?}",
-            db.status()
-        );
+        connect_to(&db, "127.0.0.1:5432").await;
         assert_eq!(
             db.status().target,
             format!("postgresql://postgres@127.0.0.1:5432/{name}")
@@ -333,25 +342,13 @@ async fn connector_url_changes_rebuild_the_pool() {
         assert_eq!(result.rows[0]["db"], name.as_str());
 
         // It moves to a host where nothing answers: the old pool is closed, the new one waits.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let dead = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
-        drop(listener);
+        let dead = format!("127.0.0.1:{}", unused_port());
         db.connector_changed(ConnectorUrl::Stack(Some(dead)))
             .unwrap();
-        assert!(!db.status().connected);
-        assert!(matches!(
-            db.execute("SELECT 1").await,
-            Err(QueryError::NotAvailable)
-        ));
+        assert_not_available(&db).await;
 
         // And back.
-        db.connector_changed(ConnectorUrl::Stack(Some("127.0.0.1:5432".into())))
-            .unwrap();
-        assert!(
-            db.wait_connected(Duration::from_secs(30)).await,
-            "{:?}",
-            db.status()
-        );
+        connect_to(&db, "127.0.0.1:5432").await;
         assert_eq!(
             db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"],
             1

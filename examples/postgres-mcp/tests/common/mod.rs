@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::{
+    path::Path,
     process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
@@ -57,6 +58,12 @@ pub async fn admin_or_skip(test: &str) -> Option<Client> {
             None
         }
     }
+}
+
+/// A port of 127.0.0.1 that nothing listens on (it was free a moment ago): a database that is down.
+pub fn unused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("the bound address").port()
 }
 
 /// A database (and, when asked, a login role owning it) created for one test and dropped with it.
@@ -224,6 +231,12 @@ const DATABASE_ENV: &[&str] = &[
 impl ServerProcess {
     /// Starts the server with `env` (and nothing else of the database environment).
     pub async fn start(env: &[(&str, &str)]) -> ServerProcess {
+        // No .env of the developer's is picked up.
+        Self::start_in(Path::new(env!("CARGO_TARGET_TMPDIR")), env).await
+    }
+
+    /// Starts the server in `dir` (where it reads `.env`) with `env`.
+    pub async fn start_in(dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_postgres-mcp"));
         for var in DATABASE_ENV {
             command.env_remove(var);
@@ -231,8 +244,7 @@ impl ServerProcess {
         command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .envs(env.iter().copied())
-            // No .env of the developer's is picked up.
-            .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

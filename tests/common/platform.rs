@@ -1,0 +1,310 @@
+//! A stand-in for the ConfidentialMind config manager and realtime service: a real HTTP + websocket
+//! server on loopback that records every request, for the servers' stack mode.
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::{
+        State,
+        ws::{Message, WebSocket, WebSocketUpgrade},
+    },
+    http::{StatusCode, Uri},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::{Value, json};
+use tokio::{
+    net::TcpListener,
+    sync::{broadcast, watch},
+};
+
+use super::TIMEOUT;
+
+/// A port on 127.0.0.1 that was free a moment ago, for a stand-in started later.
+pub fn reserve_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+/// One request the stand-in received: `GET`, `PATCH`, or `WS` (a websocket subscription).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// `GET`, `PATCH` or `WS`.
+    pub method: String,
+    /// The request path.
+    pub path: String,
+    /// The JSON body of a `PATCH`.
+    pub body: Option<Value>,
+}
+
+enum Push {
+    Text(String),
+    Close,
+}
+
+struct ManagerState {
+    /// What `GET` answers.
+    doc: Value,
+    requests: Vec<Recorded>,
+    /// Answers for the next `PATCH`es (status, body); 200 with the stored doc when empty.
+    patch_answers: VecDeque<(StatusCode, Value)>,
+    get_delay: Option<Duration>,
+    refuse_realtime: bool,
+}
+
+#[derive(Clone)]
+struct Shared {
+    state: Arc<Mutex<ManagerState>>,
+    changes: watch::Sender<u64>,
+    pushes: broadcast::Sender<Arc<Push>>,
+}
+
+impl Shared {
+    fn record(&self, method: &str, path: &str, body: Option<Value>) {
+        self.state.lock().unwrap().requests.push(Recorded {
+            method: method.into(),
+            path: path.into(),
+            body,
+        });
+        self.changes.send_modify(|n| *n += 1);
+    }
+}
+
+/// The config manager (`GET`/`PATCH {base}/internal/{service}`) and the realtime service
+/// (websocket `{base}/internal/{service}`), on loopback.
+pub struct Manager {
+    /// `http://127.0.0.1:PORT`: for `MANAGER_URL`.
+    pub url: String,
+    /// `ws://127.0.0.1:PORT`: for `REALTIME_URL`.
+    pub realtime_url: String,
+    shared: Shared,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Manager {
+    /// A stand-in whose `GET` answers `doc`, on ephemeral ports.
+    pub async fn start(doc: Value) -> Manager {
+        Manager::start_on(0, 0, doc).await
+    }
+
+    /// A stand-in on the given ports (0: any).
+    pub async fn start_on(manager_port: u16, realtime_port: u16, doc: Value) -> Manager {
+        let shared = Shared {
+            state: Arc::new(Mutex::new(ManagerState {
+                doc,
+                requests: Vec::new(),
+                patch_answers: VecDeque::new(),
+                get_delay: None,
+                refuse_realtime: false,
+            })),
+            changes: watch::Sender::new(0),
+            pushes: broadcast::channel(16).0,
+        };
+        let manager = Router::new()
+            .route("/internal/{service}", get(get_doc).patch(patch_doc))
+            .with_state(shared.clone());
+        let realtime = Router::new()
+            .route("/internal/{service}", get(subscribe))
+            .with_state(shared.clone());
+        let (manager_addr, manager_task) = serve(manager_port, manager).await;
+        let (realtime_addr, realtime_task) = serve(realtime_port, realtime).await;
+        Manager {
+            url: format!("http://{manager_addr}"),
+            realtime_url: format!("ws://{realtime_addr}"),
+            shared,
+            tasks: vec![manager_task, realtime_task],
+        }
+    }
+
+    /// The env vars pointing a server at this stand-in as `service`.
+    pub fn env<'a>(&'a self, service: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("SERVICE_NAME", service),
+            ("MANAGER_URL", self.url.as_str()),
+            ("REALTIME_URL", self.realtime_url.as_str()),
+        ]
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.state.lock().unwrap().requests.clone()
+    }
+
+    /// The methods of every request so far, e.g. `["GET", "PATCH", "GET", "WS"]`.
+    pub fn methods(&self) -> Vec<String> {
+        self.requests().into_iter().map(|r| r.method).collect()
+    }
+
+    /// Waits (bounded) until the recorded methods satisfy `matches`.
+    pub async fn wait_methods(&self, what: &str, matches: impl Fn(&[String]) -> bool) {
+        let mut changes = self.shared.changes.subscribe();
+        let waited = tokio::time::timeout(TIMEOUT, async {
+            loop {
+                if matches(&self.methods()) {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok() && matches(&self.methods()),
+            "the stand-in never saw {what}; requests: {:?}",
+            self.methods()
+        );
+    }
+
+    /// Waits until the service has subscribed `n` times in all.
+    pub async fn wait_subscribed(&self, n: usize) {
+        self.wait_methods(&format!("{n} websocket subscriptions"), |m| {
+            m.iter().filter(|m| *m == "WS").count() >= n
+        })
+        .await;
+    }
+
+    /// Answers the next `PATCH`es with these statuses and bodies.
+    pub fn answer_patches(&self, answers: Vec<(u16, Value)>) {
+        self.shared.state.lock().unwrap().patch_answers = answers
+            .into_iter()
+            .map(|(s, b)| (StatusCode::from_u16(s).unwrap(), b))
+            .collect();
+    }
+
+    /// Delays every `GET` answer.
+    pub fn delay_gets(&self, delay: Option<Duration>) {
+        self.shared.state.lock().unwrap().get_delay = delay;
+    }
+
+    /// Answers websocket subscriptions with 503 while `refuse`.
+    pub fn refuse_realtime(&self, refuse: bool) {
+        self.shared.state.lock().unwrap().refuse_realtime = refuse;
+    }
+
+    /// Replaces the stored connectors block and pushes it, as the manager does when a connector is
+    /// assigned in the UI.
+    pub fn push_connectors(&self, block: Value) {
+        self.shared.state.lock().unwrap().doc["connectors"] = block.clone();
+        self.push_raw(json!({"payload": {"connectors": block}}).to_string());
+    }
+
+    /// Replaces the stored connectors block without pushing it (an update the service misses).
+    pub fn set_connectors(&self, block: Value) {
+        self.shared.state.lock().unwrap().doc["connectors"] = block;
+    }
+
+    /// Replaces the stored config and pushes it.
+    pub fn push_config(&self, config: Value) {
+        self.shared.state.lock().unwrap().doc["config"] = config.clone();
+        self.push_raw(json!({"payload": {"config": config}}).to_string());
+    }
+
+    /// Sends `text` to every subscribed socket.
+    pub fn push_raw(&self, text: String) {
+        let _ = self.shared.pushes.send(Arc::new(Push::Text(text)));
+    }
+
+    /// Closes every subscribed socket.
+    pub fn drop_sockets(&self) {
+        let _ = self.shared.pushes.send(Arc::new(Push::Close));
+    }
+}
+
+async fn serve(port: u16, router: Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind the stand-in");
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (addr, task)
+}
+
+async fn get_doc(State(shared): State<Shared>, uri: Uri) -> Json<Value> {
+    shared.record("GET", uri.path(), None);
+    let delay = shared.state.lock().unwrap().get_delay;
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    Json(shared.state.lock().unwrap().doc.clone())
+}
+
+async fn patch_doc(State(shared): State<Shared>, uri: Uri, body: Json<Value>) -> Response {
+    shared.record("PATCH", uri.path(), Some(body.0.clone()));
+    let mut state = shared.state.lock().unwrap();
+    if let Some((status, answer)) = state.patch_answers.pop_front() {
+        return (status, Json(answer)).into_response();
+    }
+    // Like the manager: keep the config and schema, keep assignments already made.
+    state.doc["config"] = body["config"].clone();
+    state.doc["config_schema"] = body["config_schema"].clone();
+    if state.doc["connectors"].is_null() {
+        state.doc["connectors"] = body["connectors"].clone();
+    }
+    (StatusCode::OK, Json(state.doc.clone())).into_response()
+}
+
+async fn subscribe(State(shared): State<Shared>, uri: Uri, upgrade: WebSocketUpgrade) -> Response {
+    if shared.state.lock().unwrap().refuse_realtime {
+        shared.record("WS-REFUSED", uri.path(), None);
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let path = uri.path().to_string();
+    upgrade.on_upgrade(move |socket| follow(shared, path, socket))
+}
+
+async fn follow(shared: Shared, path: String, mut socket: WebSocket) {
+    let mut pushes = shared.pushes.subscribe();
+    // Recorded once subscribed to pushes, so that a test waiting for "WS" can push right away.
+    shared.record("WS", &path, None);
+    loop {
+        tokio::select! {
+            push = pushes.recv() => match push.as_deref() {
+                Ok(Push::Text(text)) => {
+                    if socket.send(Message::Text(text.clone().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Push::Close) | Err(_) => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+            },
+            incoming = socket.recv() => if incoming.is_none() || matches!(incoming, Some(Err(_))) {
+                return;
+            },
+        }
+    }
+}
+
+/// A connectors block assigning `stack_id` to my-service's `MYSERVICE` connector (null: none).
+pub fn my_service_block(stack_id: Option<&str>) -> Value {
+    json!({
+        "connectors": [{
+            "type": "api",
+            "label": "My Service",
+            "config_id": "MYSERVICE",
+            "stack_id": stack_id,
+            "deployment_name": stack_id.map(|s| format!("deployment of {s}")),
+        }],
+        "array_connectors": null,
+    })
+}
