@@ -214,13 +214,26 @@ fn targets(results: &Results) -> String {
         }
     };
     for s in &results.compare {
-        add(
-            format!("throughput ≥ 0.9× bare ({})", s.scenario.name),
-            &|name| {
-                let t = row_of(s, name)?.throughput_vs_bare?;
-                Some((format!("{t:.3}×"), Some(t >= 0.9)))
-            },
-        );
+        // Throughput targets are about capacity under concurrent load (the anchors are for
+        // 8 clients); one client waiting for each answer has its own target, on p50 latency, and its
+        // throughput is shown for reference.
+        if s.scenario.clients > 1 {
+            add(
+                format!("throughput ≥ 0.9× bare ({})", s.scenario.name),
+                &|name| {
+                    let t = row_of(s, name)?.throughput_vs_bare?;
+                    Some((format!("{t:.3}×"), Some(t >= 0.9)))
+                },
+            );
+        } else {
+            add(
+                format!("throughput vs bare ({}; for reference)", s.scenario.name),
+                &|name| {
+                    let t = row_of(s, name)?.throughput_vs_bare?;
+                    Some((format!("{t:.3}×"), None))
+                },
+            );
+        }
         // The FastMCP anchors are for concurrent HTTP clients; with one client waiting for
         // each answer (or stdio's one session) even bare rmcp is far from 20×, so the ratio is shown
         // there with bare rmcp's own for reference, not judged.
@@ -536,18 +549,20 @@ mod tests {
     }
 
     fn results() -> Results {
-        let scenario = Scenario::parse("http:1").unwrap();
-        let rows = vec![
-            Row::from_runs(
-                "cm-mcp",
-                vec![run(900.0, 0.13), run(950.0, 0.12)],
-                Some(14000),
-            ),
-            Row::from_runs(BARE, vec![run(1000.0, 0.1)], Some(8000)),
-            Row::from_runs("FastMCP", vec![run(40.0, 3.0)], None),
-        ];
         let mut results = Results::default();
-        results.compare.push(ScenarioResult::new(scenario, rows));
+        for (scenario, cm_mcp) in [("http:1", 950.0), ("http:8", 850.0)] {
+            let rows = vec![
+                Row::from_runs(
+                    "cm-mcp",
+                    vec![run(900.0, 0.13), run(cm_mcp, 0.12)],
+                    Some(14000),
+                ),
+                Row::from_runs(BARE, vec![run(1000.0, 0.1)], Some(8000)),
+                Row::from_runs("FastMCP", vec![run(40.0, 3.0)], None),
+            ];
+            let scenario = Scenario::parse(scenario).unwrap();
+            results.compare.push(ScenarioResult::new(scenario, rows));
+        }
         results.memory.push(Memory {
             server: "cm-mcp".into(),
             started_kib: 9000,
@@ -568,7 +583,7 @@ mod tests {
             "no column for a server the run did not have"
         );
         assert!(
-            md.contains("| throughput ≥ 0.9× bare (HTTP, 1 client) | 0.925× | met |"),
+            md.contains("| throughput vs bare (HTTP, 1 client; for reference) | 0.925× | – |"),
             "{md}"
         );
         assert!(
@@ -576,6 +591,14 @@ mod tests {
             "{md}"
         );
         assert!(md.contains(" | 23.1× | – |"), "{md}");
+        assert!(
+            md.contains("| throughput ≥ 0.9× bare (HTTP, 8 clients) | 0.875× | **not met** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| throughput ≥ 20× FastMCP (HTTP, 8 clients) | 21.9× | met |"),
+            "{md}"
+        );
         assert!(!md.contains("≥ 20× FastMCP (HTTP, 1 client)"), "{md}");
         assert!(
             md.contains("single-client p50 ≤ 1.2× bare (HTTP, 1 client) | 1.25×"),

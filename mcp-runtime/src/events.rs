@@ -350,21 +350,36 @@ fn write_opt_str(buf: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
+/// `"key":` for a key known at compile time: no escaping to check.
+macro_rules! key {
+    ($key:literal) => {
+        concat!("\"", $key, "\":").as_bytes()
+    };
+}
+
+/// A key known at compile time, after `first` (which it clears) or a comma.
+fn write_const_key(buf: &mut Vec<u8>, first: &mut bool, quoted: &[u8]) {
+    if !std::mem::take(first) {
+        buf.push(b',');
+    }
+    buf.extend_from_slice(quoted);
+}
+
 fn write_json(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&TraceContext>) {
     let first = &mut true;
     buf.push(b'{');
     for (key, value) in [
-        ("event_type", &f.event_type),
-        ("duration_ms", &f.duration_ms),
-        ("success", &f.success),
+        (key!("event_type"), &f.event_type),
+        (key!("duration_ms"), &f.duration_ms),
+        (key!("success"), &f.success),
     ] {
         if let Some(value) = value {
-            write_key(buf, first, key);
+            write_const_key(buf, first, key);
             write_value(buf, &f.strings, value);
         }
     }
     if f.event_type.is_some() || !f.data.is_empty() {
-        write_key(buf, first, "data");
+        write_const_key(buf, first, key!("data"));
         buf.push(b'{');
         let data_first = &mut true;
         for (key, value) in &f.data {
@@ -373,9 +388,12 @@ fn write_json(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&Trace
         }
         buf.push(b'}');
     }
-    for (key, value) in [("error", &f.error), ("error_type", &f.error_type)] {
+    for (key, value) in [
+        (key!("error"), &f.error),
+        (key!("error_type"), &f.error_type),
+    ] {
         if let Some(value) = value {
-            write_key(buf, first, key);
+            write_const_key(buf, first, key);
             write_value(buf, &f.strings, value);
         }
     }
@@ -383,26 +401,28 @@ fn write_json(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&Trace
         write_key(buf, first, key);
         write_value(buf, &f.strings, value);
     }
-    write_key(buf, first, "event");
+    write_const_key(buf, first, key!("event"));
     write_str(buf, &f.message);
-    write_key(buf, first, "level");
-    write_str(buf, level_name(level));
-    write_key(buf, first, "timestamp");
-    buf.push(b'"');
+    buf.extend_from_slice(match *level {
+        Level::ERROR => b",\"level\":\"error\",\"timestamp\":\"",
+        Level::WARN => b",\"level\":\"warning\",\"timestamp\":\"",
+        Level::INFO => b",\"level\":\"info\",\"timestamp\":\"",
+        _ => b",\"level\":\"debug\",\"timestamp\":\"",
+    });
     write_timestamp(buf);
     buf.push(b'"');
     if let Some(t) = trace {
-        write_key(buf, first, "trace_id");
+        buf.extend_from_slice(b",\"trace_id\":");
         write_str(buf, &t.trace_id);
-        write_key(buf, first, "span_id");
+        buf.extend_from_slice(b",\"span_id\":");
         write_str(buf, &t.span_id);
-        write_key(buf, first, "parent_span_id");
+        buf.extend_from_slice(b",\"parent_span_id\":");
         write_opt_str(buf, t.parent_span_id.as_deref());
-        write_key(buf, first, "session_id");
+        buf.extend_from_slice(b",\"session_id\":");
         write_opt_str(buf, t.session_id.as_deref());
-        write_key(buf, first, "api_key_hash");
+        buf.extend_from_slice(b",\"api_key_hash\":");
         write_str(buf, &t.api_key_hash);
-        write_key(buf, first, "origin_service");
+        buf.extend_from_slice(b",\"origin_service\":");
         write_opt_str(buf, t.origin_service.as_deref());
     }
     buf.extend_from_slice(b"}\n");
