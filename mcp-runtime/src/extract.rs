@@ -251,6 +251,9 @@ pub trait FromCall<'a>: Sized {
     fn from_call(param: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError>;
 }
 
+// Not recommended in errors: an unsupported parameter type reports `FromCall`'s own message instead of
+// the missing `Deserialize`/`JsonSchema` bounds with their lists of unrelated implementors.
+#[diagnostic::do_not_recommend]
 impl<'a, T: DeserializeOwned + JsonSchema> FromCall<'a> for T {
     fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
         spec.add::<T>(param);

@@ -244,6 +244,9 @@ impl<T: Serialize> IntoToolContent for Json<T> {
 )]
 pub trait StructuredOutput: Serialize + JsonSchema {}
 
+// Not recommended in errors: an unsupported return type reports `StructuredOutput`'s own message once
+// instead of one error per missing bound, each with a list of unrelated implementors.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + JsonSchema> StructuredOutput for T {}
 
 /// The output schema of a tool returning `T`.
