@@ -226,7 +226,7 @@ async fn the_reconnect_hook_runs_once_per_change() {
     manager.push_connectors(fixture_block(Some("a1")));
     wait_hooks(1).await;
     server
-        .wait_health("API connected", Duration::from_secs(5), |h| {
+        .wait_health("API connected", TIMEOUT, |h| {
             h["connectors"]["API"]["connected"] == true
         })
         .await;
@@ -246,24 +246,26 @@ async fn the_reconnect_hook_runs_once_per_change() {
 
     manager.push_connectors(fixture_block(Some("a2")));
     wait_hooks(2).await;
+    // Unassigned: one run without a URL, for the hook to release the old connection.
     manager.push_connectors(fixture_block(None));
     server
         .logs
         .wait_for_target("connection.lost", "connector")
         .await;
-    manager.push_connectors(fixture_block(Some("a3")));
     wait_hooks(3).await;
+    manager.push_connectors(fixture_block(Some("a3")));
+    wait_hooks(4).await;
     server
-        .wait_health("API connected to a3", Duration::from_secs(5), |h| {
+        .wait_health("API connected to a3", TIMEOUT, |h| {
             h["connectors"]["API"]["url"] == api_url("a3").as_str()
                 && h["connectors"]["API"]["connected"] == true
         })
         .await;
     assert_eq!(
         hook_urls(&server),
-        [api_url("a1"), api_url("a2"), api_url("a3")]
+        [api_url("a1"), api_url("a2"), String::new(), api_url("a3")]
     );
-    assert_eq!(call(&client, "hook_runs", json!({})).await.1, "3");
+    assert_eq!(call(&client, "hook_runs", json!({})).await.1, "4");
 }
 
 #[tokio::test]

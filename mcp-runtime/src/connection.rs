@@ -128,6 +128,7 @@ impl Slot {
         let was_connected = self.state.borrow().connected;
         let id = self.decl.config_id.as_str();
         if endpoint.urls.is_empty() {
+            let had_url = !self.state.borrow().urls.is_empty();
             self.set_state(ConnectionState::default());
             if was_connected {
                 tracing::warn!(
@@ -136,6 +137,25 @@ impl Slot {
                     data.target = "connector",
                     data.connector_id = id,
                     "{} lost its URL; waiting for a new one",
+                    self.label()
+                );
+            }
+            if had_url && let Some(hook) = self.decl.on_change.clone() {
+                // Once, not retried: there is nothing to connect to, only the old URL's resources
+                // (a pool, a client) for the hook to release.
+                let error = match tokio::spawn(hook(ConnectionState::default())).await {
+                    Ok(Ok(())) => return,
+                    Ok(Err(error)) => format!("{error:#}"),
+                    Err(join) => format!("the reconnect hook panicked: {join}"),
+                };
+                tracing::warn!(
+                    event_type = "connection.release.error",
+                    success = false,
+                    error = error.as_str(),
+                    error_type = "ReconnectError",
+                    data.target = "connector",
+                    data.connector_id = id,
+                    "Reconnect hook of {} failed for the lost URL",
                     self.label()
                 );
             }

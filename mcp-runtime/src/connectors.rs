@@ -209,7 +209,8 @@ impl Connector {
     /// Runs `hook` every time the connector's URL changes (the first URL included), e.g. to rebuild a
     /// connection pool. The connector counts as connected once the hook has succeeded for the current
     /// URL; a failing hook is retried with exponential backoff (1 s doubling, at most 30 s) until it
-    /// succeeds or the URL changes again. It is not called when the URL goes away.
+    /// succeeds or the URL changes again. When the URL goes away it runs once more with a state
+    /// without one (`state.url()` is `None`) to release what it holds; that run is not retried.
     ///
     /// ```
     /// use mcp_runtime::Connector;

@@ -115,8 +115,9 @@ pub fn server(db: Database) -> Server {
                 } else {
                     ConnectorUrl::Local(url)
                 };
+                let lost = matches!(url, ConnectorUrl::Stack(None) | ConnectorUrl::Local(None));
                 db.connector_changed(url)?;
-                if !db.is_configured() || db.wait_connected(HOOK_WAIT).await {
+                if lost || !db.is_configured() || db.wait_connected(HOOK_WAIT).await {
                     return Ok(());
                 }
                 let status = db.status();

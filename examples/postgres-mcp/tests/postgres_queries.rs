@@ -353,6 +353,10 @@ async fn connector_url_changes_rebuild_the_pool() {
             db.execute("SELECT 1 AS one").await.unwrap().rows[0]["one"],
             1
         );
+        // Unassigned (the reconnect hook's run without a URL): the pool is closed, nothing served.
+        db.connector_changed(ConnectorUrl::Stack(None)).unwrap();
+        assert_not_available(&db).await;
+        connect_to(&db, "127.0.0.1:5432").await;
         // A bad URL is reported, not a panic.
         assert!(
             db.connector_changed(ConnectorUrl::Stack(Some("a/b".into())))
