@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     FromCall, ToolError,
-    connectors::{Connector, ConnectorType},
+    connectors::{ChangeHook, Connector, ConnectorType},
     extract::{CallInput, JsonObject, ParamInfo},
 };
 
@@ -143,10 +143,8 @@ impl Slot {
             if had_url && let Some(hook) = self.decl.on_change.clone() {
                 // Once, not retried: there is nothing to connect to, only the old URL's resources
                 // (a pool, a client) for the hook to release.
-                let error = match tokio::spawn(hook(ConnectionState::default())).await {
-                    Ok(Ok(())) => return,
-                    Ok(Err(error)) => format!("{error:#}"),
-                    Err(join) => format!("the reconnect hook panicked: {join}"),
+                let Err(error) = run_hook(&hook, ConnectionState::default()).await else {
+                    return;
                 };
                 tracing::warn!(
                     event_type = "connection.release.error",
@@ -187,10 +185,10 @@ impl Slot {
         loop {
             attempt += 1;
             let started = Instant::now();
-            let result = tokio::spawn(hook(state.clone())).await;
+            let result = run_hook(&hook, state.clone()).await;
             let duration_ms = crate::events::elapsed_ms(started);
             let error = match result {
-                Ok(Ok(())) => {
+                Ok(()) => {
                     state.connected = true;
                     state.error = None;
                     self.set_state(state);
@@ -207,8 +205,7 @@ impl Slot {
                     );
                     return;
                 }
-                Ok(Err(error)) => format!("{error:#}"),
-                Err(join) => format!("the reconnect hook panicked: {join}"),
+                Err(error) => error,
             };
             if attempt == 1 && was_connected {
                 tracing::warn!(
@@ -251,6 +248,15 @@ impl Slot {
 }
 
 /// 1 s doubling up to 30 s: the seed's "failed connects retry with exponential backoff".
+/// Runs the author's hook on its own task, so that a panic in it is an error, not a dead worker.
+async fn run_hook(hook: &ChangeHook, state: ConnectionState) -> Result<(), String> {
+    match tokio::spawn(hook(state)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(format!("{error:#}")),
+        Err(join) => Err(format!("the reconnect hook panicked: {join}")),
+    }
+}
+
 fn hook_backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30))
 }
