@@ -75,7 +75,6 @@ fn generate(opts: &PromptOptions, f: &Function) -> TokenStream {
     };
     f.registration(
         &krate,
-        "cm_prompt",
         Conversion {
             items: conversion,
             output: quote!(#krate::__private::GetPromptResult),

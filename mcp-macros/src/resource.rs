@@ -157,17 +157,18 @@ fn generate(opts: &ResourceOptions, template: &UriTemplate, f: &Function) -> Tok
     let variables = template.variables.iter();
 
     let ok = &f.output.ok;
-    let conversion = if is_direct(ok) {
-        let into = quote_spanned! {ok.span()=> <#ok as #krate::IntoResourceBody>::into_body };
-        quote! {
-            fn __cm_convert(
-                __cm_value: #ok,
-            ) -> ::core::result::Result<#krate::__private::ResourceBody, #krate::ToolError> {
-                #into(__cm_value)
-            }
-        }
+    let into = if is_direct(ok) {
+        quote_spanned! {ok.span()=> <#ok as #krate::IntoResourceBody>::into_body }
     } else {
-        json_body(&krate, ok)
+        // Sent as JSON, through a trait whose message names #[cm_resource] when it cannot be.
+        quote_spanned! {ok.span()=> <#ok as #krate::__private::IntoJsonResource>::into_json_body }
+    };
+    let conversion = quote! {
+        fn __cm_convert(
+            __cm_value: #ok,
+        ) -> ::core::result::Result<#krate::__private::ResourceBody, #krate::ToolError> {
+            #into(__cm_value)
+        }
     };
     let location = f.location(&krate);
     let def = quote! {
@@ -188,45 +189,12 @@ fn generate(opts: &ResourceOptions, template: &UriTemplate, f: &Function) -> Tok
     };
     f.registration(
         &krate,
-        "cm_resource",
         Conversion {
             items: conversion,
             output: quote!(#krate::__private::ResourceBody),
         },
         def,
     )
-}
-
-/// `__cm_convert` for a resource returning a value serialized to JSON, through a trait local to the
-/// expansion whose message names `#[cm_resource]` when the type is not `Serialize`.
-fn json_body(krate: &TokenStream, ok: &Type) -> TokenStream {
-    let into = quote_spanned! {ok.span()=> <#ok as IntoJsonResource>::into_json_body };
-    quote! {
-        #[diagnostic::on_unimplemented(
-            message = "`{Self}` cannot be returned from a #[cm_resource] function",
-            label = "unsupported return type",
-            note = "return String (text), Vec<u8> (binary), ResourceContents, or a type that implements serde::Serialize (sent as JSON)"
-        )]
-        trait IntoJsonResource {
-            fn into_json_body(self) -> ::core::result::Result<#krate::__private::ResourceBody, #krate::ToolError>;
-        }
-
-        #[diagnostic::do_not_recommend]
-        impl<T> IntoJsonResource for T
-        where
-            #krate::Json<T>: #krate::IntoResourceBody,
-        {
-            fn into_json_body(self) -> ::core::result::Result<#krate::__private::ResourceBody, #krate::ToolError> {
-                #krate::IntoResourceBody::into_body(#krate::Json(self))
-            }
-        }
-
-        fn __cm_convert(
-            __cm_value: #ok,
-        ) -> ::core::result::Result<#krate::__private::ResourceBody, #krate::ToolError> {
-            #into(__cm_value)
-        }
-    }
 }
 
 #[cfg(test)]

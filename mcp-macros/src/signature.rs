@@ -164,7 +164,7 @@ impl Function {
                 Some(path) => {
                     // `&path` is the argument rustc blames when the function does not fit.
                     let call = quote_spanned! {path.span()=>
-                        CompletionFn::__cm_complete(&#path, __cm_request)
+                        #krate::__private::CompletionFn::complete(&#path, __cm_request)
                     };
                     quote! {
                         ::core::option::Option::Some({
@@ -186,13 +186,7 @@ impl Function {
             }
         });
         let len = self.params.len();
-        let completer = if self.params.iter().any(|p| p.complete.is_some()) {
-            completer_trait(krate)
-        } else {
-            TokenStream::new()
-        };
         quote! {
-            #completer
             static __CM_PARAMS: [#krate::__private::ParamInfo; #len] = [#(#entries),*];
         }
     }
@@ -248,25 +242,23 @@ impl Function {
     pub fn registration(
         &self,
         krate: &TokenStream,
-        macro_name: &str,
         conversion: Conversion,
         def: TokenStream,
     ) -> TokenStream {
         let Conversion { items, output } = conversion;
-        let (error_trait, convert) = match &self.output.error {
+        let convert = match &self.output.error {
             Some(error) => {
-                let (error_trait, to_error) = error_conversion(krate, macro_name, error);
-                let convert = quote! {
+                let to_error = error_conversion(krate, error);
+                quote! {
                     match __cm_output {
                         ::core::result::Result::Ok(__cm_value) => __cm_convert(__cm_value),
                         ::core::result::Result::Err(__cm_error) => {
                             ::core::result::Result::Err(#to_error(__cm_error))
                         }
                     }
-                };
-                (error_trait, convert)
+                }
             }
-            None => (TokenStream::new(), quote!(__cm_convert(__cm_output))),
+            None => quote!(__cm_convert(__cm_output)),
         };
         let item = &self.item;
         let ident = &self.ident;
@@ -286,7 +278,6 @@ impl Function {
                 #params
                 #describe
                 #items
-                #error_trait
 
                 fn __cm_invoke(
                     __cm_ctx: #krate::Context,
@@ -327,34 +318,12 @@ fn from_call(krate: &TokenStream, ty: &Type) -> TokenStream {
     quote_spanned! {ty.span()=> <#ty as #krate::FromCall<'_>> }
 }
 
-/// A trait, local to the expansion, that converts the function's error type into `ToolError` and
-/// says what to do when it cannot; and the path of its conversion function.
-fn error_conversion(
-    krate: &TokenStream,
-    macro_name: &str,
-    error: &ErrorType,
-) -> (TokenStream, TokenStream) {
-    let message = format!("`{{Self}}` cannot be the error type of a #[{macro_name}] function");
-    let definition = quote! {
-        #[diagnostic::on_unimplemented(
-            message = #message,
-            label = "does not convert into ToolError",
-            note = "return ToolError, or an error type that implements std::error::Error + Send + Sync + 'static (e.g. derive thiserror::Error); or convert the error inside the function with `.map_err(ToolError::new)`"
-        )]
-        trait IntoToolError {
-            fn into_tool_error(self) -> #krate::ToolError;
-        }
-
-        #[diagnostic::do_not_recommend]
-        impl<E: ::core::convert::Into<#krate::ToolError>> IntoToolError for E {
-            fn into_tool_error(self) -> #krate::ToolError {
-                self.into()
-            }
-        }
-    };
-    let path = match error {
+/// The path that converts the function's error into `ToolError`, spanned at the error type so that
+/// rustc reports an error type that does not convert there.
+fn error_conversion(krate: &TokenStream, error: &ErrorType) -> TokenStream {
+    match error {
         ErrorType::Written(ty) => {
-            quote_spanned! {ty.span()=> <#ty as IntoToolError>::into_tool_error }
+            quote_spanned! {ty.span()=> <#ty as #krate::__private::IntoToolError>::into_tool_error }
         }
         ErrorType::Inferred(alias) => {
             // The alias's name (`Result` in `anyhow::Result<T>`) stands for the error type.
@@ -363,41 +332,7 @@ fn error_conversion(
                 _ => None,
             }
             .unwrap_or_else(|| alias.span());
-            quote_spanned! {span=> <_ as IntoToolError>::into_tool_error }
-        }
-    };
-    (definition, path)
-}
-
-/// The functions `#[arg(complete = path)]` accepts, with a message saying what they look like.
-fn completer_trait(krate: &TokenStream) -> TokenStream {
-    quote! {
-        #[diagnostic::on_unimplemented(
-            message = "`{Self}` cannot complete an argument",
-            label = "not an `async fn(Completion) -> Vec<String>`",
-            note = "`complete` names a function declared as `async fn name(request: Completion) -> Vec<String>`"
-        )]
-        trait CompletionFn {
-            fn __cm_complete(
-                &self,
-                request: #krate::Completion,
-            ) -> #krate::__private::BoxFuture<::std::vec::Vec<::std::string::String>>;
-        }
-
-        #[diagnostic::do_not_recommend]
-        impl<F, Fut> CompletionFn for F
-        where
-            F: ::core::ops::Fn(#krate::Completion) -> Fut,
-            Fut: ::core::future::Future<Output = ::std::vec::Vec<::std::string::String>>
-                + ::core::marker::Send
-                + 'static,
-        {
-            fn __cm_complete(
-                &self,
-                request: #krate::Completion,
-            ) -> #krate::__private::BoxFuture<::std::vec::Vec<::std::string::String>> {
-                ::std::boxed::Box::pin(self(request))
-            }
+            quote_spanned! {span=> <_ as #krate::__private::IntoToolError>::into_tool_error }
         }
     }
 }

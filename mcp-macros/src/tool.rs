@@ -137,7 +137,6 @@ fn generate(opts: &ToolOptions, f: &Function) -> TokenStream {
     };
     f.registration(
         &krate,
-        "cm_tool",
         Conversion {
             items: conversion,
             output: quote!(#krate::__private::CallToolResult),

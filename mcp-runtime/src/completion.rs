@@ -22,6 +22,28 @@ use crate::{Context, registry::BoxFuture};
 /// A completion function, as `#[arg(complete = path)]` records it.
 pub type Completer = fn(Completion) -> BoxFuture<Vec<String>>;
 
+/// The functions `#[arg(complete = path)]` accepts: `async fn name(request: Completion) -> Vec<String>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot complete an argument",
+    label = "not an `async fn(Completion) -> Vec<String>`",
+    note = "`complete` names a function declared as `async fn name(request: Completion) -> Vec<String>`"
+)]
+pub trait CompletionFn {
+    /// Calls the function, boxing its future.
+    fn complete(&self, request: Completion) -> BoxFuture<Vec<String>>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<F, Fut> CompletionFn for F
+where
+    F: Fn(Completion) -> Fut,
+    Fut: Future<Output = Vec<String>> + Send + 'static,
+{
+    fn complete(&self, request: Completion) -> BoxFuture<Vec<String>> {
+        Box::pin(self(request))
+    }
+}
+
 /// One `completion/complete` request, as a completion function receives it.
 pub struct Completion {
     pub(crate) argument: String,

@@ -127,6 +127,25 @@ impl fmt::Debug for ToolError {
     }
 }
 
+/// How the macros convert a function's error type into [`ToolError`]: a trait of its own, so that an
+/// error type that does not convert is reported with what to do about it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error type of a #[cm_tool], #[cm_resource] or #[cm_prompt] function",
+    label = "does not convert into ToolError",
+    note = "return ToolError, or an error type that implements std::error::Error + Send + Sync + 'static (e.g. derive thiserror::Error); or convert the error inside the function with `.map_err(ToolError::new)`"
+)]
+pub trait IntoToolError {
+    /// The error as the call's failure.
+    fn into_tool_error(self) -> ToolError;
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: Into<ToolError>> IntoToolError for E {
+    fn into_tool_error(self) -> ToolError {
+        self.into()
+    }
+}
+
 // ToolError deliberately does not implement std::error::Error, so that this blanket conversion can
 // exist (the same trade-off anyhow makes).
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for ToolError {

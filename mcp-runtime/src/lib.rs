@@ -58,8 +58,10 @@ pub mod __private {
         output::{IntoPromptResult, IntoResourceBody, IntoToolContent, Json, StructuredOutput},
     };
     pub use crate::{
+        completion::CompletionFn,
+        error::IntoToolError,
         extract::{ArgsSpec, CallInput, JsonObject, ParamInfo},
-        output::{OutputSchema, ResourceBody, output_schema},
+        output::{IntoJsonResource, OutputSchema, ResourceBody, output_schema},
         registry::{BoxFuture, Location, PromptDef, ResourceDef, ToolDef, ToolHints},
     };
 

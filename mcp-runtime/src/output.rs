@@ -395,6 +395,28 @@ impl IntoResourceBody for ReadResourceResult {
     }
 }
 
+/// How the macros convert a resource's return value that is not text, bytes or contents: as JSON. A
+/// trait of its own, so that a type that is not `Serialize` is reported in `#[cm_resource]`'s terms.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a #[cm_resource] function",
+    label = "unsupported return type",
+    note = "return String (text), Vec<u8> (binary), ResourceContents, or a type that implements serde::Serialize (sent as JSON)"
+)]
+pub trait IntoJsonResource {
+    /// The value serialized as the resource's JSON body.
+    fn into_json_body(self) -> Result<ResourceBody, ToolError>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T> IntoJsonResource for T
+where
+    Json<T>: IntoResourceBody,
+{
+    fn into_json_body(self) -> Result<ResourceBody, ToolError> {
+        Json(self).into_body()
+    }
+}
+
 impl<T: Serialize> IntoResourceBody for Json<T> {
     fn into_body(self) -> Result<ResourceBody, ToolError> {
         serde_json::to_string(&self.0)
