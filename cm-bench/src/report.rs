@@ -93,99 +93,92 @@ pub fn markdown(results: &Results) -> String {
         }
         let _ = writeln!(md, "![throughput and latency](bench/chart.svg)\n");
         for scenario in &results.compare {
-            md.push_str(&scenario_table(scenario));
+            scenario_table(&mut md, scenario);
         }
     }
     if !results.cold_start.is_empty() {
-        let _ = writeln!(md, "### Cold start (spawn → first `GET /health` 200)\n");
-        let _ = writeln!(
-            md,
-            "| server | median ms | min ms | max ms | runs |\n|---|---:|---:|---:|---:|"
+        table(
+            &mut md,
+            "Cold start (spawn → first `GET /health` 200)",
+            "| server | median ms | min ms | max ms | runs |\n|---|---:|---:|---:|---:|",
+            results.cold_start.iter().map(|c| {
+                format!(
+                    "| {} | {:.1} | {:.1} | {:.1} | {} |",
+                    c.server, c.median_ms, c.min_ms, c.max_ms, c.runs
+                )
+            }),
         );
-        for c in &results.cold_start {
-            let _ = writeln!(
-                md,
-                "| {} | {:.1} | {:.1} | {:.1} | {} |",
-                c.server, c.median_ms, c.min_ms, c.max_ms, c.runs
-            );
-        }
-        md.push('\n');
     }
     if !results.memory.is_empty() {
-        let _ = writeln!(md, "### Memory (RSS)\n");
-        let _ = writeln!(
-            md,
-            "| server | at start MiB | idle after 100 calls MiB | with N sessions MiB | KiB per session | sessions still open |\n|---|---:|---:|---:|---:|---|"
+        table(
+            &mut md,
+            "Memory (RSS)",
+            "| server | at start MiB | idle after 100 calls MiB | with N sessions MiB | KiB per session | sessions still open |\n|---|---:|---:|---:|---:|---|",
+            results.memory.iter().map(|r| {
+                format!(
+                    "| {} | {:.1} | {:.1} | {:.1} (N = {}) | {:.1} | {} |",
+                    r.server,
+                    r.started_kib as f64 / 1024.0,
+                    r.idle_kib as f64 / 1024.0,
+                    r.with_sessions_kib as f64 / 1024.0,
+                    r.sessions,
+                    r.per_session_kib,
+                    if r.sessions_verified { "yes" } else { "NO" }
+                )
+            }),
         );
-        for r in &results.memory {
-            let _ = writeln!(
-                md,
-                "| {} | {:.1} | {:.1} | {:.1} (N = {}) | {:.1} | {} |",
-                r.server,
-                r.started_kib as f64 / 1024.0,
-                r.idle_kib as f64 / 1024.0,
-                r.with_sessions_kib as f64 / 1024.0,
-                r.sessions,
-                r.per_session_kib,
-                if r.sessions_verified { "yes" } else { "NO" }
-            );
-        }
-        md.push('\n');
     }
     if !results.build.is_empty() {
-        let _ = writeln!(
-            md,
-            "### Build time of a generated crate (`cargo build`, dev profile)\n"
+        table(
+            &mut md,
+            "Build time of a generated crate (`cargo build`, dev profile)",
+            "| crate | clean (deps built) s | incremental (one body changed) s | first build incl. deps s |\n|---|---:|---:|---:|",
+            results.build.iter().map(|b| {
+                format!(
+                    "| {} | {:.2} | {:.2} | {:.1} |",
+                    b.variant, b.clean_s, b.incremental_s, b.first_build_s
+                )
+            }),
         );
-        let _ = writeln!(
-            md,
-            "| crate | clean (deps built) s | incremental (one body changed) s | first build incl. deps s |\n|---|---:|---:|---:|"
-        );
-        for b in &results.build {
-            let _ = writeln!(
-                md,
-                "| {} | {:.2} | {:.2} | {:.1} |",
-                b.variant, b.clean_s, b.incremental_s, b.first_build_s
-            );
-        }
-        md.push('\n');
     }
     md.push_str(&targets(results));
     md
 }
 
-fn scenario_table(s: &ScenarioResult) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "### {}\n", s.scenario.name);
-    let _ = writeln!(
-        md,
-        "| server | calls/s | (min–max) | vs bare | p50 ms | vs bare | p90 ms | p99 ms | server CPU µs/call | client CPU µs/call | errors | RSS MiB |"
-    );
-    let _ = writeln!(
-        md,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    for r in &s.rows {
-        let _ = writeln!(
-            md,
-            "| {} | {:.0} | {:.0}–{:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.server,
-            r.calls_per_s,
-            r.calls_per_s_range.0,
-            r.calls_per_s_range.1,
-            ratio(r.throughput_vs_bare),
-            num(r.p50_ms, 3),
-            ratio(r.p50_vs_bare),
-            num(r.p90_ms, 3),
-            num(r.p99_ms, 3),
-            num(r.server_cpu_us, 1),
-            num(r.client_cpu_us, 1),
-            r.errors,
-            mib(r.rss_kib)
-        );
+/// Appends a `###` section holding one table: `header` is the header row and the alignment row.
+fn table(md: &mut String, heading: &str, header: &str, rows: impl IntoIterator<Item = String>) {
+    let _ = writeln!(md, "### {heading}\n");
+    let _ = writeln!(md, "{header}");
+    for row in rows {
+        let _ = writeln!(md, "{row}");
     }
     md.push('\n');
-    md
+}
+
+fn scenario_table(md: &mut String, s: &ScenarioResult) {
+    table(
+        md,
+        &s.scenario.name,
+        "| server | calls/s | (min–max) | vs bare | p50 ms | vs bare | p90 ms | p99 ms | server CPU µs/call | client CPU µs/call | errors | RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        s.rows.iter().map(|r| {
+            format!(
+                "| {} | {:.0} | {:.0}–{:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.server,
+                r.calls_per_s,
+                r.calls_per_s_range.0,
+                r.calls_per_s_range.1,
+                ratio(r.throughput_vs_bare),
+                num(r.p50_ms, 3),
+                ratio(r.p50_vs_bare),
+                num(r.p90_ms, 3),
+                num(r.p99_ms, 3),
+                num(r.server_cpu_us, 1),
+                num(r.client_cpu_us, 1),
+                r.errors,
+                mib(r.rss_kib)
+            )
+        }),
+    );
 }
 
 /// What was measured, and whether it meets its target (no verdict for a reference row).

@@ -30,6 +30,34 @@ pub struct ServerSpec {
 }
 
 impl ServerSpec {
+    /// A server with the command line of cm-mcp's servers (and the bare rmcp baseline, which
+    /// copies it): `--host 127.0.0.1 --port {port}` for HTTP, `--stateless` added for stateless
+    /// HTTP, `--stdio` instead for stdio.
+    pub fn cm_style(
+        name: impl Into<String>,
+        program: impl Into<PathBuf>,
+        stderr: StderrTo,
+    ) -> ServerSpec {
+        ServerSpec {
+            name: name.into(),
+            program: program.into(),
+            args: ["--host", "127.0.0.1", "--port", "{port}"]
+                .map(String::from)
+                .to_vec(),
+            stateless_args: vec!["--stateless".into()],
+            stdio_args: vec!["--stdio".into()],
+            stderr,
+        }
+    }
+
+    /// Adds `--log-level <level>` to both the HTTP and the stdio command lines.
+    pub fn log_level(mut self, level: &str) -> ServerSpec {
+        for args in [&mut self.args, &mut self.stdio_args] {
+            args.extend(["--log-level".into(), level.into()]);
+        }
+        self
+    }
+
     /// The command line for HTTP on `port`.
     pub fn http_command(&self, port: u16, stateless: bool) -> Vec<String> {
         let mut command = vec![self.program.display().to_string()];

@@ -53,48 +53,20 @@ impl Lineup {
         let logs = workdir.join("logs");
         std::fs::create_dir_all(&logs)
             .with_context(|| format!("cannot create {}", logs.display()))?;
-        let http = |level: &str| -> Vec<String> {
-            [
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "{port}",
-                "--log-level",
-                level,
-            ]
-            .map(String::from)
-            .to_vec()
-        };
-        let stdio = |level: &str| -> Vec<String> {
-            ["--stdio", "--log-level", level].map(String::from).to_vec()
-        };
         let mut servers = vec![
-            ServerSpec {
-                name: "cm-mcp".into(),
-                program: my_service.to_path_buf(),
-                args: http("info"),
-                stateless_args: vec!["--stateless".into()],
-                stdio_args: stdio("info"),
-                stderr: StderrTo::File(logs.join("cm-mcp.log")),
-            },
-            ServerSpec {
-                name: "cm-mcp (logs off)".into(),
-                program: my_service.to_path_buf(),
-                args: http("error"),
-                stateless_args: vec!["--stateless".into()],
-                stdio_args: stdio("error"),
-                stderr: StderrTo::File(logs.join("cm-mcp-logs-off.log")),
-            },
-            ServerSpec {
-                name: BARE.into(),
-                program: bare.to_path_buf(),
-                args: ["--host", "127.0.0.1", "--port", "{port}"]
-                    .map(String::from)
-                    .to_vec(),
-                stateless_args: vec!["--stateless".into()],
-                stdio_args: vec!["--stdio".into()],
-                stderr: StderrTo::File(logs.join("bare-rmcp.log")),
-            },
+            ServerSpec::cm_style(
+                "cm-mcp",
+                my_service,
+                StderrTo::File(logs.join("cm-mcp.log")),
+            )
+            .log_level("info"),
+            ServerSpec::cm_style(
+                "cm-mcp (logs off)",
+                my_service,
+                StderrTo::File(logs.join("cm-mcp-logs-off.log")),
+            )
+            .log_level("error"),
+            ServerSpec::cm_style(BARE, bare, StderrTo::File(logs.join("bare-rmcp.log"))),
         ];
         if let Some(candidate) = candidate {
             ensure!(
@@ -104,14 +76,12 @@ impl Lineup {
             );
             servers.insert(
                 1,
-                ServerSpec {
-                    name: CANDIDATE.into(),
-                    program: candidate.to_path_buf(),
-                    args: http("info"),
-                    stateless_args: vec!["--stateless".into()],
-                    stdio_args: stdio("info"),
-                    stderr: StderrTo::File(logs.join("cm-mcp-candidate.log")),
-                },
+                ServerSpec::cm_style(
+                    CANDIDATE,
+                    candidate,
+                    StderrTo::File(logs.join("cm-mcp-candidate.log")),
+                )
+                .log_level("info"),
             );
         }
         if let Some((python, script)) = fastmcp {
@@ -799,16 +769,7 @@ pub async fn smoke(
         my_service.display()
     );
     std::fs::create_dir_all(workdir)?;
-    let spec = ServerSpec {
-        name: "my-service".into(),
-        program: my_service.to_path_buf(),
-        args: ["--host", "127.0.0.1", "--port", "{port}"]
-            .map(String::from)
-            .to_vec(),
-        stateless_args: vec!["--stateless".into()],
-        stdio_args: vec!["--stdio".into()],
-        stderr: StderrTo::Null,
-    };
+    let spec = ServerSpec::cm_style("my-service", my_service, StderrTo::Null);
     let call = CallSpec::new(
         "my_tool",
         serde_json::json!({ "input_param": "smoke \"test\" ✓" }),

@@ -2,10 +2,7 @@
 //! package) over every transport: counts, sessions, checked answers, and failures that must show
 //! up as errors. Nothing here judges speed.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use cm_bench::{
     client::{CallSpec, DEFAULT_PROTOCOL_VERSION, HttpEndpoint, StderrTo},
@@ -14,16 +11,7 @@ use cm_bench::{
 };
 
 fn bare() -> ServerSpec {
-    ServerSpec {
-        name: "bare rmcp".into(),
-        program: PathBuf::from(env!("CARGO_BIN_EXE_bare-rmcp")),
-        args: ["--host", "127.0.0.1", "--port", "{port}"]
-            .map(String::from)
-            .to_vec(),
-        stateless_args: vec!["--stateless".into()],
-        stdio_args: vec!["--stdio".into()],
-        stderr: StderrTo::Null,
-    }
+    ServerSpec::cm_style("bare rmcp", env!("CARGO_BIN_EXE_bare-rmcp"), StderrTo::Null)
 }
 
 fn options(call: CallSpec, clients: usize, calls: u64) -> LoadOptions {
