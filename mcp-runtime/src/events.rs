@@ -57,6 +57,10 @@ pub struct LogGuard {
 /// `filter` is an `EnvFilter` directive such as `info`. Does nothing when a global subscriber is
 /// already set (e.g. by a test harness).
 pub fn init(format: LogFormat, filter: &str) -> LogGuard {
+    if tracing::dispatcher::has_been_set() {
+        // No writer thread for a subscriber that could not be installed.
+        return LogGuard { _worker: None };
+    }
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, worker) = BatchWriter::new(std::io::stderr());
     let installed = tracing_subscriber::registry()
