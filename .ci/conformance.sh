@@ -63,7 +63,7 @@ server_bin=$target_dir/debug/everything
 rm -rf "$out"
 mkdir -p "$out"
 server_log=$out/everything.log
-# Port 0: the OS picks a free port, which the server logs in its service.init.complete event.
+# Port 0: the OS picks a free port, which the server logs in its service.ready event.
 "$server_bin" --host 127.0.0.1 --port 0 2>"$server_log" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT

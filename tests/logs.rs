@@ -202,10 +202,18 @@ async fn lifecycle_events_without_a_trace_have_no_trace_fields() {
         .wait_for("the address event", |v| v["data"]["address"].is_string())
         .await;
     assert_eq!(ready["success"], true);
+    assert_eq!(ready["event_type"], "service.ready");
+    assert_eq!(ready["data"]["transport"], "streamable-http");
     assert_eq!(
         ready["event"],
         format!("Serving MCP at {}/mcp", server.base)
     );
+    // Initialization has its own event, before the server is ready: my-service has no startup hook.
+    let events = server.logs.events();
+    let position = |t: &str| events.iter().position(|v| v["event_type"] == t);
+    let init = position("service.init.complete").expect("a service.init.complete event");
+    assert_eq!(events[init]["data"]["startup_hook"], false);
+    assert!(Some(init) < position("service.ready"), "{events:?}");
     assert!(server.terminate().await.success());
 }
 

@@ -104,6 +104,9 @@ async fn templates_and_prompts_over_stdio() {
     assert_eq!(
         serde_json::to_value(&prompts).unwrap(),
         json!([{
+            "name": "panicking_prompt",
+            "description": "A prompt whose code panics.",
+        }, {
             "name": "summarize",
             "description": "Asks for a summary of a topic.",
             "arguments": [{"name": "topic", "description": "What to summarize.", "required": true}],

@@ -70,10 +70,11 @@ pub enum LogLevel {
 impl LogLevel {
     pub(crate) fn directive(self) -> &'static str {
         match self {
-            // rmcp's debug events print whole requests, secret arguments included.
+            // rmcp's debug events print whole requests, secret arguments included; its warnings
+            // repeat, as Rust debug text, the errors the handler logs as `mcp.request.error`.
             LogLevel::Debug => "debug,rmcp=info",
-            LogLevel::Info => "info,rmcp=warn",
-            LogLevel::Warning => "warn",
+            LogLevel::Info => "info,rmcp=error",
+            LogLevel::Warning => "warn,rmcp=error",
             LogLevel::Error | LogLevel::Critical => "error",
         }
     }

@@ -14,10 +14,77 @@
 
 use std::collections::HashMap;
 
-use rmcp::model::CompletionInfo;
+use rmcp::{
+    ErrorData as McpError, RoleServer,
+    model::{CompleteRequestParams, CompleteResult, CompletionInfo},
+    service::RequestContext,
+};
 use serde_json::Value;
+use tracing::Instrument;
 
-use crate::{Context, registry::BoxFuture};
+use crate::{
+    Context,
+    call::{CallEnv, begin},
+    extract::{ArgsSpec, JsonObject},
+    registry::BoxFuture,
+};
+
+/// `completion/complete`: suggestions for a prompt argument or resource template variable, from its
+/// `#[arg(complete = ..)]` function or, for enum-typed arguments, from the enum's values.
+pub(crate) async fn complete(
+    env: CallEnv<'_>,
+    params: CompleteRequestParams,
+    request: RequestContext<RoleServer>,
+) -> Result<CompleteResult, McpError> {
+    let target = env
+        .registry
+        .completion_target(&params.r#ref)
+        .map_err(|message| McpError::invalid_params(message, None))?;
+    let argument = params.argument.name;
+    let completer = target
+        .params
+        .iter()
+        .find(|p| p.name == argument)
+        .and_then(|p| p.complete);
+    let choices = &target.choices;
+    let values = match (completer, choices.values.get(&argument)) {
+        (Some(completer), _) => {
+            let (ctx, span) = begin(&env, request, params.meta.as_ref());
+            let completion = Completion {
+                argument,
+                value: params.argument.value,
+                arguments: params.context.and_then(|c| c.arguments).unwrap_or_default(),
+                ctx: ctx.clone(),
+            };
+            let ct = ctx.cancellation_token().clone();
+            tokio::select! {
+                biased;
+                values = completer(completion).instrument(span) => values,
+                () = ct.cancelled() => {
+                    return Err(McpError::internal_error("the completion request was cancelled", None));
+                }
+            }
+        }
+        (None, Some(values)) => filter_prefix(values.iter().cloned(), &params.argument.value),
+        // An argument without suggestions completes to nothing: clients ask for every field.
+        (None, None) if choices.names.contains(&argument) => Vec::new(),
+        (None, None) => {
+            let names = &choices.names;
+            return Err(McpError::invalid_params(
+                format!(
+                    "no argument `{argument}` to complete; the arguments are: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+                None,
+            ));
+        }
+    };
+    Ok(CompleteResult::new(completion_info(values)))
+}
 
 /// A completion function, as `#[arg(complete = path)]` records it.
 pub type Completer = fn(Completion) -> BoxFuture<Vec<String>>;
@@ -80,6 +147,41 @@ impl Completion {
         S: Into<String>,
     {
         filter_prefix(candidates.into_iter().map(Into::into), &self.value)
+    }
+}
+
+/// A definition's argument names, and the values each enum-typed argument allows, worked out once
+/// at startup.
+#[derive(Default)]
+pub(crate) struct Choices {
+    pub names: Vec<String>,
+    pub values: HashMap<String, Vec<String>>,
+}
+
+impl Choices {
+    pub(crate) fn of(spec: &ArgsSpec) -> Choices {
+        let mut choices = Choices::default();
+        for arg in &spec.args {
+            choices.names.push(arg.name.to_string());
+            let values = schema_values(arg.schema.as_value(), spec.definitions());
+            choices.values.insert(arg.name.to_string(), values);
+        }
+        if let Some((_, whole)) = &spec.whole
+            && let Some(Value::Object(properties)) = whole.get("properties")
+        {
+            let defs = match whole.get("$defs") {
+                Some(Value::Object(defs)) => defs.clone(),
+                _ => JsonObject::new(),
+            };
+            for (name, property) in properties {
+                choices.names.push(name.clone());
+                choices
+                    .values
+                    .insert(name.clone(), schema_values(property, &defs));
+            }
+        }
+        choices.values.retain(|_, values| !values.is_empty());
+        choices
     }
 }
 

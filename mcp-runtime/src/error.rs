@@ -37,6 +37,8 @@ pub struct ToolError {
     message: String,
     error_type: Cow<'static, str>,
     kind: ErrorKind,
+    /// What the log says instead of `message`, when the caller must not see it (a panic's text).
+    logged: Option<String>,
 }
 
 impl ToolError {
@@ -46,6 +48,7 @@ impl ToolError {
             message: message.to_string(),
             error_type: Cow::Borrowed("ToolError"),
             kind: ErrorKind::Execution,
+            logged: None,
         }
     }
 
@@ -81,6 +84,21 @@ impl ToolError {
         ToolError::new("the request was cancelled by the client")
             .with_kind(ErrorKind::Cancelled)
             .with_type("Cancelled")
+    }
+
+    /// The function `name` panicked: the caller learns that, the log also gets the panic's text.
+    pub(crate) fn panicked(name: &str, text: &str) -> ToolError {
+        let mut error = ToolError::internal(format!(
+            "`{name}` failed: the server's code panicked (the server's log has the details)"
+        ))
+        .with_type("Panic");
+        error.logged = Some(format!("`{name}` panicked: {text}"));
+        error
+    }
+
+    /// What the `*.error` event says.
+    pub(crate) fn logged(&self) -> &str {
+        self.logged.as_deref().unwrap_or(&self.message)
     }
 
     /// Sets the type name logged as `error_type`.
@@ -164,6 +182,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for ToolError {
             message,
             error_type: Cow::Owned(short_type_name(std::any::type_name::<E>())),
             kind: ErrorKind::Execution,
+            logged: None,
         }
     }
 }

@@ -104,6 +104,12 @@ where
             let LineState { fields, buf } = &mut *state;
             fields.clear();
             event.record(fields);
+            let metadata = event.metadata();
+            if fields.event_type.is_none() && metadata.target().starts_with("rmcp") {
+                // rmcp's own lines get a type, so that every line can be filtered by one.
+                let kind = rmcp_event_type(metadata.level());
+                fields.event_type = Some(fields.text(|s| s.push_str(kind)));
+            }
             buf.clear();
             match self.format {
                 LogFormat::Json => {
@@ -115,6 +121,14 @@ where
             }
             let _ = self.writer.make_writer().write_all(buf);
         });
+    }
+}
+
+fn rmcp_event_type(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "mcp.protocol.error",
+        Level::WARN => "mcp.protocol.warning",
+        _ => "mcp.protocol.debug",
     }
 }
 

@@ -1,4 +1,6 @@
 //! The rmcp `ServerHandler` serving a [`Registry`]: one per client session, sharing everything else.
+//! Calls go through the one call path ([`crate::call`]); lists are built once at startup; requests
+//! rmcp could not parse arrive here as custom requests and are answered with what was wrong.
 
 #![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577, and still used by every client here.
 
@@ -8,19 +10,24 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-        GetPromptRequestParams, GetPromptResponse, ListPromptsResult, ListResourceTemplatesResult,
+        CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+        InitializeRequestParams, ListPromptsResult, ListResourceTemplatesResult,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
         ReadResourceResponse, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
         UnsubscribeRequestParams,
     },
     service::RequestContext,
 };
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio_util::task::TaskTracker;
 
 use crate::{
     Subscriptions,
-    context::{ClientSession, StateMap},
-    instrument::{self, CallEnv},
+    call::{self, CallEnv},
+    completion,
+    context::{self, ClientSession, StateMap},
+    extract::edit_distance,
     registry::Registry,
 };
 
@@ -29,6 +36,8 @@ pub(crate) struct Shared {
     pub registry: Registry,
     pub info: ServerConfig,
     pub state: StateMap,
+    /// Every session's resource subscriptions.
+    pub subscriptions: Subscriptions,
     /// Calls in flight, so that shutdown can wait for them.
     pub calls: TaskTracker,
 }
@@ -37,23 +46,28 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub(crate) struct McpHandler {
     shared: Arc<Shared>,
-    session: Arc<ClientSession>,
+    server: context::Server,
 }
 
 impl McpHandler {
     pub(crate) fn new(shared: Arc<Shared>) -> McpHandler {
-        McpHandler {
-            shared,
+        let server = context::Server {
+            state: shared.state.clone(),
             session: Arc::default(),
-        }
+            subscriptions: shared.subscriptions.clone(),
+        };
+        McpHandler { shared, server }
     }
 
     fn env(&self) -> CallEnv<'_> {
         CallEnv {
             registry: &self.shared.registry,
-            state: &self.shared.state,
-            session: &self.session,
+            server: &self.server,
         }
+    }
+
+    fn session(&self) -> &Arc<ClientSession> {
+        &self.server.session
     }
 }
 
@@ -68,15 +82,47 @@ impl ServerHandler for McpHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let _in_flight = self.shared.calls.token();
-        instrument::call_tool(
-            self.env(),
-            &request.name,
-            request.arguments,
-            request.meta.as_ref(),
-            context,
-        )
-        .await
-        .map(Into::into)
+        let tool =
+            call::tool(&self.shared.registry, &request.name).map_err(refused("tools/call"))?;
+        let args = request.arguments.unwrap_or_default();
+        call::run(&self.env(), tool, args, request.meta.as_ref(), context)
+            .await
+            .map(Into::into)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let _in_flight = self.shared.calls.token();
+        let (read, vars) = call::resource(&self.shared.registry, &request.uri)
+            .map_err(refused("resources/read"))?;
+        call::run(&self.env(), read, vars, request.meta.as_ref(), context)
+            .await
+            .map(Into::into)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let _in_flight = self.shared.calls.token();
+        let prompt =
+            call::prompt(&self.shared.registry, &request.name).map_err(refused("prompts/get"))?;
+        let args = request.arguments.unwrap_or_default();
+        call::run(&self.env(), prompt, args, request.meta.as_ref(), context)
+            .await
+            .map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        completion::complete(self.env(), request, context).await
     }
 
     async fn list_tools(
@@ -109,17 +155,6 @@ impl ServerHandler for McpHandler {
         ))
     }
 
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, McpError> {
-        let _in_flight = self.shared.calls.token();
-        instrument::read_resource(self.env(), &request.uri, request.meta.as_ref(), context)
-            .await
-            .map(Into::into)
-    }
-
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -130,38 +165,13 @@ impl ServerHandler for McpHandler {
         ))
     }
 
-    async fn get_prompt(
-        &self,
-        request: GetPromptRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<GetPromptResponse, McpError> {
-        let _in_flight = self.shared.calls.token();
-        instrument::get_prompt(
-            self.env(),
-            &request.name,
-            request.arguments,
-            request.meta.as_ref(),
-            context,
-        )
-        .await
-        .map(Into::into)
-    }
-
     async fn set_level(
         &self,
         request: SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.session.set_level(request.level);
+        self.session().set_level(request.level);
         Ok(())
-    }
-
-    async fn complete(
-        &self,
-        request: CompleteRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CompleteResult, McpError> {
-        instrument::complete(self.env(), request, context).await
     }
 
     async fn subscribe(
@@ -178,8 +188,9 @@ impl ServerHandler for McpHandler {
                 Some(serde_json::json!({ "uri": request.uri })),
             ));
         }
-        self.subscriptions()
-            .subscribe(&self.session, &context.peer, &request.uri);
+        self.shared
+            .subscriptions
+            .subscribe(self.session(), &context.peer, &request.uri);
         Ok(())
     }
 
@@ -188,14 +199,109 @@ impl ServerHandler for McpHandler {
         request: UnsubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.subscriptions()
-            .unsubscribe(&self.session, &request.uri);
+        self.shared
+            .subscriptions
+            .unsubscribe(self.session(), &request.uri);
         Ok(())
+    }
+
+    /// rmcp hands over every request it could not parse as a known one: an unknown method, or a
+    /// known method whose params do not have its shape (`"arguments": "hello"`).
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        Err(refused(&request.method)(unparsed(
+            &request.method,
+            request.params.as_ref(),
+        )))
     }
 }
 
-impl McpHandler {
-    fn subscriptions(&self) -> Subscriptions {
-        self.shared.state.runtime::<Subscriptions>()
+/// Logs a request answered with a JSON-RPC error before any call began (an unknown name, a request
+/// that did not parse) as `mcp.request.error`, and passes the error on. rmcp's own line for it is
+/// Rust debug text, kept out of the log by the default filter.
+fn refused(method: &str) -> impl FnOnce(McpError) -> McpError + '_ {
+    move |error| {
+        tracing::warn!(
+            event_type = "mcp.request.error",
+            success = false,
+            data.method = method,
+            data.code = error.code.0,
+            error = error.message.as_ref(),
+            error_type = "RequestError",
+            "Request refused"
+        );
+        error
     }
+}
+
+/// The methods this server answers, for the error naming an unknown one.
+const METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+];
+
+/// The error for a request rmcp could not parse: -32602 naming the parameter that is wrong for a
+/// known method, -32601 naming the method otherwise.
+fn unparsed(method: &str, params: Option<&Value>) -> McpError {
+    let why = match method {
+        "tools/call" => shape_error::<CallToolRequestParams>(params),
+        "resources/read" => shape_error::<ReadResourceRequestParams>(params),
+        "prompts/get" => shape_error::<GetPromptRequestParams>(params),
+        "completion/complete" => shape_error::<CompleteRequestParams>(params),
+        "resources/subscribe" => shape_error::<SubscribeRequestParams>(params),
+        "resources/unsubscribe" => shape_error::<UnsubscribeRequestParams>(params),
+        "logging/setLevel" => shape_error::<SetLevelRequestParams>(params),
+        "initialize" => shape_error::<InitializeRequestParams>(params),
+        "tools/list" | "resources/list" | "resources/templates/list" | "prompts/list" => {
+            shape_error::<Option<PaginatedRequestParams>>(params)
+        }
+        _ => {
+            let hint = METHODS
+                .iter()
+                .find(|known| edit_distance(known, method) <= 2)
+                .map(|known| format!("; did you mean `{known}`?"))
+                .unwrap_or_else(|| format!("; the methods it serves are: {}", METHODS.join(", ")));
+            return McpError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("unknown method `{method}`: this server does not implement it{hint}"),
+                None,
+            );
+        }
+    };
+    McpError::invalid_params(
+        format!(
+            "invalid params for `{method}`: {}",
+            why.unwrap_or_else(|| "they do not match the method's schema".into())
+        ),
+        None,
+    )
+}
+
+/// Why `params` is not a `T`, naming the field at fault (`arguments: invalid type: string "hello",
+/// expected a map`).
+fn shape_error<T: DeserializeOwned>(params: Option<&Value>) -> Option<String> {
+    let Some(params) = params else {
+        return Some("the request has no `params`".into());
+    };
+    let error = serde_path_to_error::deserialize::<_, T>(params).err()?;
+    let path = error.path().to_string();
+    Some(if path == "." {
+        error.inner().to_string()
+    } else {
+        format!("`{path}`: {}", error.inner())
+    })
 }

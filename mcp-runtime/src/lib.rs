@@ -4,43 +4,39 @@
 //! Modules are named after the platform's concepts: [`events`] (the JSON log format), [`trace`]
 //! (trace context), [`health`], [`cli`] (flags shared by every server), and the server itself.
 
+mod call;
 pub mod cli;
 mod completion;
 mod connection;
 mod connectors;
 mod context;
-mod elicitation;
 mod error;
 pub mod events;
-mod extract;
+pub mod extract;
 mod handler;
 pub mod health;
-mod instrument;
 pub mod manager;
 mod output;
 mod registry;
-mod sampling;
 mod server;
 mod settings;
-mod subscriptions;
 pub mod trace;
 mod transport;
 
 pub use completion::{Completer, Completion};
 pub use connection::{Connection, ConnectionState, Connections, ConnectorId, Only, Which};
 pub use connectors::{ApiKeyFormatError, Connector, ConnectorType, stack_url};
-pub use context::{Context, State};
-pub use elicitation::{Elicitation, elicitation_schema};
+pub use context::{
+    Context, Elicitation, Sampled, SamplingRequest, State, Subscriptions, elicitation_schema,
+};
 pub use error::{ErrorKind, ToolError};
 pub use extract::{Arguments, FromCall, JsonObject};
 pub use output::{
     Audio, Embedded, Image, IntoPromptResult, IntoResourceBody, IntoToolContent, Json,
 };
 pub use registry::{Registry, RegistryError};
-pub use sampling::{Sampled, SamplingRequest};
 pub use server::{RunningServer, Server};
 pub use settings::{ServiceSettings, Settings, SettingsError};
-pub use subscriptions::Subscriptions;
 pub use trace::TraceContext;
 pub use transport::HttpOptions;
 

@@ -208,7 +208,7 @@ impl Server {
             (Some(level), _) => level.directive().to_string(),
             (None, Ok(rust_log)) if !rust_log.trim().is_empty() => rust_log,
             (None, _) if debug => LogLevel::Debug.directive().into(),
-            (None, _) => "info,rmcp=warn".into(),
+            (None, _) => LogLevel::Info.directive().into(),
         };
         let format = if debug {
             LogFormat::Human
@@ -276,6 +276,7 @@ impl Server {
             registry,
             info,
             state: self.state,
+            subscriptions: Default::default(),
             calls: TaskTracker::new(),
         });
         let health = Arc::new(Health {
@@ -345,8 +346,9 @@ impl Server {
                     transport::start_http(shared.clone(), health, addr, options, shutdown.clone())
                         .await?;
                 tracing::info!(
-                    event_type = "service.init.complete",
+                    event_type = "service.ready",
                     success = true,
+                    data.transport = "streamable-http",
                     data.address = %running.local_addr(),
                     "Serving MCP at http://{}/mcp",
                     running.local_addr()
@@ -411,11 +413,20 @@ impl Lifecycle {
         manager::start(deployment, settings, &self.connections, shutdown)
     }
 
+    /// Runs the startup hook; `service.init.complete` (or `.error`, or `.timeout` and a late
+    /// `.complete`) says how it went, and is written without a hook too, so that every start has one.
     async fn run_startup(&mut self, shared: &Arc<Shared>) {
+        let started = Instant::now();
         let Some(hook) = self.startup.take() else {
+            tracing::info!(
+                event_type = "service.init.complete",
+                duration_ms = crate::events::elapsed_ms(started),
+                success = true,
+                data.startup_hook = false,
+                "Service initialized (no startup hook)"
+            );
             return;
         };
-        let started = Instant::now();
         let mut task = tokio::spawn(hook(shared.state.clone()));
         let report = move |result: Result<anyhow::Result<()>, tokio::task::JoinError>,
                            late: bool| {
@@ -425,6 +436,7 @@ impl Lifecycle {
                     event_type = "service.init.complete",
                     duration_ms,
                     success = true,
+                    data.startup_hook = true,
                     data.late = late,
                     "Startup hook completed"
                 ),

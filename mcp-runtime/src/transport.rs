@@ -328,8 +328,9 @@ pub(crate) async fn serve_stdio(
     grace: Duration,
 ) -> anyhow::Result<()> {
     tracing::info!(
-        event_type = "service.init.complete",
+        event_type = "service.ready",
         success = true,
+        data.transport = "stdio",
         "Serving MCP on stdio"
     );
     let handler = McpHandler::new(shared.clone());

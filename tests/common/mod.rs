@@ -395,8 +395,8 @@ impl HttpProcess {
         let mut child = command.spawn().expect("spawn the server binary");
         let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
         let (_, ready) = logs
-            .wait_for("`service.init.complete` event with the address", |v| {
-                v["event_type"] == "service.init.complete" && v["data"]["address"].is_string()
+            .wait_for("`service.ready` event with the address", |v| {
+                v["event_type"] == "service.ready" && v["data"]["address"].is_string()
             })
             .await;
         let address = ready["data"]["address"].as_str().unwrap().to_string();

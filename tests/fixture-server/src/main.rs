@@ -1,13 +1,17 @@
 //! A server for the integration tests of cm-mcp: a slow tool (to test shutdown draining), a tool that
 //! fails with a typed error, a tool with a secret argument, a startup hook slower than its timeout, a
-//! shutdown hook, a resource template and a prompt.
+//! shutdown hook, a resource template and a prompt, a tool, resource and prompt that panic, and a
+//! custom injected parameter (a tenant read from a header).
 //!
 //! The startup hook's delay and timeout come from `FIXTURE_STARTUP_DELAY_MS` (default 300) and
 //! `FIXTURE_STARTUP_TIMEOUT_MS` (default 50), so that tests do not wait long for either.
 
 use std::time::Duration;
 
-use cm_mcp::prelude::*;
+use cm_mcp::{
+    extract::{CallInput, FromCall, ParamInfo},
+    prelude::*,
+};
 
 /// What the startup hook produces, once it has finished.
 struct StartupValue {
@@ -66,6 +70,50 @@ async fn item(id: String) -> String {
 #[cm_prompt]
 async fn summarize(topic: String) -> String {
     format!("Summarize {topic} in one paragraph.")
+}
+
+/// Panics with `message`: an author's bug.
+///
+/// # Arguments
+/// * `message` - The panic's text.
+#[cm_tool]
+async fn panics(message: String) -> String {
+    panic!("{message}")
+}
+
+/// A resource whose code panics.
+#[cm_resource("fixture://panics")]
+async fn panicking_resource() -> String {
+    panic!("the resource's secret detail")
+}
+
+/// A prompt whose code panics.
+#[cm_prompt]
+async fn panicking_prompt() -> String {
+    panic!("the prompt's secret detail")
+}
+
+/// The caller's tenant, from the `X-Tenant` header: a custom injected parameter.
+struct Tenant(String);
+
+impl<'a> FromCall<'a> for Tenant {
+    fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
+        input
+            .context()
+            .headers()
+            .and_then(|h| h.get("x-tenant")?.to_str().ok())
+            .map(|t| Tenant(t.to_string()))
+            .ok_or_else(|| ToolError::invalid_arguments("this tool needs an X-Tenant header"))
+    }
+}
+
+/// A report for the caller's tenant.
+///
+/// # Arguments
+/// * `month` - The month (1-12).
+#[cm_tool]
+async fn tenant_report(tenant: Tenant, month: u8) -> String {
+    format!("report for {} in month {month}", tenant.0)
 }
 
 fn env_ms(name: &str, default: u64) -> Duration {

@@ -259,7 +259,7 @@ impl ServerProcess {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Ok(event) = serde_json::from_str::<Value>(&line)
-                    && event["event_type"] == "service.init.complete"
+                    && event["event_type"] == "service.ready"
                     && let Some(address) = event["data"]["address"].as_str()
                     && let Some(tx) = address_tx.take()
                 {

@@ -8,11 +8,7 @@ use std::{
 
 use rmcp::{Peer, RoleServer, model::ResourceUpdatedNotificationParam};
 
-use crate::{
-    __private::{CallInput, ParamInfo},
-    Context, FromCall, ToolError,
-    context::ClientSession,
-};
+use super::ClientSession;
 
 /// The resource subscriptions of every connected client, shared by the whole server.
 ///
@@ -124,24 +120,5 @@ impl ClientSession {
             .contains(uri)
             .then(|| subscriptions.peer.clone())
             .flatten()
-    }
-}
-
-impl Context {
-    /// The server's resource subscriptions, to keep for notifying subscribers later.
-    pub fn subscriptions(&self) -> Subscriptions {
-        self.state_map().runtime::<Subscriptions>()
-    }
-
-    /// Tells every client subscribed to `uri` that the resource changed
-    /// (`notifications/resources/updated`); returns how many were notified.
-    pub async fn notify_resource_updated(&self, uri: &str) -> usize {
-        self.subscriptions().notify_updated(uri).await
-    }
-}
-
-impl<'a> FromCall<'a> for Subscriptions {
-    fn from_call(_: &'static ParamInfo, input: &mut CallInput<'a>) -> Result<Self, ToolError> {
-        Ok(input.context().subscriptions())
     }
 }

@@ -1,21 +1,18 @@
-//! Elicitation: a tool asking the user for structured input through the client (`ctx.elicit::<T>(..)`).
+//! Elicitation's form and answer: what [`Context::elicit`](super::Context::elicit) asks the user
+//! through the client, and what comes back.
 //!
 //! The form's schema is generated from `T` with schemars and rewritten into the restricted dialect MCP
 //! allows (a flat object of strings, numbers, integers, booleans and enums): subschemas inlined, titled
 //! enums as `oneOf` of `{const, title}` (single-select) or `items.anyOf` (multi-select), `Option<_>`
 //! fields as plain optional properties, and serde defaults as `default` (SEP-1034).
 
-use rmcp::model::{ElicitRequestParams, ElicitationAction, ElicitationSchema};
+use rmcp::model::ElicitationSchema;
 use schemars::{JsonSchema, generate::SchemaSettings};
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::{
-    Context, ToolError,
-    sampling::{client_capabilities, client_request_error},
-};
+use crate::ToolError;
 
-/// The user's answer to [`Context::elicit`].
+/// The user's answer to [`Context::elicit`](super::Context::elicit).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Elicitation<T> {
     /// The user submitted the form; its content, parsed.
@@ -41,82 +38,6 @@ impl<T> Elicitation<T> {
         match self {
             Elicitation::Accept(value) => Some(value),
             _ => None,
-        }
-    }
-}
-
-impl Context {
-    /// Asks the user to fill in a form (`elicitation/create`) whose schema is generated from `T`, and
-    /// waits for the answer.
-    ///
-    /// `T` is a struct whose fields are strings, numbers, integers, booleans, unit-variant enums (a
-    /// variant with `#[schemars(title = "..")]` becomes a titled option), `Vec`s of such enums
-    /// (multi-select) or `Option`s of these. Doc comments become field descriptions (and the
-    /// struct's doc comment the form's description), and `#[serde(default = "..")]` or
-    /// `#[serde(default)]` becomes the field's default value (SEP-1034) when the field's type
-    /// implements `Serialize`.
-    ///
-    /// ```no_run
-    /// # use mcp_runtime::{Context, Elicitation, ToolError};
-    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
-    /// struct Contact {
-    ///     /// Your name
-    ///     name: String,
-    ///     /// Where we may write to you
-    ///     email: Option<String>,
-    /// }
-    ///
-    /// # async fn tool(ctx: &Context) -> Result<String, ToolError> {
-    /// match ctx.elicit::<Contact>("Who should we contact?").await? {
-    ///     Elicitation::Accept(contact) => Ok(format!("Hello {}", contact.name)),
-    ///     Elicitation::Decline | Elicitation::Cancel => Ok("Nobody, then.".into()),
-    /// }
-    /// # }
-    /// ```
-    ///
-    /// Fails with a tool error when `T` cannot be expressed as a form, when the client did not declare
-    /// the `elicitation` capability (form mode), when the session uses protocol 2026-07-28 (no
-    /// server-to-client requests), or when the submitted content does not match `T`.
-    pub async fn elicit<T>(&self, message: impl Into<String>) -> Result<Elicitation<T>, ToolError>
-    where
-        T: DeserializeOwned + JsonSchema,
-    {
-        let schema = elicitation_schema::<T>()?;
-        let capabilities = client_capabilities(self, "elicitation/create")?;
-        // A client declaring neither mode supports forms (the 2025-06-18 capability had no modes).
-        let form_supported = capabilities
-            .elicitation
-            .as_ref()
-            .is_some_and(|e| e.form.is_some() || e.url.is_none());
-        if !form_supported {
-            return Err(ToolError::not_connected(
-                "this tool asks the user for input, but the client did not declare the `elicitation` capability (form mode); use a client that supports elicitation/create",
-            )
-            .with_type("ElicitationUnsupported"));
-        }
-        let result = self
-            .peer()
-            .create_elicitation(ElicitRequestParams::FormElicitationParams {
-                meta: None,
-                message: message.into(),
-                requested_schema: schema,
-            })
-            .await
-            .map_err(|error| client_request_error("elicitation/create", error))?;
-        match result.action {
-            ElicitationAction::Accept => {
-                let content = result.content.unwrap_or(Value::Object(Map::new()));
-                serde_json::from_value(content.clone())
-                    .map(Elicitation::Accept)
-                    .map_err(|error| {
-                        ToolError::invalid_arguments(format!(
-                            "the user's answer does not match the requested form ({error}): {content}"
-                        ))
-                    })
-            }
-            ElicitationAction::Decline => Ok(Elicitation::Decline),
-            // A future action this version does not know is treated as the user backing out.
-            _ => Ok(Elicitation::Cancel),
         }
     }
 }

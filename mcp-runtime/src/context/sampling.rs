@@ -1,18 +1,14 @@
-//! Sampling: a tool asking the client's language model for a completion (`ctx.sample(..)`).
+//! Sampling's request and answer: what [`Context::sample`](super::Context::sample) sends the client's
+//! language model and what comes back.
 
 // Sampling is deprecated by SEP-2577 (protocol 2026-07-28 replaces it with input-required results); every
 // client of the 2025 protocol versions still uses it.
 #![allow(deprecated)]
 
-use rmcp::{
-    model::{
-        ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ProtocolVersion, Role,
-        SamplingContent, SamplingMessage, SamplingMessageContentBlock,
-    },
-    service::ServiceError,
+use rmcp::model::{
+    CreateMessageRequestParams, CreateMessageResult, Role, SamplingContent, SamplingMessage,
+    SamplingMessageContentBlock,
 };
-
-use crate::{Context, ToolError};
 
 /// What a tool asks the client's model: messages, a token budget, and optional preferences.
 ///
@@ -83,6 +79,10 @@ impl SamplingRequest {
     pub fn params_mut(&mut self) -> &mut CreateMessageRequestParams {
         &mut self.params
     }
+
+    pub(super) fn into_params(self) -> CreateMessageRequestParams {
+        self.params
+    }
 }
 
 impl From<&str> for SamplingRequest {
@@ -110,6 +110,10 @@ pub struct Sampled {
 }
 
 impl Sampled {
+    pub(super) fn new(result: CreateMessageResult) -> Sampled {
+        Sampled { result }
+    }
+
     /// The text of the answer (its text blocks joined; empty when it has none).
     pub fn text(&self) -> String {
         let blocks: Vec<&SamplingMessageContentBlock> = match &self.result.message.content {
@@ -143,66 +147,5 @@ impl Sampled {
     /// The whole rmcp result.
     pub fn into_inner(self) -> CreateMessageResult {
         self.result
-    }
-}
-
-impl Context {
-    /// Asks the client's language model for a completion (`sampling/createMessage`) and waits for it.
-    ///
-    /// Over streamable HTTP the request travels on the response stream of the call that made it.
-    /// Fails with a tool error naming the problem when the client did not declare the `sampling`
-    /// capability, when the session uses protocol 2026-07-28 (which has no server-to-client requests),
-    /// or when the client refuses or fails the request.
-    pub async fn sample(&self, request: impl Into<SamplingRequest>) -> Result<Sampled, ToolError> {
-        let request = request.into();
-        let capabilities = client_capabilities(self, "sampling/createMessage")?;
-        if capabilities.sampling.is_none() {
-            return Err(ToolError::not_connected(
-                "this tool asks the client's model for a completion, but the client did not declare the `sampling` capability; use a client that supports sampling/createMessage",
-            )
-            .with_type("SamplingUnsupported"));
-        }
-        self.peer()
-            .create_message(request.params)
-            .await
-            .map(|result| Sampled { result })
-            .map_err(|error| client_request_error("sampling/createMessage", error))
-    }
-}
-
-/// The capabilities the client declared, once it is sure the session's protocol allows the server to
-/// send `method` to the client at all.
-pub(crate) fn client_capabilities(
-    ctx: &Context,
-    method: &str,
-) -> Result<ClientCapabilities, ToolError> {
-    let request = ctx.request();
-    if request
-        .protocol_version()
-        .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
-    {
-        return Err(ToolError::not_connected(format!(
-            "this tool sends {method} to the client, but the session uses MCP protocol 2026-07-28 or later, which has no server-to-client requests; connect with protocol 2025-11-25 or earlier"
-        ))
-        .with_type("ClientRequestUnsupported"));
-    }
-    Ok(request.client_capabilities().unwrap_or_default())
-}
-
-/// A failed request to the client, as a tool error that says which request failed and why.
-pub(crate) fn client_request_error(method: &str, error: ServiceError) -> ToolError {
-    match error {
-        ServiceError::McpError(data) => ToolError::new(format!(
-            "the client answered {method} with an error ({}): {}",
-            data.code.0, data.message
-        ))
-        .with_type("ClientRequestError"),
-        ServiceError::TransportClosed => {
-            ToolError::not_connected(format!("the client disconnected before answering {method}"))
-        }
-        ServiceError::Cancelled { .. } => ToolError::cancelled(),
-        other => {
-            ToolError::new(format!("{method} failed: {other}")).with_type("ClientRequestError")
-        }
     }
 }

@@ -1,0 +1,451 @@
+//! The life of one call, for tools, resources and prompts alike: the definition looked up, the call's
+//! trace span opened, the start event, the argument names checked, the function invoked (the
+//! client's cancellation and the function's panics both end it with an error), the complete or
+//! error event, and the failure mapped onto what MCP sends.
+//!
+//! [`run`] is that path, written once. What differs per kind is data: the [`Call`] trait says how a
+//! kind logs (tracing needs literal field names, so each kind writes its own three events) and how
+//! its output and its failures reach the client (a tool's failure is a result with `isError`, a
+//! resource's or prompt's a JSON-RPC error). Anything that must happen around every call (metrics,
+//! input-required rounds, tasks) belongs in `run`, once.
+
+use std::{any::Any, panic::AssertUnwindSafe, sync::Arc, time::Instant};
+
+use futures::FutureExt as _;
+use rmcp::{
+    ErrorData as McpError, RoleServer,
+    model::{CallToolResult, ContentBlock, GetPromptResult, ReadResourceResult, RequestMetaObject},
+    service::RequestContext,
+};
+use serde_json::Value;
+use tracing::{Instrument, Level};
+
+use crate::{
+    Context, ToolError,
+    context::Server,
+    error::ErrorKind,
+    events::{attach_trace, elapsed_ms},
+    extract::{self, JsonObject, ParamInfo},
+    output::ResourceBody,
+    registry::{BoxFuture, Common, Known, PromptEntry, Registry, ResourceEntry, ToolEntry},
+    trace::TraceContext,
+};
+
+/// What every call needs from the server.
+pub(crate) struct CallEnv<'a> {
+    pub registry: &'a Registry,
+    pub server: &'a Server,
+}
+
+/// One kind of call: how it invokes, logs, and answers. Implemented by [`ToolCall`], [`ResourceRead`]
+/// and [`PromptGet`].
+pub(crate) trait Call: Send + Sync {
+    /// What the author's function produces (already converted by the generated code).
+    type Output: Send;
+    /// What the client receives.
+    type Response;
+
+    /// The definition's parameters, events and accepted arguments.
+    fn common(&self) -> &Common;
+    /// Runs the generated invoker.
+    fn invoke(&self, ctx: Context, args: JsonObject) -> BoxFuture<Result<Self::Output, ToolError>>;
+    /// Writes the start event.
+    fn started(&self, args: &JsonObject);
+    /// Writes the complete event and builds the answer.
+    fn completed(&self, output: Self::Output, duration_ms: f64)
+    -> Result<Self::Response, McpError>;
+    /// Writes the error event and builds the answer to a failure.
+    fn failed(&self, error: ToolError, duration_ms: f64) -> Result<Self::Response, McpError>;
+    /// How a panic's message names the definition: a tool's or prompt's name, a resource's URI.
+    fn label(&self) -> &str;
+}
+
+/// Runs one call of any kind: the whole path the module doc describes.
+pub(crate) async fn run<C: Call>(
+    env: &CallEnv<'_>,
+    call: C,
+    args: JsonObject,
+    params_meta: Option<&RequestMetaObject>,
+    request: RequestContext<RoleServer>,
+) -> Result<C::Response, McpError> {
+    let (ctx, span) = begin(env, request, params_meta);
+    async move {
+        let started = Instant::now();
+        call.started(&args);
+        let outcome = match extract::check_names(&call.common().accepted, &args) {
+            Ok(()) => guarded(&ctx, call.label(), call.invoke(ctx.clone(), args)).await,
+            Err(error) => Err(error),
+        };
+        let duration_ms = elapsed_ms(started);
+        match outcome {
+            Ok(output) => call.completed(output, duration_ms),
+            Err(error) => call.failed(error, duration_ms),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Builds the call's context and the span it runs in. The trace comes from the HTTP headers, or from
+/// the request's `_meta` (SEP-414; the only carrier over stdio).
+pub(crate) fn begin(
+    env: &CallEnv<'_>,
+    request: RequestContext<RoleServer>,
+    params_meta: Option<&RequestMetaObject>,
+) -> (Context, tracing::Span) {
+    let headers = request
+        .extensions
+        .get::<http::request::Parts>()
+        .map(|parts| &parts.headers);
+    let meta = match params_meta {
+        Some(meta) if request.meta.get_traceparent().is_none() => meta,
+        _ => &request.meta,
+    };
+    let trace = Arc::new(TraceContext::from_request(headers, meta));
+    let span = tracing::info_span!("mcp.call");
+    attach_trace(&span, trace.clone());
+    let ctx = Context::new(request, trace, env.server.clone());
+    (ctx, span)
+}
+
+/// Runs `fut` unless the client cancels the request first; a panic inside it becomes an error that
+/// names `name` (the panic's text goes to the log only: it may say more than a caller should see).
+async fn guarded<T>(
+    ctx: &Context,
+    name: &str,
+    fut: BoxFuture<Result<T, ToolError>>,
+) -> Result<T, ToolError> {
+    let ct = ctx.cancellation_token().clone();
+    tokio::select! {
+        biased;
+        result = AssertUnwindSafe(fut).catch_unwind() => {
+            result.unwrap_or_else(|panic| Err(ToolError::panicked(name, &panic_text(&*panic))))
+        }
+        () = ct.cancelled() => Err(ToolError::cancelled()),
+    }
+}
+
+fn panic_text(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".into())
+}
+
+/// The tool named `name`, or the error a client gets for an unknown one.
+pub(crate) fn tool<'a>(registry: &'a Registry, name: &str) -> Result<ToolCall<'a>, McpError> {
+    registry.tool(name).map(ToolCall).ok_or_else(|| {
+        McpError::invalid_params(
+            format!("unknown tool `{name}`; {}", registry.known(Known::Tools)),
+            None,
+        )
+    })
+}
+
+/// The resource serving `uri` with the variables it bound, or the error for a URI nothing serves.
+pub(crate) fn resource<'a>(
+    registry: &'a Registry,
+    uri: &'a str,
+) -> Result<(ResourceRead<'a>, JsonObject), McpError> {
+    registry
+        .resource(uri)
+        .map(|(entry, vars)| (ResourceRead { entry, uri }, vars))
+        .ok_or_else(|| {
+            McpError::resource_not_found(
+                format!(
+                    "unknown resource `{uri}`; list them with resources/list and resources/templates/list"
+                ),
+                Some(serde_json::json!({ "uri": uri })),
+            )
+        })
+}
+
+/// The prompt named `name`, or the error a client gets for an unknown one.
+pub(crate) fn prompt<'a>(registry: &'a Registry, name: &str) -> Result<PromptGet<'a>, McpError> {
+    registry.prompt(name).map(PromptGet).ok_or_else(|| {
+        McpError::invalid_params(
+            format!(
+                "unknown prompt `{name}`; {}",
+                registry.known(Known::Prompts)
+            ),
+            None,
+        )
+    })
+}
+
+/// `tools/call`.
+pub(crate) struct ToolCall<'a>(&'a ToolEntry);
+
+/// `resources/read` of one URI.
+pub(crate) struct ResourceRead<'a> {
+    entry: &'a ResourceEntry,
+    uri: &'a str,
+}
+
+/// `prompts/get`.
+pub(crate) struct PromptGet<'a>(&'a PromptEntry);
+
+impl Call for ToolCall<'_> {
+    type Output = CallToolResult;
+    type Response = CallToolResult;
+
+    fn common(&self) -> &Common {
+        &self.0.common
+    }
+
+    fn label(&self) -> &str {
+        self.0.def.name
+    }
+
+    fn invoke(
+        &self,
+        ctx: Context,
+        args: JsonObject,
+    ) -> BoxFuture<Result<CallToolResult, ToolError>> {
+        (self.0.def.invoke)(ctx, args)
+    }
+
+    fn started(&self, args: &JsonObject) {
+        if tracing::enabled!(Level::INFO) {
+            let common = &self.0.common;
+            let (length, preview) = input_summary(args, common.params, common.has_secrets);
+            tracing::info!(
+                event_type = common.events.start.as_str(),
+                data.tool_name = self.0.def.name,
+                data.input_length = length,
+                data.input_preview = preview,
+                "Tool execution started"
+            );
+        }
+    }
+
+    fn completed(
+        &self,
+        mut result: CallToolResult,
+        duration_ms: f64,
+    ) -> Result<CallToolResult, McpError> {
+        let (entry, tool_name) = (self.0, self.0.def.name);
+        if entry.wrap_result
+            && let Some(value) = result.structured_content.take()
+        {
+            let mut wrapped = JsonObject::new();
+            wrapped.insert("result".into(), value);
+            result.structured_content = Some(Value::Object(wrapped));
+        }
+        if result.is_error == Some(true) {
+            tracing::error!(
+                event_type = entry.common.events.error.as_str(),
+                duration_ms,
+                success = false,
+                data.tool_name = tool_name,
+                error = "the tool returned an error result",
+                error_type = "ToolResultError",
+                "Tool execution failed"
+            );
+        } else {
+            tracing::info!(
+                event_type = entry.common.events.complete.as_str(),
+                duration_ms,
+                success = true,
+                data.tool_name = tool_name,
+                data.result_length = result_length(&result),
+                "Tool execution completed"
+            );
+        }
+        Ok(result)
+    }
+
+    fn failed(&self, error: ToolError, duration_ms: f64) -> Result<CallToolResult, McpError> {
+        let (entry, tool_name) = (self.0, self.0.def.name);
+        let message = if error.kind() == ErrorKind::InvalidArguments {
+            tracing::warn!(
+                event_type = "tool.validation.error",
+                duration_ms,
+                success = false,
+                data.tool_name = tool_name,
+                error = error.logged(),
+                error_type = error.error_type(),
+                "Tool arguments are invalid"
+            );
+            format!(
+                "Invalid arguments for tool `{tool_name}`: {}",
+                error.message()
+            )
+        } else {
+            tracing::error!(
+                event_type = entry.common.events.error.as_str(),
+                duration_ms,
+                success = false,
+                data.tool_name = tool_name,
+                error = error.logged(),
+                error_type = error.error_type(),
+                "Tool execution failed"
+            );
+            error.message().to_string()
+        };
+        Ok(CallToolResult::error(vec![ContentBlock::text(message)]))
+    }
+}
+
+impl Call for ResourceRead<'_> {
+    type Output = ResourceBody;
+    type Response = ReadResourceResult;
+
+    fn common(&self) -> &Common {
+        &self.entry.common
+    }
+
+    fn label(&self) -> &str {
+        self.entry.def.uri
+    }
+
+    fn invoke(&self, ctx: Context, vars: JsonObject) -> BoxFuture<Result<ResourceBody, ToolError>> {
+        (self.entry.def.invoke)(ctx, vars)
+    }
+
+    fn started(&self, _: &JsonObject) {
+        tracing::info!(
+            event_type = self.entry.common.events.start.as_str(),
+            data.resource_uri = self.uri,
+            "Resource read started"
+        );
+    }
+
+    fn completed(
+        &self,
+        body: ResourceBody,
+        duration_ms: f64,
+    ) -> Result<ReadResourceResult, McpError> {
+        tracing::info!(
+            event_type = self.entry.common.events.complete.as_str(),
+            duration_ms,
+            success = true,
+            data.resource_uri = self.uri,
+            data.result_length = body.len(),
+            "Resource read completed"
+        );
+        Ok(body.into_result(self.uri, self.entry.def.mime_type))
+    }
+
+    fn failed(&self, error: ToolError, duration_ms: f64) -> Result<ReadResourceResult, McpError> {
+        tracing::error!(
+            event_type = self.entry.common.events.error.as_str(),
+            duration_ms,
+            success = false,
+            data.resource_uri = self.uri,
+            error = error.logged(),
+            error_type = error.error_type(),
+            "Resource read failed"
+        );
+        Err(to_mcp_error(&error))
+    }
+}
+
+impl Call for PromptGet<'_> {
+    type Output = GetPromptResult;
+    type Response = GetPromptResult;
+
+    fn common(&self) -> &Common {
+        &self.0.common
+    }
+
+    fn label(&self) -> &str {
+        self.0.def.name
+    }
+
+    fn invoke(
+        &self,
+        ctx: Context,
+        args: JsonObject,
+    ) -> BoxFuture<Result<GetPromptResult, ToolError>> {
+        (self.0.def.invoke)(ctx, args)
+    }
+
+    fn started(&self, _: &JsonObject) {
+        tracing::info!(
+            event_type = self.0.common.events.start.as_str(),
+            data.prompt_name = self.0.def.name,
+            "Prompt requested"
+        );
+    }
+
+    fn completed(
+        &self,
+        mut result: GetPromptResult,
+        duration_ms: f64,
+    ) -> Result<GetPromptResult, McpError> {
+        if result.description.is_none() {
+            result.description = self.0.def.description.map(Into::into);
+        }
+        tracing::info!(
+            event_type = self.0.common.events.complete.as_str(),
+            duration_ms,
+            success = true,
+            data.prompt_name = self.0.def.name,
+            data.message_count = result.messages.len(),
+            "Prompt rendered"
+        );
+        Ok(result)
+    }
+
+    fn failed(&self, error: ToolError, duration_ms: f64) -> Result<GetPromptResult, McpError> {
+        tracing::error!(
+            event_type = self.0.common.events.error.as_str(),
+            duration_ms,
+            success = false,
+            data.prompt_name = self.0.def.name,
+            error = error.logged(),
+            error_type = error.error_type(),
+            "Prompt failed"
+        );
+        Err(to_mcp_error(&error))
+    }
+}
+
+const PREVIEW_CHARS: usize = 100;
+
+/// The arguments as the logs show them: JSON, secrets replaced, cut to a preview.
+fn input_summary(args: &JsonObject, params: &[ParamInfo], has_secrets: bool) -> (usize, String) {
+    let text = if has_secrets {
+        let redacted: JsonObject = args
+            .iter()
+            .map(|(k, v)| {
+                let secret = params.iter().any(|p| p.secret && p.name == k);
+                let v = if secret {
+                    Value::from("***")
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        Value::Object(redacted).to_string()
+    } else {
+        // Serializing the map directly avoids cloning the arguments.
+        serde_json::to_string(args).unwrap_or_default()
+    };
+    let length = text.chars().count();
+    let preview = match text.char_indices().nth(PREVIEW_CHARS) {
+        Some((cut, _)) => text[..cut].to_string(),
+        None => text,
+    };
+    (length, preview)
+}
+
+fn result_length(result: &CallToolResult) -> usize {
+    result
+        .content
+        .iter()
+        .map(|c| c.as_text().map_or(0, |t| t.text.chars().count()))
+        .sum()
+}
+
+/// Maps a failed resource read or prompt onto the JSON-RPC error a client expects.
+fn to_mcp_error(error: &ToolError) -> McpError {
+    match error.kind() {
+        ErrorKind::InvalidArguments => McpError::invalid_params(error.message().to_string(), None),
+        ErrorKind::NotFound => McpError::resource_not_found(error.message().to_string(), None),
+        _ => McpError::internal_error(error.message().to_string(), None),
+    }
+}

@@ -1,0 +1,304 @@
+//! The per-call [`Context`]: everything a tool may ask of the call it serves, in one place.
+//!
+//! Its methods are all here (trace, headers, cancellation, shared state, client log messages,
+//! progress, sampling, elicitation, resource subscriptions); the types those methods take and return
+//! live in the submodules: [`State`] in `state`, sampling's request and answer in `sampling`,
+//! elicitation's form schema in `elicitation`, [`Subscriptions`] in `subscriptions`. Sampling and
+//! elicitation are requests from the server to the client: `client` holds what they share (is the
+//! protocol able to carry it, what did the client declare, how a failed request reads).
+
+// Client logging (notifications/message, logging/setLevel), sampling and elicitation are deprecated by
+// SEP-2577; the clients in use still rely on them.
+#![allow(deprecated)]
+
+mod client;
+mod elicitation;
+mod sampling;
+mod session;
+mod state;
+mod subscriptions;
+
+use std::sync::Arc;
+
+use rmcp::{
+    Peer, RoleServer,
+    model::{
+        ElicitRequestParams, ElicitationAction, LoggingLevel, LoggingMessageNotificationParam,
+        ProgressNotificationParam, RequestId,
+    },
+    service::RequestContext,
+};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+pub use elicitation::{Elicitation, elicitation_schema};
+pub use sampling::{Sampled, SamplingRequest};
+pub(crate) use session::ClientSession;
+pub use state::State;
+pub(crate) use state::StateMap;
+pub use subscriptions::Subscriptions;
+
+use crate::{ToolError, trace::TraceContext};
+
+/// Everything a tool may want to know about the call it is serving.
+///
+/// Take it as a parameter (`ctx: &Context` or `ctx: Context`); it is injected, never an argument.
+/// It carries the call's trace, the HTTP request headers, the client's cancellation, and lets the tool
+/// log to the client (`ctx.info(..)`), report progress, ask the client's model (`ctx.sample(..)`) or
+/// its user (`ctx.elicit::<T>(..)`), and tell subscribers a resource changed.
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    request: RequestContext<RoleServer>,
+    trace: Arc<TraceContext>,
+    state: StateMap,
+    session: Arc<ClientSession>,
+    subscriptions: Subscriptions,
+}
+
+/// What the server hands every call: its state, the client's session, the subscriptions.
+#[derive(Clone)]
+pub(crate) struct Server {
+    pub state: StateMap,
+    pub session: Arc<ClientSession>,
+    pub subscriptions: Subscriptions,
+}
+
+impl Context {
+    pub(crate) fn new(
+        request: RequestContext<RoleServer>,
+        trace: Arc<TraceContext>,
+        server: Server,
+    ) -> Context {
+        Context {
+            inner: Arc::new(Inner {
+                request,
+                trace,
+                state: server.state,
+                session: server.session,
+                subscriptions: server.subscriptions,
+            }),
+        }
+    }
+
+    /// The call's trace: ids taken from the caller, and the new span this call runs in.
+    pub fn trace(&self) -> &TraceContext {
+        &self.inner.trace
+    }
+
+    /// The HTTP request headers, when the call came over streamable HTTP.
+    pub fn headers(&self) -> Option<&http::HeaderMap> {
+        self.inner
+            .request
+            .extensions
+            .get::<http::request::Parts>()
+            .map(|parts| &parts.headers)
+    }
+
+    /// The JSON-RPC id of the request.
+    pub fn request_id(&self) -> &RequestId {
+        &self.inner.request.id
+    }
+
+    /// Cancelled when the client sends `notifications/cancelled` for this request.
+    pub fn cancellation_token(&self) -> &CancellationToken {
+        &self.inner.request.ct
+    }
+
+    /// Whether the client has cancelled this request.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.request.ct.is_cancelled()
+    }
+
+    /// The connected client, for requests towards it (sampling, elicitation, roots).
+    pub fn peer(&self) -> &Peer<RoleServer> {
+        &self.inner.request.peer
+    }
+
+    /// The raw rmcp request context.
+    pub fn request(&self) -> &RequestContext<RoleServer> {
+        &self.inner.request
+    }
+
+    /// Shared state of type `T`, if the server has it (see [`State`]).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
+        self.inner.state.get::<T>()
+    }
+
+    /// Sends a `debug` log message to the client.
+    pub async fn debug(&self, message: impl Into<String>) {
+        self.log(LoggingLevel::Debug, message).await
+    }
+
+    /// Sends an `info` log message to the client.
+    pub async fn info(&self, message: impl Into<String>) {
+        self.log(LoggingLevel::Info, message).await
+    }
+
+    /// Sends a `warning` log message to the client.
+    pub async fn warning(&self, message: impl Into<String>) {
+        self.log(LoggingLevel::Warning, message).await
+    }
+
+    /// Sends an `error` log message to the client.
+    pub async fn error(&self, message: impl Into<String>) {
+        self.log(LoggingLevel::Error, message).await
+    }
+
+    /// Sends a log message (`notifications/message`) to the client, if its `logging/setLevel` lets it
+    /// through. A client that is gone is not an error for the tool.
+    pub async fn log(&self, level: LoggingLevel, message: impl Into<String>) {
+        if !self.inner.session.wants(level) {
+            return;
+        }
+        let param = LoggingMessageNotificationParam::new(level, Value::String(message.into()));
+        if let Err(error) = self.inner.request.peer.notify_logging_message(param).await {
+            tracing::debug!(%error, "could not send a log message to the client");
+        }
+    }
+
+    /// Reports progress to the client, when it asked for it with a progress token; otherwise does nothing.
+    pub async fn report_progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let Some(token) = self.inner.request.meta.get_progress_token() else {
+            return;
+        };
+        let mut param = ProgressNotificationParam::new(token, progress);
+        if let Some(total) = total {
+            param = param.with_total(total);
+        }
+        if let Some(message) = message {
+            param = param.with_message(message);
+        }
+        if let Err(error) = self.inner.request.peer.notify_progress(param).await {
+            tracing::debug!(%error, "could not send a progress notification to the client");
+        }
+    }
+
+    /// Asks the client's language model for a completion (`sampling/createMessage`) and waits for it.
+    ///
+    /// ```no_run
+    /// # use mcp_runtime::{Context, SamplingRequest, ToolError};
+    /// # async fn tool(ctx: &Context) -> Result<String, ToolError> {
+    /// let reply = ctx.sample("Summarize: ...").await?;
+    /// let short = ctx
+    ///     .sample(SamplingRequest::new("Name three colours").max_tokens(50).system_prompt("Be brief."))
+    ///     .await?;
+    /// Ok(format!("{} / {}", reply.text(), short.text()))
+    /// # }
+    /// ```
+    ///
+    /// Over streamable HTTP the request travels on the response stream of the call that made it.
+    /// Fails with a tool error naming the problem when the client did not declare the `sampling`
+    /// capability, when the session uses protocol 2026-07-28 (which has no server-to-client requests),
+    /// or when the client refuses or fails the request.
+    pub async fn sample(&self, request: impl Into<SamplingRequest>) -> Result<Sampled, ToolError> {
+        const METHOD: &str = "sampling/createMessage";
+        let capabilities = client::capabilities(self, METHOD)?;
+        if capabilities.sampling.is_none() {
+            return Err(client::unsupported(
+                METHOD,
+                "asks the client's model for a completion",
+                "the `sampling` capability",
+                "SamplingUnsupported",
+            ));
+        }
+        self.peer()
+            .create_message(request.into().into_params())
+            .await
+            .map(Sampled::new)
+            .map_err(|error| client::request_error(METHOD, error))
+    }
+
+    /// Asks the user to fill in a form (`elicitation/create`) whose schema is generated from `T`, and
+    /// waits for the answer.
+    ///
+    /// `T` is a struct whose fields are strings, numbers, integers, booleans, unit-variant enums (a
+    /// variant with `#[schemars(title = "..")]` becomes a titled option), `Vec`s of such enums
+    /// (multi-select) or `Option`s of these. Doc comments become field descriptions (and the
+    /// struct's doc comment the form's description), and `#[serde(default = "..")]` or
+    /// `#[serde(default)]` becomes the field's default value (SEP-1034) when the field's type
+    /// implements `Serialize`.
+    ///
+    /// ```no_run
+    /// # use mcp_runtime::{Context, Elicitation, ToolError};
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct Contact {
+    ///     /// Your name
+    ///     name: String,
+    ///     /// Where we may write to you
+    ///     email: Option<String>,
+    /// }
+    ///
+    /// # async fn tool(ctx: &Context) -> Result<String, ToolError> {
+    /// match ctx.elicit::<Contact>("Who should we contact?").await? {
+    ///     Elicitation::Accept(contact) => Ok(format!("Hello {}", contact.name)),
+    ///     Elicitation::Decline | Elicitation::Cancel => Ok("Nobody, then.".into()),
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// Fails with a tool error when `T` cannot be expressed as a form, when the client did not declare
+    /// the `elicitation` capability (form mode), when the session uses protocol 2026-07-28 (no
+    /// server-to-client requests), or when the submitted content does not match `T`.
+    pub async fn elicit<T>(&self, message: impl Into<String>) -> Result<Elicitation<T>, ToolError>
+    where
+        T: DeserializeOwned + JsonSchema,
+    {
+        const METHOD: &str = "elicitation/create";
+        let schema = elicitation_schema::<T>()?;
+        let capabilities = client::capabilities(self, METHOD)?;
+        // A client declaring neither mode supports forms (the 2025-06-18 capability had no modes).
+        let form_supported = capabilities
+            .elicitation
+            .as_ref()
+            .is_some_and(|e| e.form.is_some() || e.url.is_none());
+        if !form_supported {
+            return Err(client::unsupported(
+                METHOD,
+                "asks the user for input",
+                "the `elicitation` capability (form mode)",
+                "ElicitationUnsupported",
+            ));
+        }
+        let result = self
+            .peer()
+            .create_elicitation(ElicitRequestParams::FormElicitationParams {
+                meta: None,
+                message: message.into(),
+                requested_schema: schema,
+            })
+            .await
+            .map_err(|error| client::request_error(METHOD, error))?;
+        match result.action {
+            ElicitationAction::Accept => {
+                let content = result.content.unwrap_or(Value::Object(Map::new()));
+                serde_json::from_value(content.clone())
+                    .map(Elicitation::Accept)
+                    .map_err(|error| {
+                        ToolError::invalid_arguments(format!(
+                            "the user's answer does not match the requested form ({error}): {content}"
+                        ))
+                    })
+            }
+            ElicitationAction::Decline => Ok(Elicitation::Decline),
+            // A future action this version does not know is treated as the user backing out.
+            _ => Ok(Elicitation::Cancel),
+        }
+    }
+
+    /// The server's resource subscriptions, to keep for notifying subscribers later.
+    pub fn subscriptions(&self) -> Subscriptions {
+        self.inner.subscriptions.clone()
+    }
+
+    /// Tells every client subscribed to `uri` that the resource changed
+    /// (`notifications/resources/updated`); returns how many were notified.
+    pub async fn notify_resource_updated(&self, uri: &str) -> usize {
+        self.inner.subscriptions.notify_updated(uri).await
+    }
+}

@@ -1,0 +1,47 @@
+//! What one client session chose: its `logging/setLevel` and its resource subscriptions.
+
+#![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577, and still used by every client here.
+
+use std::sync::{
+    Mutex, MutexGuard,
+    atomic::{AtomicU8, Ordering},
+};
+
+use rmcp::model::LoggingLevel;
+
+use super::subscriptions::SessionSubscriptions;
+
+/// What one client session chose: its `logging/setLevel` and its resource subscriptions.
+#[derive(Default)]
+pub(crate) struct ClientSession {
+    min_level: AtomicU8,
+    subscriptions: Mutex<SessionSubscriptions>,
+}
+
+impl ClientSession {
+    /// Whether the client's `logging/setLevel` lets a message of `level` through.
+    pub(crate) fn wants(&self, level: LoggingLevel) -> bool {
+        level_rank(level) >= self.min_level.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_level(&self, level: LoggingLevel) {
+        self.min_level.store(level_rank(level), Ordering::Relaxed);
+    }
+
+    pub(crate) fn subscriptions(&self) -> MutexGuard<'_, SessionSubscriptions> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn level_rank(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
