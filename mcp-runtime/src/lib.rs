@@ -2,33 +2,28 @@
 //! `#[cm_prompt]` macros generate calls into. Use it through the `cm-mcp` facade crate.
 //!
 //! Modules are named after the platform's concepts: [`events`] (the JSON log format), [`trace`]
-//! (trace context), [`health`], [`cli`] (flags shared by every server), and the server itself.
+//! (trace context), [`platform`] (the mode, settings, connectors, connections and [`health`]),
+//! [`cli`] (flags shared by every server), and the server itself.
 
 pub mod cli;
 mod completion;
-mod connection;
-mod connectors;
 mod context;
 mod elicitation;
 mod error;
 pub mod events;
 mod extract;
 mod handler;
-pub mod health;
 mod instrument;
-pub mod manager;
 mod output;
+pub mod platform;
 mod registry;
 mod sampling;
 mod server;
-mod settings;
 mod subscriptions;
 pub mod trace;
 mod transport;
 
 pub use completion::{Completer, Completion};
-pub use connection::{Connection, ConnectionState, Connections, ConnectorId, Only, Which};
-pub use connectors::{ApiKeyFormatError, Connector, ConnectorType, stack_url};
 pub use context::{Context, State};
 pub use elicitation::{Elicitation, elicitation_schema};
 pub use error::{ErrorKind, ToolError};
@@ -36,10 +31,13 @@ pub use extract::{Arguments, FromCall, JsonObject};
 pub use output::{
     Audio, Embedded, Image, IntoPromptResult, IntoResourceBody, IntoToolContent, Json,
 };
+pub use platform::{
+    ApiKeyFormatError, Connection, ConnectionState, Connections, Connector, ConnectorId,
+    ConnectorType, Mode, Only, ServiceSettings, Settings, SettingsError, Which, health, stack_url,
+};
 pub use registry::{Registry, RegistryError};
 pub use sampling::{Sampled, SamplingRequest};
-pub use server::{RunningServer, Server};
-pub use settings::{ServiceSettings, Settings, SettingsError};
+pub use server::{RunningServer, Server, Startup};
 pub use subscriptions::Subscriptions;
 pub use trace::TraceContext;
 pub use transport::HttpOptions;
