@@ -8,11 +8,16 @@
 
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
+use cm_mcp::{Mode, Settings, SettingsError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::config::Host;
 
-/// Everything the server reads from the environment.
-#[derive(Clone)]
-pub struct Settings {
+/// The platform Postgres server's settings: field `dsn` is `PG_DSN`, `pool_max_size` is
+/// `PG_POOL_MAX_SIZE`, and so on (loaded with [`Settings`] and the prefix [`PgSettings::PREFIX`]).
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct PgSettings {
     /// `PG_DSN`: a full connection string (URL or `key=value` form); skips the connector.
     pub dsn: Option<String>,
     /// `PG_HOST`.
@@ -28,115 +33,104 @@ pub struct Settings {
     /// `PG_CONNECTOR_ID` (default `DATABASE`): the connector's id, and the prefix of its local URL
     /// variable (`DATABASE_URL`).
     pub connector_id: String,
-    /// `SQLITE_PATH`: an SQLite file to serve read-only when no PostgreSQL is configured.
-    pub sqlite_path: Option<PathBuf>,
-    /// Limits and pool sizes.
-    pub limits: Limits,
-}
-
-/// How queries and the pool are bounded.
-#[derive(Debug, Clone)]
-pub struct Limits {
     /// `PG_POOL_MIN_SIZE` (default 1): connections kept open once the database is reachable.
-    pub pool_min: usize,
+    pub pool_min_size: usize,
     /// `PG_POOL_MAX_SIZE` (default 5).
-    pub pool_max: usize,
+    pub pool_max_size: usize,
     /// `PG_QUERY_TIMEOUT_MS` (default 5000): the statement timeout of one `execute_sql` call.
-    pub query_timeout: Duration,
+    pub query_timeout_ms: u64,
     /// `PG_MAX_ROWS` (default 1000): rows returned at most; the result says when there were more.
     pub max_rows: usize,
     /// `PG_COMMAND_TIMEOUT_S` (default 60): the client-side bound on any one round trip.
-    pub command_timeout: Duration,
+    pub command_timeout_s: u64,
     /// `PG_CONNECT_TIMEOUT_S` (default 10): the bound on opening one connection.
-    pub connect_timeout: Duration,
+    pub connect_timeout_s: u64,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            pool_min: 1,
-            pool_max: 5,
-            query_timeout: Duration::from_millis(5000),
+impl Default for PgSettings {
+    fn default() -> PgSettings {
+        PgSettings {
+            dsn: None,
+            host: None,
+            port: None,
+            user: "postgres".into(),
+            password: None,
+            database: "postgres".into(),
+            connector_id: "DATABASE".into(),
+            pool_min_size: 1,
+            pool_max_size: 5,
+            query_timeout_ms: 5000,
             max_rows: 1000,
-            command_timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
+            command_timeout_s: 60,
+            connect_timeout_s: 10,
         }
     }
 }
 
-/// A setting that cannot be used; the message names the variable and what it accepts.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SettingsError(pub String);
+impl fmt::Debug for PgSettings {
+    // Written by hand so that the password never reaches a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgSettings")
+            .field("dsn", &self.dsn.as_deref().map(redact_dsn))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("database", &self.database)
+            .field("connector_id", &self.connector_id)
+            .field("limits", &self.limits())
+            .finish()
+    }
+}
 
-impl Settings {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Settings, SettingsError> {
-        Settings::from_lookup(|key| std::env::var(key).ok())
+impl PgSettings {
+    /// The prefix of the platform's variables.
+    pub const PREFIX: &str = "PG_";
+
+    /// Checks what types alone do not say; the error names the variable and what it accepts.
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (variable, value) in [
+            ("PG_POOL_MAX_SIZE", self.pool_max_size as u64),
+            ("PG_QUERY_TIMEOUT_MS", self.query_timeout_ms),
+            ("PG_MAX_ROWS", self.max_rows as u64),
+            ("PG_COMMAND_TIMEOUT_S", self.command_timeout_s),
+            ("PG_CONNECT_TIMEOUT_S", self.connect_timeout_s),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::new(
+                    variable,
+                    format!("{variable}=0 is not valid: expected a whole number of at least 1"),
+                ));
+            }
+        }
+        if self.pool_min_size > self.pool_max_size {
+            return Err(SettingsError::new(
+                "PG_POOL_MIN_SIZE",
+                format!(
+                    "PG_POOL_MIN_SIZE ({}) is larger than PG_POOL_MAX_SIZE ({})",
+                    self.pool_min_size, self.pool_max_size
+                ),
+            ));
+        }
+        if self.connector_id.trim().is_empty() {
+            return Err(SettingsError::new(
+                "PG_CONNECTOR_ID",
+                "PG_CONNECTOR_ID is empty: leave it unset for DATABASE, or name the connector",
+            ));
+        }
+        Ok(())
     }
 
-    /// Reads settings through `lookup` (a variable's value, or `None`); blank values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
-        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-        let number = |key: &str, default: u64, min: u64| -> Result<u64, SettingsError> {
-            match get(key) {
-                None => Ok(default),
-                Some(raw) => match raw.trim().parse::<u64>() {
-                    Ok(n) if n >= min => Ok(n),
-                    _ => Err(SettingsError(format!(
-                        "{key}={raw:?} is not valid: expected a whole number of at least {min} (default {default})"
-                    ))),
-                },
-            }
-        };
-        let port = match get("PG_PORT") {
-            None => None,
-            Some(raw) => Some(raw.trim().parse::<u16>().map_err(|_| {
-                SettingsError(format!(
-                    "PG_PORT={raw:?} is not a port number (1-65535, default 5432)"
-                ))
-            })?),
-        };
-        let defaults = Limits::default();
-        let limits = Limits {
-            pool_min: number("PG_POOL_MIN_SIZE", defaults.pool_min as u64, 0)? as usize,
-            pool_max: number("PG_POOL_MAX_SIZE", defaults.pool_max as u64, 1)? as usize,
-            query_timeout: Duration::from_millis(number(
-                "PG_QUERY_TIMEOUT_MS",
-                defaults.query_timeout.as_millis() as u64,
-                1,
-            )?),
-            max_rows: number("PG_MAX_ROWS", defaults.max_rows as u64, 1)? as usize,
-            command_timeout: Duration::from_secs(number(
-                "PG_COMMAND_TIMEOUT_S",
-                defaults.command_timeout.as_secs(),
-                1,
-            )?),
-            connect_timeout: Duration::from_secs(number(
-                "PG_CONNECT_TIMEOUT_S",
-                defaults.connect_timeout.as_secs(),
-                1,
-            )?),
-        };
-        if limits.pool_min > limits.pool_max {
-            return Err(SettingsError(format!(
-                "PG_POOL_MIN_SIZE ({}) is larger than PG_POOL_MAX_SIZE ({})",
-                limits.pool_min, limits.pool_max
-            )));
+    /// How queries and the pool are bounded.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            pool_min: self.pool_min_size,
+            pool_max: self.pool_max_size,
+            query_timeout: Duration::from_millis(self.query_timeout_ms),
+            max_rows: self.max_rows,
+            command_timeout: Duration::from_secs(self.command_timeout_s),
+            connect_timeout: Duration::from_secs(self.connect_timeout_s),
         }
-        Ok(Settings {
-            dsn: get("PG_DSN"),
-            host: get("PG_HOST").map(|h| h.trim().to_string()),
-            port,
-            user: get("PG_USER").unwrap_or_else(|| "postgres".into()),
-            password: lookup("PG_PASSWORD").filter(|p| !p.is_empty()),
-            database: get("PG_DATABASE").unwrap_or_else(|| "postgres".into()),
-            connector_id: get("PG_CONNECTOR_ID")
-                .map(|id| id.trim().to_string())
-                .unwrap_or_else(|| "DATABASE".into()),
-            sqlite_path: get("SQLITE_PATH").map(PathBuf::from),
-            limits,
-        })
     }
 
     /// The local variable holding the connector's URL (`DATABASE_URL`).
@@ -145,20 +139,97 @@ impl Settings {
     }
 }
 
-impl fmt::Debug for Settings {
-    // Written by hand so that the password never reaches a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("dsn", &self.dsn.as_deref().map(redact_dsn))
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("database", &self.database)
-            .field("connector_id", &self.connector_id)
-            .field("sqlite_path", &self.sqlite_path)
-            .field("limits", &self.limits)
-            .finish()
+/// `SQLITE_PATH`: an SQLite file to serve read-only when no PostgreSQL is configured (the embedded
+/// demo database when unset).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct SqliteSettings {
+    /// `SQLITE_PATH`.
+    pub path: Option<PathBuf>,
+}
+
+impl SqliteSettings {
+    /// The prefix of its variable.
+    pub const PREFIX: &str = "SQLITE_";
+}
+
+/// Everything the server reads from the environment: the platform's `PG_*` settings and this
+/// server's `SQLITE_PATH`.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `PG_*`.
+    pub pg: PgSettings,
+    /// `SQLITE_PATH`.
+    pub sqlite: SqliteSettings,
+}
+
+impl Config {
+    /// Loads `.env` and reads the process environment; the first invalid value is an error naming
+    /// its variable.
+    pub fn from_env() -> Result<Config, SettingsError> {
+        Config::checked(
+            Settings::<PgSettings>::from_env(PgSettings::PREFIX)?,
+            Settings::<SqliteSettings>::from_env(SqliteSettings::PREFIX)?,
+        )
+    }
+
+    /// [`from_env`](Config::from_env) over the given variables instead of the process's.
+    pub fn from_vars<'a>(
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Config, SettingsError> {
+        let vars: Vec<(String, String)> = vars
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::checked(
+            Settings::<PgSettings>::from_vars(PgSettings::PREFIX, vars.clone())?,
+            Settings::<SqliteSettings>::from_vars(SqliteSettings::PREFIX, vars)?,
+        )
+    }
+
+    fn checked(
+        pg: Settings<PgSettings>,
+        sqlite: Settings<SqliteSettings>,
+    ) -> Result<Config, SettingsError> {
+        let mut pg = (*pg.get()).clone();
+        // Blank values count as unset, as the platform's server treats them.
+        for value in [&mut pg.dsn, &mut pg.host, &mut pg.password] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *value = None;
+            }
+        }
+        if let Some(host) = &mut pg.host {
+            *host = host.trim().to_string();
+        }
+        pg.connector_id = pg.connector_id.trim().to_string();
+        pg.validate()?;
+        Ok(Config {
+            pg,
+            sqlite: (*sqlite.get()).clone(),
+        })
+    }
+}
+
+/// How queries and the pool are bounded.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections kept open once the database is reachable.
+    pub pool_min: usize,
+    /// Connections at most.
+    pub pool_max: usize,
+    /// The statement timeout of one `execute_sql` call.
+    pub query_timeout: Duration,
+    /// Rows returned at most.
+    pub max_rows: usize,
+    /// The client-side bound on any one round trip.
+    pub command_timeout: Duration,
+    /// The bound on opening one connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        PgSettings::default().limits()
     }
 }
 
@@ -170,6 +241,17 @@ pub enum ConnectorUrl {
     /// A stack: the host the manager assigned (`{stack_id}-rw.databases.svc.cluster.local`), or none
     /// yet.
     Stack(Option<String>),
+}
+
+impl ConnectorUrl {
+    /// The connector's `url` in `mode`: locally a missing URL means "use the other settings", in a
+    /// stack "wait for the manager to assign a deployment".
+    pub fn new(mode: &Mode, url: Option<String>) -> ConnectorUrl {
+        match mode {
+            Mode::Local => ConnectorUrl::Local(url),
+            Mode::Stack { .. } => ConnectorUrl::Stack(url),
+        }
+    }
 }
 
 /// Which setting chose a PostgreSQL target.
@@ -235,15 +317,19 @@ impl DatabaseTarget {
 
     /// Chooses the database from the settings and the connector's URL, as the platform does.
     pub fn resolve(
-        settings: &Settings,
+        config: &Config,
         connector: &ConnectorUrl,
     ) -> Result<DatabaseTarget, SettingsError> {
+        let settings = &config.pg;
         if let Some(dsn) = &settings.dsn {
             let config = tokio_postgres::Config::from_str(dsn.trim()).map_err(|e| {
-                SettingsError(format!(
-                    "PG_DSN ({}) is not a valid PostgreSQL connection string: {e}",
-                    redact_dsn(dsn)
-                ))
+                SettingsError::new(
+                    "PG_DSN",
+                    format!(
+                        "PG_DSN ({}) is not a valid PostgreSQL connection string: {e}",
+                        redact_dsn(dsn)
+                    ),
+                )
             })?;
             return Ok(postgres(config, TargetSource::Dsn));
         }
@@ -259,11 +345,14 @@ impl DatabaseTarget {
                 // A full DSN (local development): the user, password and database it names win,
                 // the PG_* values fill what it leaves out.
                 let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
-                    SettingsError(format!(
-                        "{} ({}) is not a valid PostgreSQL URL: {e}",
+                    SettingsError::new(
                         settings.connector_url_var(),
-                        redact_dsn(url)
-                    ))
+                        format!(
+                            "{} ({}) is not a valid PostgreSQL URL: {e}",
+                            settings.connector_url_var(),
+                            redact_dsn(url)
+                        ),
+                    )
                 })?;
                 if config.get_user().is_none() {
                     config.user(&settings.user);
@@ -279,10 +368,13 @@ impl DatabaseTarget {
                 config
             } else {
                 let (host, port) = split_host_port(url).map_err(|e| {
-                    SettingsError(format!(
-                        "{} ({url}) is not a host or host:port: {e}",
-                        settings.connector_url_var()
-                    ))
+                    SettingsError::new(
+                        settings.connector_url_var(),
+                        format!(
+                            "{} ({url}) is not a host or host:port: {e}",
+                            settings.connector_url_var()
+                        ),
+                    )
                 })?;
                 host_config(settings, &host, port.or(settings.port))
             };
@@ -298,11 +390,11 @@ impl DatabaseTarget {
             let config = host_config(settings, host, settings.port);
             return Ok(postgres(config, TargetSource::HostPort));
         }
-        Ok(DatabaseTarget::Sqlite(settings.sqlite_path.clone()))
+        Ok(DatabaseTarget::Sqlite(config.sqlite.path.clone()))
     }
 }
 
-fn host_config(settings: &Settings, host: &str, port: Option<u16>) -> tokio_postgres::Config {
+fn host_config(settings: &PgSettings, host: &str, port: Option<u16>) -> tokio_postgres::Config {
     let mut config = tokio_postgres::Config::new();
     config
         .host(host)
@@ -431,16 +523,12 @@ pub fn scrub(message: &str, secret: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::{collections::HashMap, path::Path};
+    use std::path::Path;
 
     use super::*;
 
-    fn settings(vars: &[(&str, &str)]) -> Settings {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::from_lookup(|k| map.get(k).cloned()).unwrap()
+    fn settings(vars: &[(&str, &str)]) -> Config {
+        Config::from_vars(vars.iter().copied()).unwrap()
     }
 
     fn resolve(vars: &[(&str, &str)], connector: ConnectorUrl) -> DatabaseTarget {
@@ -532,7 +620,8 @@ mod tests {
             &settings(&[]),
             &ConnectorUrl::Local(Some("http://x/y".into())),
         );
-        assert!(bad.unwrap_err().0.contains("DATABASE_URL"));
+        let bad = bad.unwrap_err();
+        assert_eq!(bad.variable(), Some("DATABASE_URL"), "{bad}");
     }
 
     #[test]
@@ -545,18 +634,39 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_variable() {
-        let err =
-            Settings::from_lookup(|k| (k == "PG_PORT").then(|| "eighty".to_string())).unwrap_err();
-        assert!(err.0.contains("PG_PORT"), "{err}");
-        let err =
-            Settings::from_lookup(|k| (k == "PG_MAX_ROWS").then(|| "0".to_string())).unwrap_err();
-        assert!(err.0.contains("PG_MAX_ROWS"), "{err}");
-        let err = Settings::from_lookup(|k| match k {
-            "PG_POOL_MIN_SIZE" => Some("6".into()),
-            _ => None,
-        })
-        .unwrap_err();
-        assert!(err.0.contains("PG_POOL_MAX_SIZE"), "{err}");
+        let err = Config::from_vars([("PG_PORT", "eighty")]).unwrap_err();
+        assert_eq!(err.variable(), Some("PG_PORT"), "{err}");
+        assert!(err.to_string().contains("PG_PORT=`eighty`"), "{err}");
+        let err = Config::from_vars([("PG_MAX_ROWS", "0")]).unwrap_err();
+        assert_eq!(err.variable(), Some("PG_MAX_ROWS"), "{err}");
+        let err = Config::from_vars([("PG_POOL_MIN_SIZE", "6")]).unwrap_err();
+        assert!(err.to_string().contains("PG_POOL_MAX_SIZE"), "{err}");
+        let err = Config::from_vars([("PG_PASSWORD", "hunter2"), ("PG_PORT", "x")]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn variables_map_to_fields_and_blanks_count_as_unset() {
+        let config = settings(&[
+            ("PG_PORT", "5544"),
+            ("PG_POOL_MAX_SIZE", "9"),
+            ("PG_QUERY_TIMEOUT_MS", "250"),
+            ("PG_HOST", " db.local "),
+            ("PG_DSN", "  "),
+            ("PG_CONNECTOR_ID", "ORDERS_DB"),
+            ("SQLITE_PATH", "/tmp/x.db"),
+        ]);
+        assert_eq!(config.pg.port, Some(5544));
+        assert_eq!(config.pg.host.as_deref(), Some("db.local"));
+        assert_eq!(config.pg.dsn, None);
+        assert_eq!(config.pg.limits().pool_max, 9);
+        assert_eq!(config.pg.limits().query_timeout, Duration::from_millis(250));
+        assert_eq!(config.pg.connector_url_var(), "ORDERS_DB_URL");
+        assert_eq!(config.sqlite.path.as_deref(), Some(Path::new("/tmp/x.db")));
+        let defaults = settings(&[]);
+        assert_eq!(defaults.pg.user, "postgres");
+        assert_eq!(defaults.pg.connector_id, "DATABASE");
+        assert_eq!(defaults.pg.limits().max_rows, 1000);
     }
 
     #[test]
