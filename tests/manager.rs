@@ -266,6 +266,15 @@ async fn the_reconnect_hook_runs_once_per_change() {
         [api_url("a1"), api_url("a2"), String::new(), api_url("a3")]
     );
     assert_eq!(call(&client, "hook_runs", json!({})).await.1, "4");
+    // Every run, the release without a URL included, was told the mode read at start; tools get it too.
+    for run in server.logs.of_type("fixture.hook.run") {
+        assert_eq!(run["data"]["mode"], "stack_deployment", "{run}");
+        assert_eq!(run["data"]["service_name"], "fixture", "{run}");
+    }
+    assert_eq!(
+        call(&client, "mode", json!({})).await,
+        (false, "stack_deployment:fixture".to_string())
+    );
 }
 
 #[tokio::test]
