@@ -289,6 +289,10 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
 
     let (is_error, text) = call(&client, "wait_api", json!({"ms": 50})).await;
     assert!(is_error && text.contains("is not connected yet"), "{text}");
+    assert_eq!(
+        call(&client, "api_assigned", json!({})).await,
+        (false, String::new())
+    );
 
     // A tool waiting for the connector gets it as soon as it is connected.
     let waiting = {
@@ -316,6 +320,11 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
     assert!(
         text.contains("is not connected yet") && text.contains("simulated failure"),
         "{text}"
+    );
+    // Assigned but not connected: what a startup hook configures from.
+    assert_eq!(
+        call(&client, "api_assigned", json!({})).await,
+        (false, api_url("h1"))
     );
     let (_, established) = server
         .logs

@@ -56,6 +56,12 @@ async fn api_url(api: Connection<Api>) -> Result<String, ToolError> {
     Ok(api.require()?.url().unwrap_or_default().to_string())
 }
 
+/// The URL the platform assigns the API connector, connected or not ("" when none).
+#[cm_tool]
+async fn api_assigned(api: Connection<Api>) -> String {
+    api.assigned_url().unwrap_or_default()
+}
+
 /// Waits for the API connector, at most `ms` milliseconds.
 ///
 /// # Arguments
