@@ -10,8 +10,9 @@
 //! - `/health` reports `database_connected` and `database_error`.
 //!
 //! The database is PostgreSQL when one is configured (`PG_DSN`, the `DATABASE` connector, or
-//! `PG_HOST`/`PG_PORT`; see [`settings`], read with the framework's `Settings` and the prefix `PG_`), and otherwise an embedded SQLite demo database, so the server
-//! answers with real data on a machine without a database server.
+//! `PG_HOST`/`PG_PORT`; see [`settings`], read with the framework's `Settings` and the prefix `PG_`),
+//! and otherwise an embedded SQLite demo database, so the server answers with real data on a machine
+//! without a database server.
 //!
 //! The binary is `main.rs`; this library holds everything so that tests can run the same server in
 //! process ([`server`]).
