@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 
 use crate::{
     postgres::PgBackend,
-    settings::{Config, ConnectorUrl, DatabaseTarget, Limits},
+    settings::{Config, Limits},
     sqlite::SqliteBackend,
+    target::{ConnectorUrl, DatabaseTarget},
 };
 
 /// What the platform's server answers while it has no pool; kept word for word.

@@ -10,7 +10,7 @@
 //! - `/health` reports `database_connected` and `database_error`.
 //!
 //! The database is PostgreSQL when one is configured (`PG_DSN`, the `DATABASE` connector, or
-//! `PG_HOST`/`PG_PORT`; see [`settings`], read with the framework's `Settings` and the prefix `PG_`),
+//! `PG_HOST`/`PG_PORT`; see [`settings`] and [`target`], read with the framework's `Settings` and the prefix `PG_`),
 //! and otherwise an embedded SQLite demo database, so the server answers with real data on a machine
 //! without a database server.
 //!
@@ -22,6 +22,7 @@ mod pgvalue;
 pub mod postgres;
 pub mod settings;
 pub mod sqlite;
+pub mod target;
 
 use std::time::Duration;
 
@@ -29,7 +30,8 @@ use cm_mcp::{ConnectionState, prelude::*};
 use serde_json::Value;
 
 pub use database::{Database, QueryError, QueryResult, Schemas, TableInfo};
-pub use settings::{Config, ConnectorUrl, DatabaseTarget, PgSettings, SqliteSettings};
+pub use settings::{Config, PgSettings, SqliteSettings};
+pub use target::{ConnectorUrl, DatabaseTarget};
 
 /// The server's name, as the platform's Postgres server calls itself.
 pub const SERVER_NAME: &str = "Postgres Reader MCP";

@@ -35,7 +35,8 @@ use crate::{
         SchemaColumn, Schemas, TableInfo, result_columns, unique_names,
     },
     pgvalue,
-    settings::{Limits, scrub},
+    settings::Limits,
+    target::scrub,
 };
 
 /// The per-connection settings of the platform's server, plus the output formats `pgvalue` reads.
