@@ -27,8 +27,8 @@ pub use mcp_runtime::*;
 pub mod prelude {
     pub use mcp_macros::{cm_prompt, cm_resource, cm_tool};
     pub use mcp_runtime::{
-        Connection, Connector, ConnectorType, Context, Image, Json, Server, Settings, State,
-        ToolError, TraceContext, connector_id,
+        Connection, Connector, ConnectorType, Context, Image, Json, Mode, Server, Settings,
+        Startup, State, ToolError, TraceContext, connector_id,
         rmcp::model::{ContentBlock, PromptMessage, Role},
     };
 }

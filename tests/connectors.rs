@@ -367,3 +367,59 @@ async fn the_mode_follows_service_name_and_local_config() {
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains("SERVICE_NAME is not set"), "{stderr}");
 }
+
+/// `/health` of a server started in process, on a free port.
+async fn in_process_health(server: cm_mcp::Server) -> (cm_mcp::RunningServer, Value) {
+    let running = server
+        .start_http(
+            "127.0.0.1:0".parse().unwrap(),
+            cm_mcp::HttpOptions::default(),
+        )
+        .await
+        .unwrap();
+    let health = reqwest::Client::new()
+        .get(format!("http://{}/health", running.local_addr()))
+        .timeout(TIMEOUT)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (running, health)
+}
+
+#[tokio::test]
+async fn a_server_without_connectors_is_service_connected() {
+    let (server, health) = in_process_health(cm_mcp::Server::new("no-connectors")).await;
+    // Every declared connector is connected when none is declared.
+    assert_eq!(health["service_connected"], true, "{health}");
+    assert_eq!(health["connector_id"], Value::Null, "{health}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_startup_hook_receives_the_mode_and_the_settings_and_needs_no_state() {
+    #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+    struct HookConfig {
+        greeting: String,
+    }
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    let server = cm_mcp::Server::new("startup-mode")
+        .with_settings(cm_mcp::Settings::new(HookConfig {
+            greeting: "hello".into(),
+        }))
+        .on_startup(move |start| async move {
+            let settings = start
+                .settings::<HookConfig>()
+                .map(|s| s.get().greeting.clone());
+            let _ = seen_tx.send((start.mode().clone(), settings));
+            Ok(())
+        });
+    let (server, health) = in_process_health(server).await;
+    let (mode, greeting) = seen_rx.await.unwrap();
+    // The hook saw the mode /health reports, read once at start.
+    assert_eq!(health["server_mode"], mode.as_str(), "{health}");
+    assert_eq!(greeting.as_deref(), Some("hello"));
+    server.shutdown().await.unwrap();
+}

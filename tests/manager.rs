@@ -266,6 +266,15 @@ async fn the_reconnect_hook_runs_once_per_change() {
         [api_url("a1"), api_url("a2"), String::new(), api_url("a3")]
     );
     assert_eq!(call(&client, "hook_runs", json!({})).await.1, "4");
+    // Every run, the release without a URL included, was told the mode read at start; tools get it too.
+    for run in server.logs.of_type("fixture.hook.run") {
+        assert_eq!(run["data"]["mode"], "stack_deployment", "{run}");
+        assert_eq!(run["data"]["service_name"], "fixture", "{run}");
+    }
+    assert_eq!(
+        call(&client, "mode", json!({})).await,
+        (false, "stack_deployment:fixture".to_string())
+    );
 }
 
 #[tokio::test]
@@ -280,6 +289,10 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
 
     let (is_error, text) = call(&client, "wait_api", json!({"ms": 50})).await;
     assert!(is_error && text.contains("is not connected yet"), "{text}");
+    assert_eq!(
+        call(&client, "api_assigned", json!({})).await,
+        (false, String::new())
+    );
 
     // A tool waiting for the connector gets it as soon as it is connected.
     let waiting = {
@@ -307,6 +320,11 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
     assert!(
         text.contains("is not connected yet") && text.contains("simulated failure"),
         "{text}"
+    );
+    // Assigned but not connected: what a startup hook configures from.
+    assert_eq!(
+        call(&client, "api_assigned", json!({})).await,
+        (false, api_url("h1"))
     );
     let (_, established) = server
         .logs

@@ -272,8 +272,15 @@ fn level_name(level: &Level) -> &'static str {
 const TIMESTAMP: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
-/// Milliseconds since `started`, rounded to microseconds as the platform logs `duration_ms`.
-pub(crate) fn elapsed_ms(started: std::time::Instant) -> f64 {
+/// Milliseconds since `started`, rounded to microseconds as the platform logs `duration_ms`: for
+/// an author's own events and results, so that they read like the framework's.
+///
+/// ```
+/// let started = std::time::Instant::now();
+/// let ms = mcp_runtime::events::elapsed_ms(started);
+/// assert!(ms >= 0.0);
+/// ```
+pub fn elapsed_ms(started: std::time::Instant) -> f64 {
     (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 

@@ -2,30 +2,25 @@
 //! `#[cm_prompt]` macros generate calls into. Use it through the `cm-mcp` facade crate.
 //!
 //! Modules are named after the platform's concepts: [`events`] (the JSON log format), [`trace`]
-//! (trace context), [`health`], [`cli`] (flags shared by every server), and the server itself.
+//! (trace context), [`platform`] (the mode, settings, connectors, connections and [`health`]),
+//! [`cli`] (flags shared by every server), and the server itself.
 
 mod call;
 pub mod cli;
 mod completion;
-mod connection;
-mod connectors;
 mod context;
 mod error;
 pub mod events;
 pub mod extract;
 mod handler;
-pub mod health;
-pub mod manager;
 mod output;
+pub mod platform;
 mod registry;
 mod server;
-mod settings;
 pub mod trace;
 mod transport;
 
 pub use completion::{Completer, Completion};
-pub use connection::{Connection, ConnectionState, Connections, ConnectorId, Only, Which};
-pub use connectors::{ApiKeyFormatError, Connector, ConnectorType, stack_url};
 pub use context::{
     Context, Elicitation, Sampled, SamplingRequest, State, Subscriptions, elicitation_schema,
 };
@@ -34,9 +29,12 @@ pub use extract::{Arguments, FromCall, JsonObject};
 pub use output::{
     Audio, Embedded, Image, IntoPromptResult, IntoResourceBody, IntoToolContent, Json,
 };
+pub use platform::{
+    ApiKeyFormatError, Connection, ConnectionState, Connections, Connector, ConnectorId,
+    ConnectorType, Mode, Only, ServiceSettings, Settings, SettingsError, Which, health, stack_url,
+};
 pub use registry::{Registry, RegistryError};
-pub use server::{RunningServer, Server};
-pub use settings::{ServiceSettings, Settings, SettingsError};
+pub use server::{RunningServer, Server, Startup};
 pub use trace::TraceContext;
 pub use transport::HttpOptions;
 

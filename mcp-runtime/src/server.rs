@@ -15,21 +15,21 @@ use rmcp::model::{Implementation, ResourcesCapability, ServerCapabilities, Serve
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    State,
     cli::{Cli, LogLevel, Transport},
-    connection::Connections,
-    connectors::{Connector, ConnectorsBlock},
     context::StateMap,
     events::{self, LogFormat},
     extract::JsonObject,
     handler::Shared,
-    health::{Health, HealthHook, ServerMode},
-    manager::{self, Deployment},
+    platform::{
+        self, Connections, Connector, ConnectorsBlock, Health, Mode, ServiceSettings, Settings,
+        SettingsSource, health::HealthHook,
+    },
     registry::{BoxFuture, Registry},
-    settings::{ServiceSettings, Settings, SettingsSource},
     transport::{self, HttpOptions},
 };
 
-type StartupHook = Box<dyn FnOnce(StateMap) -> BoxFuture<anyhow::Result<()>> + Send>;
+type StartupHook = Box<dyn FnOnce(Startup) -> BoxFuture<anyhow::Result<()>> + Send>;
 type ShutdownHook = Box<dyn FnOnce() -> BoxFuture<()> + Send>;
 /// Loads the settings (at start, after `.env`), makes them injectable, and hands them to the manager client.
 type SettingsLoader = Box<dyn FnOnce(&StateMap) -> anyhow::Result<Arc<dyn SettingsSource>> + Send>;
@@ -102,23 +102,41 @@ impl Server {
         self
     }
 
-    /// Runs `hook` at startup; the value it returns becomes `State<T>`. The server waits for it up to
-    /// the startup timeout; an error (`service.init.error`) or a timeout (`service.init.timeout`) is
+    /// Runs `hook` at startup, once the mode is known, the settings are loaded and the connectors
+    /// are starting; it receives them in [`Startup`]. The value it returns becomes `State<T>`; a hook
+    /// that only prepares something returns `Ok(())`, which adds no state. The server waits for it up
+    /// to the startup timeout; an error (`service.init.error`) or a timeout (`service.init.timeout`) is
     /// logged and does not stop the server. After a timeout the hook keeps running, and its state
     /// becomes available when it finishes.
+    ///
+    /// ```no_run
+    /// # use mcp_runtime::Server;
+    /// # struct Db;
+    /// # impl Db { async fn connect(_: bool) -> anyhow::Result<Db> { Ok(Db) } }
+    /// # async fn main_() -> anyhow::Result<()> {
+    /// Server::new("my-service")
+    ///     .on_startup(|start| async move { Db::connect(start.mode().is_stack()).await }) // State<Db>
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
     pub fn on_startup<F, Fut, T>(mut self, hook: F) -> Server
     where
-        F: FnOnce() -> Fut + Send + 'static,
+        F: FnOnce(Startup) -> Fut + Send + 'static,
         Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
         T: Send + Sync + 'static,
     {
-        self.startup = Some(Box::new(move |state: StateMap| {
+        self.startup = Some(Box::new(move |start: Startup| {
             Box::pin(async move {
-                let value = hook().await?;
-                state.insert_arc(
-                    TypeId::of::<T>(),
-                    Arc::new(value) as Arc<dyn Any + Send + Sync>,
-                );
+                let state = start.state.clone();
+                let value = hook(start).await?;
+                // `()` is "nothing to share": no `State<()>` to confuse anyone.
+                if TypeId::of::<T>() != TypeId::of::<()>() {
+                    state.insert_arc(
+                        TypeId::of::<T>(),
+                        Arc::new(value) as Arc<dyn Any + Send + Sync>,
+                    );
+                }
                 Ok(())
             })
         }));
@@ -255,8 +273,8 @@ impl Server {
         caps
     }
 
-    /// Splits the builder into what the transports share and the lifecycle hooks.
-    fn into_parts(self) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
+    /// Splits the builder into what the transports share and the lifecycle hooks, for `mode`.
+    fn into_parts(self, mode: Mode) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
         let registry = Registry::collect().context("the server's definitions conflict")?;
         let mut implementation = Implementation::new(self.name.clone(), self.version);
         if let Some(title) = self.title {
@@ -267,7 +285,9 @@ impl Server {
         if let Some(instructions) = self.instructions {
             info = info.with_instructions(instructions);
         }
-        let connections = Connections::new(self.connectors)?;
+        let connections = Connections::new(self.connectors, &mode)?;
+        self.state
+            .insert_arc(TypeId::of::<Mode>(), Arc::new(mode.clone()));
         if !connections.is_empty() {
             self.state
                 .insert_arc(TypeId::of::<Connections>(), Arc::new(connections.clone()));
@@ -281,7 +301,7 @@ impl Server {
         });
         let health = Arc::new(Health {
             service: self.name,
-            mode: ServerMode::from_env(),
+            mode: mode.clone(),
             hooks: self.health_hooks,
             connections: connections.clone(),
         });
@@ -291,6 +311,7 @@ impl Server {
             shutdown: self.shutdown,
             settings: self.settings,
             connections,
+            mode,
         };
         Ok((shared, health, lifecycle))
     }
@@ -299,7 +320,8 @@ impl Server {
     /// connectors the service registers with the config manager.
     pub fn manifest(self) -> anyhow::Result<serde_json::Value> {
         let connectors = serde_json::to_value(ConnectorsBlock::declared(&self.connectors))?;
-        let (shared, _, _) = self.into_parts()?;
+        // The manifest describes the server, wherever it would run.
+        let (shared, _, _) = self.into_parts(Mode::Local)?;
         let mut manifest = shared.registry.manifest();
         let server = &shared.info;
         manifest["server"] = serde_json::json!({
@@ -318,8 +340,8 @@ impl Server {
             return Ok(());
         }
         let transport = cli.transport()?;
-        let deployment = Deployment::detect()?;
-        let (shared, health, mut lifecycle) = self.into_parts()?;
+        let (mode, local_reason) = platform::detect()?;
+        let (shared, health, mut lifecycle) = self.into_parts(mode)?;
         let shutdown = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown.clone()));
         tracing::info!(
@@ -333,7 +355,7 @@ impl Server {
             },
             "Service starting"
         );
-        lifecycle.start_platform(&shared, &deployment, &shutdown)?;
+        lifecycle.start_platform(&shared, local_reason, &shutdown)?;
         lifecycle.run_startup(&shared).await;
         let served = match transport {
             Transport::Stdio => {
@@ -367,10 +389,10 @@ impl Server {
         addr: SocketAddr,
         options: HttpOptions,
     ) -> anyhow::Result<RunningServer> {
-        let deployment = Deployment::detect()?;
-        let (shared, health, mut lifecycle) = self.into_parts()?;
+        let (mode, local_reason) = platform::detect()?;
+        let (shared, health, mut lifecycle) = self.into_parts(mode)?;
         let shutdown = CancellationToken::new();
-        lifecycle.start_platform(&shared, &deployment, &shutdown)?;
+        lifecycle.start_platform(&shared, local_reason, &shutdown)?;
         lifecycle.run_startup(&shared).await;
         transport::start_http(shared, health, addr, options, shutdown).await
     }
@@ -387,12 +409,51 @@ fn register_settings<T: ServiceSettings>(
 
 pub use crate::transport::RunningServer;
 
+/// What a startup hook ([`Server::on_startup`]) receives: the mode the server runs in and what the
+/// server has set up before it (the settings, the shared state, the connectors' connections).
+pub struct Startup {
+    mode: Mode,
+    state: StateMap,
+}
+
+impl Startup {
+    /// The mode the server runs in, as it was read at start.
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// The settings of type `T` the server loaded ([`Server::settings`] or
+    /// [`Server::with_settings`]); `None` when it has none of that type.
+    pub fn settings<T: ServiceSettings>(&self) -> Option<Settings<T>> {
+        self.state.get::<Settings<T>>().map(|s| (*s).clone())
+    }
+
+    /// A value shared with [`Server::state`]; `None` when there is none of type `T`.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
+        self.state.get::<T>()
+    }
+
+    /// The connection of the connector `config_id`, if the server declares it.
+    pub fn connection(&self, config_id: &str) -> Option<crate::Connection> {
+        self.state.get::<Connections>()?.get(config_id)
+    }
+}
+
+impl std::fmt::Debug for Startup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Startup")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Lifecycle {
     startup: Option<StartupHook>,
     startup_timeout: Duration,
     shutdown: Option<ShutdownHook>,
     settings: Option<SettingsLoader>,
     connections: Connections,
+    mode: Mode,
 }
 
 impl Lifecycle {
@@ -402,7 +463,7 @@ impl Lifecycle {
     fn start_platform(
         &mut self,
         shared: &Shared,
-        deployment: &Deployment,
+        local_reason: &str,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         let settings = self
@@ -410,7 +471,13 @@ impl Lifecycle {
             .take()
             .map(|load| load(&shared.state))
             .transpose()?;
-        manager::start(deployment, settings, &self.connections, shutdown)
+        platform::start(
+            &self.mode,
+            local_reason,
+            settings,
+            &self.connections,
+            shutdown,
+        )
     }
 
     /// Runs the startup hook; `service.init.complete` (or `.error`, or `.timeout` and a late
@@ -427,7 +494,10 @@ impl Lifecycle {
             );
             return;
         };
-        let mut task = tokio::spawn(hook(shared.state.clone()));
+        let mut task = tokio::spawn(hook(Startup {
+            mode: self.mode.clone(),
+            state: shared.state.clone(),
+        }));
         let report = move |result: Result<anyhow::Result<()>, tokio::task::JoinError>,
                            late: bool| {
             let duration_ms = crate::events::elapsed_ms(started);

@@ -5,18 +5,19 @@
 use std::{
     collections::BTreeMap,
     sync::{Arc, RwLock},
-    time::Instant,
+    time::Duration,
 };
 
-use cm_mcp::ToolError;
+use cm_mcp::{Mode, SettingsError, ToolError};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{
     postgres::PgBackend,
-    settings::{ConnectorUrl, DatabaseTarget, Limits, Settings, SettingsError},
+    settings::{Config, Limits},
     sqlite::SqliteBackend,
+    target::{ConnectorUrl, DatabaseTarget},
 };
 
 /// What the platform's server answers while it has no pool; kept word for word.
@@ -203,12 +204,10 @@ pub struct Database {
 }
 
 struct Current {
-    settings: Arc<Settings>,
+    config: Arc<Config>,
     backend: Arc<Backend>,
-    /// Whether settings were loaded (before that, connector URLs are only remembered).
+    /// Whether the startup hook configured the database (before that, connector changes wait for it).
     configured: bool,
-    /// The connector's URL as the integration last reported it.
-    connector: Option<ConnectorUrl>,
     /// The description of the target being served, to skip rebuilding the pool for the same one.
     described: Option<String>,
 }
@@ -217,16 +216,14 @@ impl Database {
     /// A database that is not configured yet: calls answer [`NOT_AVAILABLE`] until
     /// [`configure`](Database::configure) runs (the server's startup hook does, once logging is up).
     pub fn unconfigured() -> Database {
-        let settings = Settings::from_lookup(|_| None).expect("the defaults are valid");
         Database {
             inner: Arc::new(RwLock::new(Current {
-                settings: Arc::new(settings),
+                config: Arc::new(Config::default()),
                 backend: Arc::new(Backend::Unavailable {
                     reason: "the server is starting".into(),
                     target: NOT_CONFIGURED.into(),
                 }),
                 configured: false,
-                connector: None,
                 described: None,
             })),
         }
@@ -234,9 +231,9 @@ impl Database {
 
     /// A database for `target`. PostgreSQL connects in the background (the server starts without
     /// waiting); SQLite is ready at once (the demo is built here).
-    pub fn open(settings: Settings, target: DatabaseTarget) -> Database {
+    pub fn open(config: Config, target: DatabaseTarget) -> Database {
         let database = Database::unconfigured();
-        database.configure(settings, target);
+        database.configure(config, target);
         database
     }
 
@@ -249,38 +246,29 @@ impl Database {
     }
 
     /// Sets the settings and the target (replacing whatever was there).
-    pub fn configure(&self, settings: Settings, target: DatabaseTarget) {
+    pub fn configure(&self, config: Config, target: DatabaseTarget) {
         let described = target.describe();
-        let backend = Database::backend_for(&settings, target);
-        self.replace(Some(Arc::new(settings)), backend);
+        let backend = Database::backend_for(&config, target);
+        self.replace(Some(Arc::new(config)), backend);
         self.inner
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .described = Some(described);
     }
 
-    /// Reads the settings from the environment and serves what they choose, with the connector's URL
-    /// as the integration last reported it (before any report: `{PG_CONNECTOR_ID}_URL` locally, none
-    /// yet in a stack). A bad setting leaves the database unavailable, with the message in `/health`,
-    /// and is returned.
-    pub fn configure_from_env(&self, stack: bool) -> Result<(), SettingsError> {
-        let settings = Settings::from_env().inspect_err(|error| self.unavailable(error))?;
-        let reported = self
-            .inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .connector
-            .clone();
-        let connector = reported.unwrap_or_else(|| {
-            if stack {
-                ConnectorUrl::Stack(None)
-            } else {
-                ConnectorUrl::Local(std::env::var(settings.connector_url_var()).ok())
-            }
-        });
-        let target = DatabaseTarget::resolve(&settings, &connector)
+    /// Serves what `config` chooses in `mode`, with the URL the platform assigns the connector now
+    /// (`{ID}_URL` locally, none yet or the manager's in a stack). A bad connector URL leaves the
+    /// database unavailable, with the message in `/health`, and is returned. This is the body of the
+    /// server's startup hook.
+    pub fn configure_for(
+        &self,
+        config: Config,
+        mode: &Mode,
+        assigned_url: Option<String>,
+    ) -> Result<(), SettingsError> {
+        let target = DatabaseTarget::resolve(&config, &ConnectorUrl::new(mode, assigned_url))
             .inspect_err(|error| self.unavailable(error))?;
-        self.configure(settings, target);
+        self.configure(config, target);
         Ok(())
     }
 
@@ -294,22 +282,24 @@ impl Database {
         );
     }
 
-    fn backend_for(settings: &Settings, target: DatabaseTarget) -> Backend {
+    fn backend_for(config: &Config, target: DatabaseTarget) -> Backend {
         let description = target.describe();
         match target {
             DatabaseTarget::Postgres {
-                config, display, ..
+                config: pg,
+                display,
+                ..
             } => {
                 tracing::info!(
                     event_type = "service.connection.deferred",
                     data.target = %description,
                     "Serving {description}; connecting in the background"
                 );
-                Backend::Postgres(PgBackend::start(*config, display, settings.limits.clone()))
+                Backend::Postgres(PgBackend::start(*pg, display, config.pg.limits()))
             }
             DatabaseTarget::Sqlite(path) => {
                 let demo = path.is_none();
-                match SqliteBackend::open(path, settings.limits.clone()) {
+                match SqliteBackend::open(path, config.pg.limits()) {
                     Ok(backend) => {
                         if demo {
                             tracing::warn!(
@@ -360,16 +350,12 @@ impl Database {
     /// when it changed, replaces the backend (the old pool closes once its calls finish). This is the
     /// body of the connector's reconnect hook.
     pub fn connector_changed(&self, url: ConnectorUrl) -> Result<(), SettingsError> {
-        {
-            let mut current = self.inner.write().unwrap_or_else(|e| e.into_inner());
-            current.connector = Some(url.clone());
-            if !current.configured {
-                // The startup hook has not loaded the settings yet; it will use this URL.
-                return Ok(());
-            }
+        if !self.is_configured() {
+            // The startup hook has not run yet; it configures from the URL assigned then.
+            return Ok(());
         }
-        let settings = self.settings();
-        let target = match DatabaseTarget::resolve(&settings, &url) {
+        let config = self.config();
+        let target = match DatabaseTarget::resolve(&config, &url) {
             Ok(target) => target,
             Err(error) => {
                 self.replace(
@@ -400,7 +386,7 @@ impl Database {
     /// Replaces the backend with one for `target`.
     pub fn retarget(&self, target: DatabaseTarget) {
         let described = target.describe();
-        let backend = Database::backend_for(&self.settings(), target);
+        let backend = Database::backend_for(&self.config(), target);
         self.replace(None, backend);
         self.inner
             .write()
@@ -408,11 +394,11 @@ impl Database {
             .described = Some(described);
     }
 
-    fn replace(&self, settings: Option<Arc<Settings>>, backend: Backend) {
+    fn replace(&self, config: Option<Arc<Config>>, backend: Backend) {
         let old = {
             let mut current = self.inner.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(settings) = settings {
-                current.settings = settings;
+            if let Some(config) = config {
+                current.config = config;
                 current.configured = true;
             }
             current.described = None;
@@ -430,17 +416,13 @@ impl Database {
         }
     }
 
-    /// Waits until the current backend is connected, up to `timeout`; whether it is.
-    pub async fn wait_connected(&self, timeout: std::time::Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if self.status().connected {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    /// Waits until the current backend is connected, up to `timeout`; whether it is. Follows the
+    /// pool's state (no polling), so it returns as soon as the first connection answers.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        match &*self.current() {
+            Backend::Postgres(pg) => pg.wait_connected(timeout).await,
+            Backend::Sqlite(_) => true,
+            Backend::Unavailable { .. } => false,
         }
     }
 
@@ -453,17 +435,17 @@ impl Database {
     }
 
     /// The settings in force.
-    pub fn settings(&self) -> Arc<Settings> {
+    pub fn config(&self) -> Arc<Config> {
         self.inner
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .settings
+            .config
             .clone()
     }
 
     /// The limits in force.
     pub fn limits(&self) -> Limits {
-        self.settings().limits.clone()
+        self.config().pg.limits()
     }
 
     /// The state `/health` reports.
@@ -553,11 +535,6 @@ pub(crate) fn result_columns(
             type_name,
         })
         .collect()
-}
-
-/// Milliseconds since `started`, to the microsecond, as both backends report `duration_ms`.
-pub(crate) fn millis_since(started: Instant) -> f64 {
-    (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 /// What a backend read for one query: at most the row limit's rows, and whether there were more.

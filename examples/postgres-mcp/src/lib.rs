@@ -10,8 +10,9 @@
 //! - `/health` reports `database_connected` and `database_error`.
 //!
 //! The database is PostgreSQL when one is configured (`PG_DSN`, the `DATABASE` connector, or
-//! `PG_HOST`/`PG_PORT`; see [`settings`]), and otherwise an embedded SQLite demo database, so the server
-//! answers with real data on a machine without a database server.
+//! `PG_HOST`/`PG_PORT`; see [`settings`] and [`target`], read with the framework's `Settings` and the prefix `PG_`),
+//! and otherwise an embedded SQLite demo database, so the server answers with real data on a machine
+//! without a database server.
 //!
 //! The binary is `main.rs`; this library holds everything so that tests can run the same server in
 //! process ([`server`]).
@@ -21,14 +22,16 @@ mod pgvalue;
 pub mod postgres;
 pub mod settings;
 pub mod sqlite;
+pub mod target;
 
 use std::time::Duration;
 
-use cm_mcp::{Connector, health::ServerMode, prelude::*};
+use cm_mcp::{ConnectionState, prelude::*};
 use serde_json::Value;
 
 pub use database::{Database, QueryError, QueryResult, Schemas, TableInfo};
-pub use settings::{ConnectorUrl, DatabaseTarget, Settings};
+pub use settings::{Config, PgSettings, SqliteSettings};
+pub use target::{ConnectorUrl, DatabaseTarget};
 
 /// The server's name, as the platform's Postgres server calls itself.
 pub const SERVER_NAME: &str = "Postgres Reader MCP";
@@ -85,48 +88,23 @@ async fn table(db: State<Database>, table: String) -> Result<TableInfo, ToolErro
 }
 
 /// How long the connector's reconnect hook waits for a new pool's first connection before it reports
-/// a failure (the integration then retries it with backoff; the pool keeps connecting meanwhile).
+/// a failure (the framework then retries it with backoff; the pool keeps connecting meanwhile).
 const HOOK_WAIT: Duration = Duration::from_secs(10);
 
-/// The server: tools and resources above, `db` as their state, `/health` reporting its connection,
-/// and the `DATABASE` connector (id from `PG_CONNECTOR_ID`) whose URL changes rebuild the pool.
+/// The server for `config`: the tools and resources above with `db` as their state, `/health`
+/// reporting its connection, and the `DATABASE` connector (`PG_CONNECTOR_ID`) whose URL changes
+/// rebuild the pool.
 ///
-/// The database is configured by the startup hook (after `.env` is loaded and logging is up) unless
-/// it already is (tests configure it themselves).
-pub fn server(db: Database) -> Server {
-    let for_health = db.clone();
-    let for_startup = db.clone();
-    let for_shutdown = db.clone();
-    let for_connector = db.clone();
-    let configure = !db.is_configured();
-    // The connector is declared when the server is built: `main` loads `.env` before this.
-    let connector_id = std::env::var("PG_CONNECTOR_ID")
-        .ok()
-        .map(|id| id.trim().to_string())
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| "DATABASE".into());
+/// The startup hook configures `db` (once logging is up, with the mode the framework read) unless it
+/// already is: tests configure it themselves.
+pub fn server(config: Config, db: Database) -> Server {
+    let connector_id = config.pg.connector_id.clone();
+    let (for_hook, for_startup, for_shutdown, for_health) =
+        (db.clone(), db.clone(), db.clone(), db.clone());
     let connector =
-        Connector::database(connector_id, "PostgreSQL Database").on_change(move |state| {
-            let db = for_connector.clone();
-            async move {
-                let url = state.url().map(str::to_string);
-                let url = if ServerMode::from_env() == ServerMode::StackDeployment {
-                    ConnectorUrl::Stack(url)
-                } else {
-                    ConnectorUrl::Local(url)
-                };
-                let lost = matches!(url, ConnectorUrl::Stack(None) | ConnectorUrl::Local(None));
-                db.connector_changed(url)?;
-                if lost || !db.is_configured() || db.wait_connected(HOOK_WAIT).await {
-                    return Ok(());
-                }
-                let status = db.status();
-                Err(anyhow::anyhow!(
-                    "{} is not reachable yet: {}",
-                    status.target,
-                    status.error.unwrap_or_else(|| "connecting".into())
-                ))
-            }
+        Connector::database(connector_id.clone(), "PostgreSQL Database").on_change(move |state| {
+            let db = for_hook.clone();
+            async move { reconnect(&db, state).await }
         });
     Server::new(SERVER_NAME)
         .version(env!("CARGO_PKG_VERSION"))
@@ -137,12 +115,14 @@ pub fn server(db: Database) -> Server {
         )
         .state(db)
         .connector(connector)
-        .on_startup(move || async move {
-            if configure {
-                for_startup
-                    .configure_from_env(ServerMode::from_env() == ServerMode::StackDeployment)?;
+        .on_startup(move |start| async move {
+            if !for_startup.is_configured() {
+                let assigned = start
+                    .connection(&config.pg.connector_id)
+                    .and_then(|c| c.assigned_url());
+                for_startup.configure_for(config, start.mode(), assigned)?;
             }
-            anyhow::Ok(Configured)
+            anyhow::Ok(())
         })
         .on_shutdown(move || async move { for_shutdown.close() })
         .health(move |doc| {
@@ -154,12 +134,23 @@ pub fn server(db: Database) -> Server {
                 status.error.map_or(Value::Null, Value::from),
             );
             doc.insert("database".into(), status.backend.into());
-            doc.insert(
-                "connector_id".into(),
-                for_health.settings().connector_id.clone().into(),
-            );
+            doc.insert("connector_id".into(), connector_id.clone().into());
         })
 }
 
-/// The startup hook's state: the database was configured.
-pub struct Configured;
+/// The connector's reconnect hook: points `db` at the new URL, and succeeds once its pool connects
+/// (or at once when there is nothing to connect to), so that the connector counts as connected
+/// exactly when the database is.
+async fn reconnect(db: &Database, state: ConnectionState) -> anyhow::Result<()> {
+    let url = ConnectorUrl::new(state.mode(), state.url().map(str::to_string));
+    db.connector_changed(url)?;
+    if state.url().is_none() || !db.is_configured() || db.wait_connected(HOOK_WAIT).await {
+        return Ok(());
+    }
+    let status = db.status();
+    anyhow::bail!(
+        "{} is not reachable yet: {}",
+        status.target,
+        status.error.unwrap_or_else(|| "connecting".into())
+    )
+}

@@ -3,9 +3,9 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // `run` loads `.env` too, but the connector's id (`PG_CONNECTOR_ID`) is read when the server is built.
-    let _ = dotenvy::dotenv_override();
-    postgres_mcp::server(postgres_mcp::Database::unconfigured())
+    // Loads `.env`; an invalid `PG_*` value stops here with an error naming the variable.
+    let config = postgres_mcp::Config::from_env()?;
+    postgres_mcp::server(config, postgres_mcp::Database::unconfigured())
         .run()
         .await
 }

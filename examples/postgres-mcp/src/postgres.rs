@@ -26,16 +26,17 @@ use std::{
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures::StreamExt;
 use serde_json::Map;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_postgres::{NoTls, SimpleQueryMessage, error::SqlState, types::Type};
 
 use crate::{
     database::{
         ConnectionStatus, Fetched, ForeignKeyInfo, IndexInfo, QueryError, QueryResult,
-        SchemaColumn, Schemas, TableInfo, millis_since, result_columns, unique_names,
+        SchemaColumn, Schemas, TableInfo, result_columns, unique_names,
     },
     pgvalue,
-    settings::{Limits, scrub},
+    settings::Limits,
+    target::scrub,
 };
 
 /// The per-connection settings of the platform's server, plus the output formats `pgvalue` reads.
@@ -57,7 +58,8 @@ pub struct PgBackend {
     display: String,
     password: Option<String>,
     limits: Limits,
-    state: Mutex<State>,
+    /// Watched, so that waiting for the first connection needs no polling.
+    state: watch::Sender<State>,
     wake: Arc<Notify>,
     monitor: Mutex<Option<tokio::task::AbortHandle>>,
 }
@@ -103,7 +105,7 @@ impl PgBackend {
             display,
             password,
             limits,
-            state: Mutex::new(State {
+            state: watch::Sender::new(State {
                 connected: false,
                 error: Some("connecting".into()),
             }),
@@ -130,7 +132,7 @@ impl PgBackend {
 
     /// The state `/health` reports.
     pub fn status(&self) -> ConnectionStatus {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.borrow();
         ConnectionStatus {
             connected: state.connected,
             error: state.error.clone(),
@@ -140,17 +142,24 @@ impl PgBackend {
     }
 
     fn is_connected(&self) -> bool {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .connected
+        self.state.borrow().connected
+    }
+
+    /// Waits until a connection answers, at most `timeout`; whether one did.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let mut state = self.state.subscribe();
+        tokio::time::timeout(timeout, state.wait_for(|s| s.connected))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     fn set_state(&self, connected: bool, error: Option<String>) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let changed = state.connected != connected;
-        state.connected = connected;
-        state.error = error;
+        let mut changed = false;
+        self.state.send_modify(|state| {
+            changed = state.connected != connected;
+            state.connected = connected;
+            state.error = error;
+        });
         changed
     }
 
@@ -225,7 +234,7 @@ impl PgBackend {
             .await?;
         let started = Instant::now();
         let result = self.run(&lease, sql).await;
-        let duration_ms = millis_since(started);
+        let duration_ms = cm_mcp::events::elapsed_ms(started);
         let fetched = self.end_call(lease, result).await?;
         Ok(fetched.into_result(self.limits.max_rows, duration_ms, "postgresql"))
     }

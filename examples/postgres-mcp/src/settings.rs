@@ -1,18 +1,20 @@
-//! Settings (the platform's `PG_*` variables) and the choice of database they lead to.
-//!
-//! The choice follows the platform's Postgres server: `PG_DSN` wins; else the `DATABASE` connector's URL
-//! (in a stack the `-rw` host the manager assigns, locally `DATABASE_URL`) with `PG_USER`, `PG_PASSWORD`
-//! and `PG_DATABASE`; else `PG_HOST`/`PG_PORT` when set. Where the platform would then try
-//! `localhost:5432`, this server serves an SQLite file (`SQLITE_PATH`) or its embedded demo database, so
-//! that it answers with real data on a machine without any database server.
+//! Settings: the platform's `PG_*` variables and this server's `SQLITE_PATH`, read with the framework's
+//! [`Settings`] (prefixes `PG_` and `SQLITE_`). [`target`](crate::target) turns them into the database
+//! to serve.
 
-use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
+use std::{fmt, path::PathBuf, time::Duration};
 
-use tokio_postgres::config::Host;
+use cm_mcp::{Settings, SettingsError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-/// Everything the server reads from the environment.
-#[derive(Clone)]
-pub struct Settings {
+use crate::target::redact_dsn;
+
+/// The platform Postgres server's settings: field `dsn` is `PG_DSN`, `pool_max_size` is
+/// `PG_POOL_MAX_SIZE`, and so on (loaded with [`Settings`] and the prefix [`PgSettings::PREFIX`]).
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct PgSettings {
     /// `PG_DSN`: a full connection string (URL or `key=value` form); skips the connector.
     pub dsn: Option<String>,
     /// `PG_HOST`.
@@ -28,115 +30,104 @@ pub struct Settings {
     /// `PG_CONNECTOR_ID` (default `DATABASE`): the connector's id, and the prefix of its local URL
     /// variable (`DATABASE_URL`).
     pub connector_id: String,
-    /// `SQLITE_PATH`: an SQLite file to serve read-only when no PostgreSQL is configured.
-    pub sqlite_path: Option<PathBuf>,
-    /// Limits and pool sizes.
-    pub limits: Limits,
-}
-
-/// How queries and the pool are bounded.
-#[derive(Debug, Clone)]
-pub struct Limits {
     /// `PG_POOL_MIN_SIZE` (default 1): connections kept open once the database is reachable.
-    pub pool_min: usize,
+    pub pool_min_size: usize,
     /// `PG_POOL_MAX_SIZE` (default 5).
-    pub pool_max: usize,
+    pub pool_max_size: usize,
     /// `PG_QUERY_TIMEOUT_MS` (default 5000): the statement timeout of one `execute_sql` call.
-    pub query_timeout: Duration,
+    pub query_timeout_ms: u64,
     /// `PG_MAX_ROWS` (default 1000): rows returned at most; the result says when there were more.
     pub max_rows: usize,
     /// `PG_COMMAND_TIMEOUT_S` (default 60): the client-side bound on any one round trip.
-    pub command_timeout: Duration,
+    pub command_timeout_s: u64,
     /// `PG_CONNECT_TIMEOUT_S` (default 10): the bound on opening one connection.
-    pub connect_timeout: Duration,
+    pub connect_timeout_s: u64,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            pool_min: 1,
-            pool_max: 5,
-            query_timeout: Duration::from_millis(5000),
+impl Default for PgSettings {
+    fn default() -> PgSettings {
+        PgSettings {
+            dsn: None,
+            host: None,
+            port: None,
+            user: "postgres".into(),
+            password: None,
+            database: "postgres".into(),
+            connector_id: "DATABASE".into(),
+            pool_min_size: 1,
+            pool_max_size: 5,
+            query_timeout_ms: 5000,
             max_rows: 1000,
-            command_timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
+            command_timeout_s: 60,
+            connect_timeout_s: 10,
         }
     }
 }
 
-/// A setting that cannot be used; the message names the variable and what it accepts.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SettingsError(pub String);
+impl fmt::Debug for PgSettings {
+    // Written by hand so that the password never reaches a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgSettings")
+            .field("dsn", &self.dsn.as_deref().map(redact_dsn))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("database", &self.database)
+            .field("connector_id", &self.connector_id)
+            .field("limits", &self.limits())
+            .finish()
+    }
+}
 
-impl Settings {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Settings, SettingsError> {
-        Settings::from_lookup(|key| std::env::var(key).ok())
+impl PgSettings {
+    /// The prefix of the platform's variables.
+    pub const PREFIX: &str = "PG_";
+
+    /// Checks what types alone do not say; the error names the variable and what it accepts.
+    fn validate(&self) -> Result<(), SettingsError> {
+        for (variable, value) in [
+            ("PG_POOL_MAX_SIZE", self.pool_max_size as u64),
+            ("PG_QUERY_TIMEOUT_MS", self.query_timeout_ms),
+            ("PG_MAX_ROWS", self.max_rows as u64),
+            ("PG_COMMAND_TIMEOUT_S", self.command_timeout_s),
+            ("PG_CONNECT_TIMEOUT_S", self.connect_timeout_s),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::new(
+                    variable,
+                    format!("{variable}=0 is not valid: expected a whole number of at least 1"),
+                ));
+            }
+        }
+        if self.pool_min_size > self.pool_max_size {
+            return Err(SettingsError::new(
+                "PG_POOL_MIN_SIZE",
+                format!(
+                    "PG_POOL_MIN_SIZE ({}) is larger than PG_POOL_MAX_SIZE ({})",
+                    self.pool_min_size, self.pool_max_size
+                ),
+            ));
+        }
+        if self.connector_id.trim().is_empty() {
+            return Err(SettingsError::new(
+                "PG_CONNECTOR_ID",
+                "PG_CONNECTOR_ID is empty: leave it unset for DATABASE, or name the connector",
+            ));
+        }
+        Ok(())
     }
 
-    /// Reads settings through `lookup` (a variable's value, or `None`); blank values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
-        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-        let number = |key: &str, default: u64, min: u64| -> Result<u64, SettingsError> {
-            match get(key) {
-                None => Ok(default),
-                Some(raw) => match raw.trim().parse::<u64>() {
-                    Ok(n) if n >= min => Ok(n),
-                    _ => Err(SettingsError(format!(
-                        "{key}={raw:?} is not valid: expected a whole number of at least {min} (default {default})"
-                    ))),
-                },
-            }
-        };
-        let port = match get("PG_PORT") {
-            None => None,
-            Some(raw) => Some(raw.trim().parse::<u16>().map_err(|_| {
-                SettingsError(format!(
-                    "PG_PORT={raw:?} is not a port number (1-65535, default 5432)"
-                ))
-            })?),
-        };
-        let defaults = Limits::default();
-        let limits = Limits {
-            pool_min: number("PG_POOL_MIN_SIZE", defaults.pool_min as u64, 0)? as usize,
-            pool_max: number("PG_POOL_MAX_SIZE", defaults.pool_max as u64, 1)? as usize,
-            query_timeout: Duration::from_millis(number(
-                "PG_QUERY_TIMEOUT_MS",
-                defaults.query_timeout.as_millis() as u64,
-                1,
-            )?),
-            max_rows: number("PG_MAX_ROWS", defaults.max_rows as u64, 1)? as usize,
-            command_timeout: Duration::from_secs(number(
-                "PG_COMMAND_TIMEOUT_S",
-                defaults.command_timeout.as_secs(),
-                1,
-            )?),
-            connect_timeout: Duration::from_secs(number(
-                "PG_CONNECT_TIMEOUT_S",
-                defaults.connect_timeout.as_secs(),
-                1,
-            )?),
-        };
-        if limits.pool_min > limits.pool_max {
-            return Err(SettingsError(format!(
-                "PG_POOL_MIN_SIZE ({}) is larger than PG_POOL_MAX_SIZE ({})",
-                limits.pool_min, limits.pool_max
-            )));
+    /// How queries and the pool are bounded.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            pool_min: self.pool_min_size,
+            pool_max: self.pool_max_size,
+            query_timeout: Duration::from_millis(self.query_timeout_ms),
+            max_rows: self.max_rows,
+            command_timeout: Duration::from_secs(self.command_timeout_s),
+            connect_timeout: Duration::from_secs(self.connect_timeout_s),
         }
-        Ok(Settings {
-            dsn: get("PG_DSN"),
-            host: get("PG_HOST").map(|h| h.trim().to_string()),
-            port,
-            user: get("PG_USER").unwrap_or_else(|| "postgres".into()),
-            password: lookup("PG_PASSWORD").filter(|p| !p.is_empty()),
-            database: get("PG_DATABASE").unwrap_or_else(|| "postgres".into()),
-            connector_id: get("PG_CONNECTOR_ID")
-                .map(|id| id.trim().to_string())
-                .unwrap_or_else(|| "DATABASE".into()),
-            sqlite_path: get("SQLITE_PATH").map(PathBuf::from),
-            limits,
-        })
     }
 
     /// The local variable holding the connector's URL (`DATABASE_URL`).
@@ -145,440 +136,144 @@ impl Settings {
     }
 }
 
-impl fmt::Debug for Settings {
-    // Written by hand so that the password never reaches a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("dsn", &self.dsn.as_deref().map(redact_dsn))
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("database", &self.database)
-            .field("connector_id", &self.connector_id)
-            .field("sqlite_path", &self.sqlite_path)
-            .field("limits", &self.limits)
-            .finish()
+/// `SQLITE_PATH`: an SQLite file to serve read-only when no PostgreSQL is configured (the embedded
+/// demo database when unset).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct SqliteSettings {
+    /// `SQLITE_PATH`.
+    pub path: Option<PathBuf>,
+}
+
+impl SqliteSettings {
+    /// The prefix of its variable.
+    pub const PREFIX: &str = "SQLITE_";
+}
+
+/// Everything the server reads from the environment: the platform's `PG_*` settings and this
+/// server's `SQLITE_PATH`.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `PG_*`.
+    pub pg: PgSettings,
+    /// `SQLITE_PATH`.
+    pub sqlite: SqliteSettings,
+}
+
+impl Config {
+    /// Loads `.env` and reads the process environment; the first invalid value is an error naming
+    /// its variable.
+    pub fn from_env() -> Result<Config, SettingsError> {
+        Config::checked(
+            Settings::<PgSettings>::from_env(PgSettings::PREFIX)?,
+            Settings::<SqliteSettings>::from_env(SqliteSettings::PREFIX)?,
+        )
     }
-}
 
-/// Where the connector's URL comes from, as the integration hands it over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectorUrl {
-    /// Local development: the value of `{ID}_URL`, if set.
-    Local(Option<String>),
-    /// A stack: the host the manager assigned (`{stack_id}-rw.databases.svc.cluster.local`), or none
-    /// yet.
-    Stack(Option<String>),
-}
-
-/// Which setting chose a PostgreSQL target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetSource {
-    /// `PG_DSN`.
-    Dsn,
-    /// The connector (`{ID}_URL` locally, the manager in a stack).
-    Connector,
-    /// `PG_HOST`/`PG_PORT`.
-    HostPort,
-}
-
-/// The database the server serves.
-#[derive(Clone)]
-pub enum DatabaseTarget {
-    /// A PostgreSQL server.
-    Postgres {
-        /// How to connect (the password included: never print it, use `display`).
-        config: Box<tokio_postgres::Config>,
-        /// `postgresql://user@host:port/db`, without the password.
-        display: String,
-        /// The setting that chose it.
-        source: TargetSource,
-    },
-    /// An SQLite file opened read-only, or the embedded demo database (`None`).
-    Sqlite(Option<PathBuf>),
-    /// A stack whose connector has no deployment assigned yet: nothing to connect to until the
-    /// manager assigns one.
-    AwaitingConnector {
-        /// The connector's id.
-        connector_id: String,
-    },
-}
-
-impl fmt::Debug for DatabaseTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe())
+    /// [`from_env`](Config::from_env) over the given variables instead of the process's.
+    pub fn from_vars<'a>(
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Config, SettingsError> {
+        let vars: Vec<(String, String)> = vars
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::checked(
+            Settings::<PgSettings>::from_vars(PgSettings::PREFIX, vars.clone())?,
+            Settings::<SqliteSettings>::from_vars(SqliteSettings::PREFIX, vars)?,
+        )
     }
-}
 
-impl DatabaseTarget {
-    /// A one-line description for logs and errors, never with the password.
-    pub fn describe(&self) -> String {
-        match self {
-            DatabaseTarget::Postgres {
-                display, source, ..
-            } => {
-                let source = match source {
-                    TargetSource::Dsn => "PG_DSN",
-                    TargetSource::Connector => "the connector",
-                    TargetSource::HostPort => "PG_HOST/PG_PORT",
-                };
-                format!("PostgreSQL at {display} (from {source})")
+    fn checked(
+        pg: Settings<PgSettings>,
+        sqlite: Settings<SqliteSettings>,
+    ) -> Result<Config, SettingsError> {
+        let mut pg = (*pg.get()).clone();
+        // Blank values count as unset, as the platform's server treats them.
+        for value in [&mut pg.dsn, &mut pg.host, &mut pg.password] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *value = None;
             }
-            DatabaseTarget::Sqlite(Some(path)) => format!("SQLite file {}", path.display()),
-            DatabaseTarget::Sqlite(None) => "the embedded demo database (SQLite)".into(),
-            DatabaseTarget::AwaitingConnector { connector_id } => format!(
-                "no database yet: the stack has not assigned a deployment to the {connector_id} connector"
-            ),
         }
-    }
-
-    /// Chooses the database from the settings and the connector's URL, as the platform does.
-    pub fn resolve(
-        settings: &Settings,
-        connector: &ConnectorUrl,
-    ) -> Result<DatabaseTarget, SettingsError> {
-        if let Some(dsn) = &settings.dsn {
-            let config = tokio_postgres::Config::from_str(dsn.trim()).map_err(|e| {
-                SettingsError(format!(
-                    "PG_DSN ({}) is not a valid PostgreSQL connection string: {e}",
-                    redact_dsn(dsn)
-                ))
-            })?;
-            return Ok(postgres(config, TargetSource::Dsn));
+        if let Some(host) = &mut pg.host {
+            *host = host.trim().to_string();
         }
-        let url = match connector {
-            ConnectorUrl::Local(url) | ConnectorUrl::Stack(url) => url
-                .as_deref()
-                .map(|u| u.trim().trim_end_matches('/'))
-                .filter(|u| !u.is_empty()),
-        };
-        if let Some(url) = url {
-            let lower = url.to_ascii_lowercase();
-            let config = if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-                // A full DSN (local development): the user, password and database it names win,
-                // the PG_* values fill what it leaves out.
-                let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
-                    SettingsError(format!(
-                        "{} ({}) is not a valid PostgreSQL URL: {e}",
-                        settings.connector_url_var(),
-                        redact_dsn(url)
-                    ))
-                })?;
-                if config.get_user().is_none() {
-                    config.user(&settings.user);
-                }
-                if config.get_password().is_none()
-                    && let Some(password) = &settings.password
-                {
-                    config.password(password);
-                }
-                if config.get_dbname().is_none() {
-                    config.dbname(&settings.database);
-                }
-                config
-            } else {
-                let (host, port) = split_host_port(url).map_err(|e| {
-                    SettingsError(format!(
-                        "{} ({url}) is not a host or host:port: {e}",
-                        settings.connector_url_var()
-                    ))
-                })?;
-                host_config(settings, &host, port.or(settings.port))
-            };
-            return Ok(postgres(config, TargetSource::Connector));
-        }
-        if let ConnectorUrl::Stack(None) = connector {
-            return Ok(DatabaseTarget::AwaitingConnector {
-                connector_id: settings.connector_id.clone(),
-            });
-        }
-        if settings.host.is_some() || settings.port.is_some() {
-            let host = settings.host.as_deref().unwrap_or("localhost");
-            let config = host_config(settings, host, settings.port);
-            return Ok(postgres(config, TargetSource::HostPort));
-        }
-        Ok(DatabaseTarget::Sqlite(settings.sqlite_path.clone()))
-    }
-}
-
-fn host_config(settings: &Settings, host: &str, port: Option<u16>) -> tokio_postgres::Config {
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host(host)
-        .port(port.unwrap_or(5432))
-        .user(&settings.user)
-        .dbname(&settings.database);
-    if let Some(password) = &settings.password {
-        config.password(password);
-    }
-    config
-}
-
-fn postgres(config: tokio_postgres::Config, source: TargetSource) -> DatabaseTarget {
-    DatabaseTarget::Postgres {
-        display: display_config(&config),
-        config: Box::new(config),
-        source,
-    }
-}
-
-/// `host`, `host:port`, `[v6]:port`.
-fn split_host_port(url: &str) -> Result<(String, Option<u16>), String> {
-    if url.contains('/') || url.contains('@') {
-        return Err("expected no scheme, path or credentials".into());
-    }
-    if let Some(rest) = url.strip_prefix('[') {
-        let (host, tail) = rest
-            .split_once(']')
-            .ok_or_else(|| "unclosed `[` in an IPv6 address".to_string())?;
-        let port = match tail.strip_prefix(':') {
-            Some(p) => Some(p.parse().map_err(|_| format!("bad port {p:?}"))?),
-            None if tail.is_empty() => None,
-            None => return Err(format!("unexpected {tail:?} after the address")),
-        };
-        return Ok((host.to_string(), port));
-    }
-    match url.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => Ok((
-            host.to_string(),
-            Some(port.parse().map_err(|_| format!("bad port {port:?}"))?),
-        )),
-        _ => Ok((url.to_string(), None)),
-    }
-}
-
-/// `postgresql://user@host:port/db`: what logs and `/health` may show of a connection.
-pub fn display_config(config: &tokio_postgres::Config) -> String {
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
-            Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            Host::Unix(path) => path.display().to_string(),
+        pg.connector_id = pg.connector_id.trim().to_string();
+        pg.validate()?;
+        Ok(Config {
+            pg,
+            sqlite: (*sqlite.get()).clone(),
         })
-        .unwrap_or_else(|| "localhost".into());
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    let db = config.get_dbname().unwrap_or(user);
-    format!("postgresql://{user}@{host}:{port}/{db}")
+    }
 }
 
-/// A DSN with its password replaced by `***` (URL and `key=value` forms).
-pub fn redact_dsn(dsn: &str) -> String {
-    let trimmed = dsn.trim();
-    if let Some((scheme, rest)) = trimmed.split_once("://") {
-        // The credentials end at the last `@` before the path.
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        if let Some(at) = authority.rfind('@') {
-            let userinfo = &authority[..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            let shown = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_string()
-            };
-            return format!("{scheme}://{shown}{}", &rest[at..]);
-        }
-        return trimmed.to_string();
-    }
-    // key=value form: hide the value of `password=` (quoted or not).
-    let mut out = String::new();
-    let mut rest = trimmed;
-    while let Some(pos) = rest.find("password") {
-        let (before, after) = rest.split_at(pos);
-        out.push_str(before);
-        let after_key = after["password".len()..].trim_start();
-        if let Some(value) = after_key.strip_prefix('=') {
-            out.push_str("password=***");
-            let value = value.trim_start();
-            let skip = if let Some(quoted) = value.strip_prefix('\'') {
-                let mut end = quoted.len();
-                let mut chars = quoted.char_indices();
-                while let Some((i, c)) = chars.next() {
-                    if c == '\\' {
-                        chars.next();
-                    } else if c == '\'' {
-                        end = i + 1;
-                        break;
-                    }
-                }
-                1 + end
-            } else {
-                value.find(char::is_whitespace).unwrap_or(value.len())
-            };
-            rest = &value[skip.min(value.len())..];
-        } else {
-            out.push_str("password");
-            rest = &after["password".len()..];
-        }
-    }
-    out.push_str(rest);
-    out
+/// How queries and the pool are bounded.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections kept open once the database is reachable.
+    pub pool_min: usize,
+    /// Connections at most.
+    pub pool_max: usize,
+    /// The statement timeout of one `execute_sql` call.
+    pub query_timeout: Duration,
+    /// Rows returned at most.
+    pub max_rows: usize,
+    /// The client-side bound on any one round trip.
+    pub command_timeout: Duration,
+    /// The bound on opening one connection.
+    pub connect_timeout: Duration,
 }
 
-/// `message` with every occurrence of `secret` replaced: a last line of defence for errors that might
-/// quote a connection string.
-pub fn scrub(message: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(secret) if secret.len() >= 3 => message.replace(secret, "***"),
-        _ => message.to_string(),
+impl Default for Limits {
+    fn default() -> Limits {
+        PgSettings::default().limits()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::{collections::HashMap, path::Path};
+    use std::path::Path;
 
     use super::*;
 
-    fn settings(vars: &[(&str, &str)]) -> Settings {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::from_lookup(|k| map.get(k).cloned()).unwrap()
-    }
-
-    fn resolve(vars: &[(&str, &str)], connector: ConnectorUrl) -> DatabaseTarget {
-        DatabaseTarget::resolve(&settings(vars), &connector).unwrap()
-    }
-
-    fn pg(target: &DatabaseTarget) -> (&tokio_postgres::Config, &str, &TargetSource) {
-        match target {
-            DatabaseTarget::Postgres {
-                config,
-                display,
-                source,
-            } => (config, display, source),
-            other => panic!("expected PostgreSQL, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn nothing_configured_serves_the_demo() {
-        let target = resolve(&[], ConnectorUrl::Local(None));
-        assert!(matches!(target, DatabaseTarget::Sqlite(None)));
-        let target = resolve(&[("SQLITE_PATH", "/tmp/x.db")], ConnectorUrl::Local(None));
-        assert!(matches!(target, DatabaseTarget::Sqlite(Some(p)) if p == Path::new("/tmp/x.db")));
-    }
-
-    #[test]
-    fn dsn_wins_over_everything() {
-        let target = resolve(
-            &[
-                ("PG_DSN", "postgresql://app:s3cret@db.example:6543/shop"),
-                ("PG_HOST", "other"),
-            ],
-            ConnectorUrl::Stack(Some("pg-rw.databases.svc.cluster.local".into())),
-        );
-        let (config, display, source) = pg(&target);
-        assert_eq!(source, &TargetSource::Dsn);
-        assert_eq!(display, "postgresql://app@db.example:6543/shop");
-        assert_eq!(config.get_password(), Some(&b"s3cret"[..]));
-        assert!(!target.describe().contains("s3cret"));
-    }
-
-    #[test]
-    fn stack_connector_host_takes_the_pg_credentials() {
-        let target = resolve(
-            &[
-                ("PG_USER", "reader"),
-                ("PG_PASSWORD", "pw"),
-                ("PG_DATABASE", "sales"),
-            ],
-            ConnectorUrl::Stack(Some("pg1-rw.databases.svc.cluster.local".into())),
-        );
-        let (config, display, source) = pg(&target);
-        assert_eq!(source, &TargetSource::Connector);
-        assert_eq!(
-            display,
-            "postgresql://reader@pg1-rw.databases.svc.cluster.local:5432/sales"
-        );
-        assert_eq!(config.get_password(), Some(&b"pw"[..]));
-    }
-
-    #[test]
-    fn stack_without_a_deployment_waits() {
-        let target = resolve(&[("PG_HOST", "ignored")], ConnectorUrl::Stack(None));
-        assert!(
-            matches!(target, DatabaseTarget::AwaitingConnector { connector_id } if connector_id == "DATABASE")
-        );
-    }
-
-    #[test]
-    fn local_url_is_a_dsn_or_a_host() {
-        let target = resolve(
-            &[("PG_PASSWORD", "fill")],
-            ConnectorUrl::Local(Some("postgres://u@h:1234/d/".into())),
-        );
-        let (config, display, _) = pg(&target);
-        assert_eq!(display, "postgresql://u@h:1234/d");
-        assert_eq!(config.get_password(), Some(&b"fill"[..]));
-
-        let target = resolve(
-            &[("PG_DATABASE", "x")],
-            ConnectorUrl::Local(Some("127.0.0.1:5433".into())),
-        );
-        assert_eq!(pg(&target).1, "postgresql://postgres@127.0.0.1:5433/x");
-
-        let target = resolve(&[], ConnectorUrl::Local(Some("[::1]:7".into())));
-        assert_eq!(pg(&target).1, "postgresql://postgres@[::1]:7/postgres");
-
-        let bad = DatabaseTarget::resolve(
-            &settings(&[]),
-            &ConnectorUrl::Local(Some("http://x/y".into())),
-        );
-        assert!(bad.unwrap_err().0.contains("DATABASE_URL"));
-    }
-
-    #[test]
-    fn host_and_port_when_set() {
-        let target = resolve(&[("PG_PORT", "5544")], ConnectorUrl::Local(None));
-        let (_, display, source) = pg(&target);
-        assert_eq!(source, &TargetSource::HostPort);
-        assert_eq!(display, "postgresql://postgres@localhost:5544/postgres");
+    fn settings(vars: &[(&str, &str)]) -> Config {
+        Config::from_vars(vars.iter().copied()).unwrap()
     }
 
     #[test]
     fn invalid_values_name_the_variable() {
-        let err =
-            Settings::from_lookup(|k| (k == "PG_PORT").then(|| "eighty".to_string())).unwrap_err();
-        assert!(err.0.contains("PG_PORT"), "{err}");
-        let err =
-            Settings::from_lookup(|k| (k == "PG_MAX_ROWS").then(|| "0".to_string())).unwrap_err();
-        assert!(err.0.contains("PG_MAX_ROWS"), "{err}");
-        let err = Settings::from_lookup(|k| match k {
-            "PG_POOL_MIN_SIZE" => Some("6".into()),
-            _ => None,
-        })
-        .unwrap_err();
-        assert!(err.0.contains("PG_POOL_MAX_SIZE"), "{err}");
+        let err = Config::from_vars([("PG_PORT", "eighty")]).unwrap_err();
+        assert_eq!(err.variable(), Some("PG_PORT"), "{err}");
+        assert!(err.to_string().contains("PG_PORT=`eighty`"), "{err}");
+        let err = Config::from_vars([("PG_MAX_ROWS", "0")]).unwrap_err();
+        assert_eq!(err.variable(), Some("PG_MAX_ROWS"), "{err}");
+        let err = Config::from_vars([("PG_POOL_MIN_SIZE", "6")]).unwrap_err();
+        assert!(err.to_string().contains("PG_POOL_MAX_SIZE"), "{err}");
+        let err = Config::from_vars([("PG_PASSWORD", "hunter2"), ("PG_PORT", "x")]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]
-    fn redaction() {
-        assert_eq!(
-            redact_dsn("postgresql://u:p%40ss@h:1/d?sslmode=disable"),
-            "postgresql://u:***@h:1/d?sslmode=disable"
-        );
-        assert_eq!(redact_dsn("postgres://u@h/d"), "postgres://u@h/d");
-        assert_eq!(
-            redact_dsn("host=h password='a b\\'c' user=u"),
-            "host=h password=*** user=u"
-        );
-        assert_eq!(
-            redact_dsn("host=h password = x user=u"),
-            "host=h password=*** user=u"
-        );
-        assert_eq!(
-            scrub("failed for hunter2", Some("hunter2")),
-            "failed for ***"
-        );
-        let debug = format!("{:?}", settings(&[("PG_PASSWORD", "hunter2")]));
-        assert!(!debug.contains("hunter2"), "{debug}");
+    fn variables_map_to_fields_and_blanks_count_as_unset() {
+        let config = settings(&[
+            ("PG_PORT", "5544"),
+            ("PG_POOL_MAX_SIZE", "9"),
+            ("PG_QUERY_TIMEOUT_MS", "250"),
+            ("PG_HOST", " db.local "),
+            ("PG_DSN", "  "),
+            ("PG_CONNECTOR_ID", "ORDERS_DB"),
+            ("SQLITE_PATH", "/tmp/x.db"),
+        ]);
+        assert_eq!(config.pg.port, Some(5544));
+        assert_eq!(config.pg.host.as_deref(), Some("db.local"));
+        assert_eq!(config.pg.dsn, None);
+        assert_eq!(config.pg.limits().pool_max, 9);
+        assert_eq!(config.pg.limits().query_timeout, Duration::from_millis(250));
+        assert_eq!(config.pg.connector_url_var(), "ORDERS_DB_URL");
+        assert_eq!(config.sqlite.path.as_deref(), Some(Path::new("/tmp/x.db")));
+        let defaults = settings(&[]);
+        assert_eq!(defaults.pg.user, "postgres");
+        assert_eq!(defaults.pg.connector_id, "DATABASE");
+        assert_eq!(defaults.pg.limits().max_rows, 1000);
     }
 }

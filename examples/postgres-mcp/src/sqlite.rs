@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use crate::{
     database::{
         Fetched, ForeignKeyInfo, IndexInfo, QueryError, QueryResult, SchemaColumn, Schemas,
-        TableInfo, millis_since, result_columns, unique_names,
+        TableInfo, result_columns, unique_names,
     },
     settings::Limits,
 };
@@ -116,7 +116,7 @@ impl SqliteBackend {
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || run(&conn, &sql, limit)).await;
         timer.abort();
-        let duration_ms = millis_since(started);
+        let duration_ms = cm_mcp::events::elapsed_ms(started);
         let fetched = match outcome {
             Ok(result) => result.map_err(|e| self.error(e))?,
             Err(join) => {

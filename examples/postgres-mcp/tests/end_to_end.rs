@@ -337,3 +337,35 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
     })
     .await;
 }
+
+#[test]
+fn an_invalid_setting_stops_the_start_naming_the_variable() {
+    // A directory of its own, so that no `.env` is read.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique("invalid-setting"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_postgres-mcp"));
+    command.current_dir(&dir).args(["--port", "0"]);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("PG_")) {
+        command.env_remove(name);
+    }
+    for (variable, value, expected) in [
+        ("PG_PORT", "eighty", "PG_PORT=`eighty` is not valid"),
+        (
+            "PG_POOL_MIN_SIZE",
+            "9",
+            "PG_POOL_MIN_SIZE (9) is larger than PG_POOL_MAX_SIZE (5)",
+        ),
+    ] {
+        let output = command
+            .env(variable, value)
+            .env("PG_PASSWORD", "hunter2-secret")
+            .output()
+            .unwrap();
+        command.env_remove(variable);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{variable}: {stderr}");
+        assert!(stderr.contains(expected), "{variable}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

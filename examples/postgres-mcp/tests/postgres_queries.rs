@@ -6,16 +6,15 @@ mod common;
 use std::time::Duration;
 
 use common::{TestDb, admin_or_skip, unused_port};
-use postgres_mcp::{ConnectorUrl, Database, DatabaseTarget, QueryError, Settings};
+use postgres_mcp::{Config, ConnectorUrl, Database, DatabaseTarget, QueryError};
 use serde_json::json;
 
 const FIXTURE: &str = include_str!("fixtures/postgres.sql");
 
 async fn open(dsn: &str, max_rows: usize, timeout: Duration) -> Database {
-    let mut settings =
-        Settings::from_lookup(|k| (k == "PG_DSN").then(|| dsn.to_string())).expect("settings");
-    settings.limits.max_rows = max_rows;
-    settings.limits.query_timeout = timeout;
+    let mut settings = Config::from_vars([("PG_DSN", dsn)]).expect("settings");
+    settings.pg.max_rows = max_rows;
+    settings.pg.query_timeout_ms = timeout.as_millis() as u64;
     let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).expect("resolve");
     let db = Database::open(settings, target);
     assert!(
@@ -183,15 +182,14 @@ async fn down_at_start_then_up_and_restarts() {
     test.run(|test| async move {
         // A port nothing listens on yet: the database is "down".
         let port = unused_port();
-        let vars = [
-            ("PG_HOST", "127.0.0.1".to_string()),
-            ("PG_PORT", port.to_string()),
-            ("PG_DATABASE", test.name.clone()),
-            ("PG_PASSWORD", "hunter2-secret".to_string()),
-        ];
-        let settings =
-            Settings::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
-                .unwrap();
+        let port_text = port.to_string();
+        let settings = Config::from_vars([
+            ("PG_HOST", "127.0.0.1"),
+            ("PG_PORT", port_text.as_str()),
+            ("PG_DATABASE", test.name.as_str()),
+            ("PG_PASSWORD", "hunter2-secret"),
+        ])
+        .unwrap();
         let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).unwrap();
         let db = Database::open(settings, target);
         assert!(!db.wait_connected(Duration::from_millis(300)).await);
@@ -325,8 +323,7 @@ async fn connector_url_changes_rebuild_the_pool() {
     let test = TestDb::create(admin, false, &[], FIXTURE).await;
     test.run(|test| async move {
         let name = test.name.clone();
-        let settings =
-            Settings::from_lookup(|k| (k == "PG_DATABASE").then(|| name.clone())).unwrap();
+        let settings = Config::from_vars([("PG_DATABASE", name.as_str())]).unwrap();
         // A stack whose connector has no deployment yet: nothing to serve.
         let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Stack(None)).unwrap();
         let db = Database::open(settings, target);

@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TestDb, admin_or_skip};
-use postgres_mcp::{Database, DatabaseTarget, QueryError, Settings};
+use postgres_mcp::{Config, Database, DatabaseTarget, QueryError};
 
 const FIXTURE: &str = include_str!("fixtures/postgres.sql");
 
@@ -344,10 +344,9 @@ async fn fingerprint(admin: &tokio_postgres::Client, db_name: &str) -> Vec<Strin
     lines
 }
 
-fn settings_for(dsn: &str) -> Settings {
-    let mut settings =
-        Settings::from_lookup(|k| (k == "PG_DSN").then(|| dsn.to_string())).expect("settings");
-    settings.limits.query_timeout = Duration::from_secs(5);
+fn settings_for(dsn: &str) -> Config {
+    let mut settings = Config::from_vars([("PG_DSN", dsn)]).expect("settings");
+    settings.pg.query_timeout_ms = 5000;
     settings
 }
 

@@ -1,9 +1,9 @@
 //! The SQLite backend: the demo's data and schema resources, and the attack corpus with a fingerprint
 //! of the database file and of every file in its directory.
 
-use std::{path::Path, time::Duration};
+use std::path::Path;
 
-use postgres_mcp::{ConnectorUrl, Database, DatabaseTarget, QueryError, Settings};
+use postgres_mcp::{Config, ConnectorUrl, Database, DatabaseTarget, QueryError};
 use serde_json::json;
 
 fn scratch_dir(name: &str) -> std::path::PathBuf {
@@ -23,16 +23,9 @@ fn demo_copy(dir: &Path) -> std::path::PathBuf {
 
 fn open(path: Option<&Path>, max_rows: usize) -> Database {
     let path = path.map(|p| p.display().to_string());
-    let mut settings = Settings::from_lookup(|k| {
-        if k == "SQLITE_PATH" {
-            path.clone()
-        } else {
-            None
-        }
-    })
-    .unwrap();
-    settings.limits.max_rows = max_rows;
-    settings.limits.query_timeout = Duration::from_millis(300);
+    let mut settings = Config::from_vars(path.as_deref().map(|p| ("SQLITE_PATH", p))).unwrap();
+    settings.pg.max_rows = max_rows;
+    settings.pg.query_timeout_ms = 300;
     let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).unwrap();
     Database::open(settings, target)
 }

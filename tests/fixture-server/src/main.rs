@@ -130,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
     Server::new("fixture-server")
         .version(env!("CARGO_PKG_VERSION"))
         .startup_timeout(env_ms("FIXTURE_STARTUP_TIMEOUT_MS", 50))
-        .on_startup(move || async move {
+        .on_startup(move |_| async move {
             tokio::time::sleep(delay).await;
             Ok(StartupValue {
                 message: "ready".into(),

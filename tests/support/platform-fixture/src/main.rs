@@ -56,6 +56,12 @@ async fn api_url(api: Connection<Api>) -> Result<String, ToolError> {
     Ok(api.require()?.url().unwrap_or_default().to_string())
 }
 
+/// The URL the platform assigns the API connector, connected or not ("" when none).
+#[cm_tool]
+async fn api_assigned(api: Connection<Api>) -> String {
+    api.assigned_url().unwrap_or_default()
+}
+
 /// Waits for the API connector, at most `ms` milliseconds.
 ///
 /// # Arguments
@@ -85,6 +91,16 @@ async fn config(settings: Settings<FixtureConfig>) -> String {
     serde_json::to_string(&*settings.get()).unwrap_or_default()
 }
 
+/// The mode the server runs in, as `<server_mode>:<service name>`.
+#[cm_tool]
+async fn mode(mode: Mode) -> String {
+    format!(
+        "{}:{}",
+        mode.as_str(),
+        mode.service_name().unwrap_or_default()
+    )
+}
+
 /// A connection taken without a marker, on a server with several connectors.
 #[cm_tool]
 async fn ambiguous(conn: Connection) -> String {
@@ -102,11 +118,14 @@ async fn main() -> anyhow::Result<()> {
     let api = Connector::api("API", "The API").on_change(move |state| {
         let run = hook_runs.0.fetch_add(1, Ordering::SeqCst) + 1;
         let url = state.url().unwrap_or_default().to_string();
+        let mode = state.mode().clone();
         async move {
             tracing::info!(
                 event_type = "fixture.hook.run",
                 data.run = run,
                 data.url = url.as_str(),
+                data.mode = mode.as_str(),
+                data.service_name = mode.service_name().unwrap_or_default(),
                 "Reconnect hook run {run} for {url}"
             );
             anyhow::ensure!(run > failures, "simulated failure {run} of {failures}");

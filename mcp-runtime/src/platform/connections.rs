@@ -31,62 +31,22 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::{
+    connectors::{ChangeHook, Connector, ConnectorType},
+    endpoint::{ConnectionState, Endpoint},
+    mode::Mode,
+};
 use crate::{
     FromCall, ToolError,
-    connectors::{ChangeHook, Connector, ConnectorType},
     extract::{CallInput, JsonObject, ParamInfo},
 };
-
-/// One connector's connection at one moment: where it points and whether it is usable.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ConnectionState {
-    urls: Vec<String>,
-    headers: HeaderMap,
-    connected: bool,
-    error: Option<String>,
-}
-
-impl ConnectionState {
-    /// The URL (the first one, for an array connector); `None` until the platform assigns one.
-    /// A database connector's URL is a host name (`{id}-rw.databases.svc.cluster.local`).
-    pub fn url(&self) -> Option<&str> {
-        self.urls.first().map(String::as_str)
-    }
-
-    /// Every URL: one per deployment of an array connector, at most one otherwise.
-    pub fn urls(&self) -> &[String] {
-        &self.urls
-    }
-
-    /// Headers to send with every request (`Authorization: Bearer <key>` when `{ID}_APIKEY` is set in
-    /// local mode; none in a stack). The key is marked sensitive: it never shows in `Debug` output.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    /// Whether there is a URL and the reconnect hook (if any) succeeded for it.
-    pub fn is_connected(&self) -> bool {
-        self.connected
-    }
-
-    /// Why the last reconnect hook failed, while it is being retried.
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-}
-
-/// Where the platform says a connector points: the input of connection management.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Endpoint {
-    pub urls: Vec<String>,
-    pub headers: HeaderMap,
-}
 
 /// One declared connector and its live state.
 pub(crate) struct Slot {
     pub decl: Connector,
     endpoint: watch::Sender<Endpoint>,
     state: watch::Sender<ConnectionState>,
+    mode: Mode,
     /// Bumped on every state change of any slot, so that one task can watch them all.
     any_change: watch::Sender<u64>,
 }
@@ -129,7 +89,7 @@ impl Slot {
         let id = self.decl.config_id.as_str();
         if endpoint.urls.is_empty() {
             let had_url = !self.state.borrow().urls.is_empty();
-            self.set_state(ConnectionState::default());
+            self.set_state(ConnectionState::unassigned(self.mode.clone()));
             if was_connected {
                 tracing::warn!(
                     event_type = "connection.lost",
@@ -143,7 +103,9 @@ impl Slot {
             if had_url && let Some(hook) = self.decl.on_change.clone() {
                 // Once, not retried: there is nothing to connect to, only the old URL's resources
                 // (a pool, a client) for the hook to release.
-                let Err(error) = run_hook(&hook, ConnectionState::default()).await else {
+                let Err(error) =
+                    run_hook(&hook, ConnectionState::unassigned(self.mode.clone())).await
+                else {
                     return;
                 };
                 tracing::warn!(
@@ -165,6 +127,7 @@ impl Slot {
             headers: endpoint.headers,
             connected: false,
             error: None,
+            mode: self.mode.clone(),
         };
         let Some(hook) = self.decl.on_change.clone() else {
             state.connected = true;
@@ -278,8 +241,8 @@ impl fmt::Debug for Connections {
 }
 
 impl Connections {
-    /// The connections of `connectors`; fails on two connectors with one id.
-    pub(crate) fn new(connectors: Vec<Connector>) -> anyhow::Result<Connections> {
+    /// The connections of `connectors` in `mode`; fails on two connectors with one id.
+    pub(crate) fn new(connectors: Vec<Connector>, mode: &Mode) -> anyhow::Result<Connections> {
         let mut seen = HashSet::new();
         for c in &connectors {
             anyhow::ensure!(
@@ -300,7 +263,8 @@ impl Connections {
                 Arc::new(Slot {
                     decl,
                     endpoint: watch::Sender::new(Endpoint::default()),
-                    state: watch::Sender::new(ConnectionState::default()),
+                    state: watch::Sender::new(ConnectionState::unassigned(mode.clone())),
+                    mode: mode.clone(),
                     any_change: any_change.clone(),
                 })
             })
@@ -330,9 +294,10 @@ impl Connections {
             .collect()
     }
 
-    /// Whether at least one connector is declared and every one is connected.
+    /// Whether every declared connector is connected (true when none is declared: the service
+    /// waits for nothing), as `/health` reports it in `service_connected`.
     pub fn all_connected(&self) -> bool {
-        !self.slots.is_empty() && self.slots.iter().all(|s| s.state.borrow().connected)
+        self.slots.iter().all(|s| s.state.borrow().connected)
     }
 
     pub(crate) fn slot(&self, config_id: &str) -> Option<Arc<Slot>> {
@@ -452,13 +417,14 @@ impl Connections {
             .join(",")
     }
 
-    /// Adds the connection fields to a `/health` document: `service_connected`, `connector_id`, and
-    /// with several connectors a `connectors` object with each one's state. Never headers.
+    /// Adds the connection fields to a `/health` document: `service_connected` (true when no
+    /// connector is declared), `connector_id`, and with several connectors a `connectors` object with
+    /// each one's state. Never headers.
     pub(crate) fn health(&self, doc: &mut JsonObject) {
+        doc.insert("service_connected".into(), self.all_connected().into());
         if self.slots.is_empty() {
             return;
         }
-        doc.insert("service_connected".into(), self.all_connected().into());
         doc.insert(
             "connector_id".into(),
             self.slots[0].decl.config_id.clone().into(),
@@ -593,6 +559,13 @@ impl<C> Connection<C> {
     /// The current URL (the first, for an array connector).
     pub fn url(&self) -> Option<String> {
         self.slot.state.borrow().url().map(str::to_string)
+    }
+
+    /// The URL the platform assigns now (the first, for an array connector), even before the
+    /// reconnect hook has succeeded for it: what a startup hook configures from. Locally it is known
+    /// from the start (`{ID}_URL`); in a stack, once the config manager assigns a deployment.
+    pub fn assigned_url(&self) -> Option<String> {
+        self.slot.endpoint.borrow().urls.first().cloned()
     }
 
     /// Every current URL.

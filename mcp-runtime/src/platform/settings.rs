@@ -63,6 +63,21 @@ pub struct SettingsError {
 }
 
 impl SettingsError {
+    /// An error about `variable` (e.g. `PG_POOL_MIN_SIZE`), for checks a settings type makes after
+    /// loading (a minimum larger than a maximum, ...). `message` names the variable and the fix.
+    ///
+    /// ```
+    /// let error = mcp_runtime::SettingsError::new("APP_MAX_ROWS", "APP_MAX_ROWS=0 is not valid: expected at least 1");
+    /// assert_eq!(error.variable(), Some("APP_MAX_ROWS"));
+    /// assert_eq!(error.to_string(), "APP_MAX_ROWS=0 is not valid: expected at least 1");
+    /// ```
+    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> SettingsError {
+        SettingsError {
+            variable: Some(variable.into()),
+            message: message.into(),
+        }
+    }
+
     /// The env var at fault, when one is.
     pub fn variable(&self) -> Option<&str> {
         self.variable.as_deref()

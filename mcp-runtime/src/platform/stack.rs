@@ -1,13 +1,13 @@
-//! The platform side of a server: which mode it runs in, and where its connectors' URLs come from —
-//! env vars in local mode, the config manager (HTTP + realtime websocket) in a stack.
+//! Stack deployment: the client of the platform's config manager, which assigns the connectors'
+//! deployments and holds the service's config.
 //!
-//! Stack mode speaks the protocol of the platform's SDK (`confidentialmind-core`):
-//! `GET`, `PATCH` (`deployment_state: "deployed"`), `GET` on `{manager}/internal/{SERVICE_NAME}`, then a
-//! websocket on `{realtime}/internal/{SERVICE_NAME}` whose `{"payload": ...}` messages are applied and
-//! followed by a fresh `GET`. A manager that is down, slow or failing never stops the server: it
-//! serves, logs, and registers when it can.
+//! It speaks the protocol of the platform's SDK (`confidentialmind-core`): `GET`, `PATCH`
+//! (`deployment_state: "deployed"`), `GET` on `{manager}/internal/{SERVICE_NAME}`, then a websocket on
+//! `{realtime}/internal/{SERVICE_NAME}` whose `{"payload": ...}` messages are applied and followed by a
+//! fresh `GET`. A manager that is down, slow or failing never stops the server: it serves, logs, and
+//! registers when it can.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt;
 use http::HeaderMap;
@@ -16,156 +16,38 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    connection::{Connections, Endpoint},
-    connectors::{ApiKeyFormatError, ConnectorsBlock, local_parameters},
+use super::{
+    connections::Connections, connectors::ConnectorsBlock, endpoint::Endpoint,
     settings::SettingsSource,
 };
 
-/// The manager's base URL inside a cluster.
+/// The manager's base URL inside a cluster (`MANAGER_URL` overrides it).
 pub const DEFAULT_MANAGER_URL: &str = "http://manager.api-services.svc.cluster.local:8080";
-/// The realtime service's base URL inside a cluster.
+/// The realtime service's base URL inside a cluster (`REALTIME_URL` overrides it).
 pub const DEFAULT_REALTIME_URL: &str = "ws://realtime.api-services.svc.cluster.local:8080";
 
-/// How the server was told to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Deployment {
-    /// No config manager; `why` says which variable chose this.
-    Local { why: &'static str },
-    /// Registered as `service_name` with the config manager.
-    Stack { service_name: String },
-}
-
-impl Deployment {
-    /// The mode `CONFIDENTIAL_MIND_LOCAL_CONFIG` and `SERVICE_NAME` select. `true` (any case) is local;
-    /// neither variable set is local too (a first `cargo run` just works); anything else is a stack
-    /// deployment, which needs `SERVICE_NAME`.
-    pub fn detect() -> anyhow::Result<Deployment> {
-        let local = std::env::var("CONFIDENTIAL_MIND_LOCAL_CONFIG").ok();
-        let service_name = std::env::var("SERVICE_NAME")
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        match (local.as_deref().map(str::trim), service_name) {
-            (Some(v), _) if v.eq_ignore_ascii_case("true") => Ok(Deployment::Local {
-                why: "CONFIDENTIAL_MIND_LOCAL_CONFIG=true",
-            }),
-            (None, None) => Ok(Deployment::Local {
-                why: "set SERVICE_NAME to register with a stack",
-            }),
-            (_, Some(service_name)) => Ok(Deployment::Stack { service_name }),
-            (Some(v), None) => anyhow::bail!(
-                "SERVICE_NAME is not set: CONFIDENTIAL_MIND_LOCAL_CONFIG=`{v}` selects a stack deployment, which needs the service's id in the stack in SERVICE_NAME (or set CONFIDENTIAL_MIND_LOCAL_CONFIG=true for local development)"
-            ),
-        }
-    }
-}
-
-/// Starts what keeps the connectors' URLs current, and the connection workers. In local mode the
-/// URLs are read now (a malformed API key is an error); in a stack, registration runs in the
-/// background.
-pub(crate) fn start(
-    deployment: &Deployment,
+/// Registers `service_name` with the config manager and follows its updates, in the background.
+pub(super) fn start(
+    service_name: &str,
     settings: Option<Arc<dyn SettingsSource>>,
     connections: &Connections,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    match deployment {
-        Deployment::Local { why } => {
-            tracing::info!(
-                data.server_mode = "local",
-                "Running in local mode: {why}; connectors read {{ID}}_URL and {{ID}}_APIKEY"
-            );
-            resolve_local(connections, &env_lookup(false))?;
-            connections.start(
-                "set their {ID}_URL variables (in the environment or .env)".into(),
-                shutdown,
-            );
-            if !connections.is_empty() {
-                tokio::spawn(recheck_local(connections.clone(), shutdown.clone()));
-            }
-        }
-        Deployment::Stack { service_name } => {
-            let client = StackClient::new(service_name, settings, connections.clone())?;
-            tracing::info!(
-                data.server_mode = "stack_deployment",
-                data.service_name = service_name.as_str(),
-                data.manager_url = client.manager_url.as_str(),
-                data.realtime_url = client.realtime_url.as_str(),
-                "Running in a stack as {service_name}: registering with the config manager at {}",
-                client.manager_url
-            );
-            connections.start(
-                "waiting for the config manager to assign them".into(),
-                shutdown,
-            );
-            tokio::spawn(client.run(shutdown.clone()));
-        }
-    }
+    let client = StackClient::new(service_name, settings, connections.clone())?;
+    tracing::info!(
+        data.server_mode = "stack_deployment",
+        data.service_name = service_name,
+        data.manager_url = client.manager_url.as_str(),
+        data.realtime_url = client.realtime_url.as_str(),
+        "Running in a stack as {service_name}: registering with the config manager at {}",
+        client.manager_url
+    );
+    connections.start(
+        "waiting for the config manager to assign them".into(),
+        shutdown,
+    );
+    tokio::spawn(client.run(shutdown.clone()));
     Ok(())
-}
-
-/// Reads a variable from `.env` (when `reread`, the file as it is now) or else the environment.
-fn env_lookup(reread: bool) -> impl Fn(&str) -> Option<String> {
-    let file: HashMap<String, String> = if reread {
-        dotenvy::from_path_iter(".env")
-            .map(|iter| iter.filter_map(Result::ok).collect())
-            .unwrap_or_default()
-    } else {
-        HashMap::new()
-    };
-    move |name| {
-        file.get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
-            .filter(|v| !v.trim().is_empty())
-    }
-}
-
-fn resolve_local(
-    connections: &Connections,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ApiKeyFormatError> {
-    // Check every connector before changing any, so that a bad key changes nothing.
-    let mut resolved = Vec::new();
-    for connector in connections.declared() {
-        let (urls, headers) = local_parameters(&connector, lookup)?;
-        resolved.push((connector.config_id, Endpoint { urls, headers }));
-    }
-    for (id, endpoint) in resolved {
-        connections.set(&id, endpoint);
-    }
-    Ok(())
-}
-
-/// The seed's background re-check: `min(30, 5 * 1.5^min(n, 5))` seconds after attempt n.
-pub(crate) fn recheck_delay(attempt: u32) -> Duration {
-    let secs = 5.0 * 1.5f64.powi(attempt.min(5) as i32);
-    Duration::from_secs_f64(secs.min(30.0))
-}
-
-/// Local mode's fallback: re-reads the environment and `.env` with the seed's backoff, so that a
-/// connector added to `.env` while the server runs is picked up.
-async fn recheck_local(connections: Connections, shutdown: CancellationToken) {
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        tokio::select! {
-            () = tokio::time::sleep(recheck_delay(attempt)) => {}
-            () = shutdown.cancelled() => return,
-        }
-        if let Err(error) = resolve_local(&connections, &env_lookup(true)) {
-            tracing::error!(
-                event_type = "connection.retry",
-                success = false,
-                error = %error,
-                error_type = "ApiKeyFormatError",
-                data.target = "connector",
-                data.attempt = attempt,
-                "Connector settings in the environment are invalid; keeping the current ones"
-            );
-        }
-    }
 }
 
 /// The answer of `GET {manager}/internal/{SERVICE_NAME}`, and the payload of realtime messages.
@@ -622,15 +504,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recheck_follows_the_seed() {
-        let secs: Vec<f64> = (1..=7).map(|n| recheck_delay(n).as_secs_f64()).collect();
-        let expected = [7.5, 11.25, 16.875, 25.3125, 30.0, 30.0, 30.0];
-        for (got, want) in secs.iter().zip(expected) {
-            assert!((got - want).abs() < 1e-9, "{secs:?}");
-        }
-    }
 
     #[test]
     fn manager_backoff_is_one_to_five_seconds() {

@@ -21,10 +21,10 @@
 
 use std::{fmt, future::Future, sync::Arc};
 
-use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{connection::ConnectionState, registry::BoxFuture};
+use super::endpoint::ConnectionState;
+use crate::registry::BoxFuture;
 
 macro_rules! connector_types {
     ($( $(#[$doc:meta])* $variant:ident => $name:literal, $namespace:literal, $ctor:ident; )*) => {
@@ -347,105 +347,9 @@ impl ConnectorsBlock {
     }
 }
 
-/// The error `get_api_parameters` raises for an API key that is not JWT-shaped.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "API key for {url_var} is not the right format: {key_var} must look like a JWT (three base64url parts separated by dots)"
-)]
-pub struct ApiKeyFormatError {
-    /// The variable holding the URL, e.g. `MYSERVICE_URL`.
-    pub url_var: String,
-    /// The variable holding the key, e.g. `MYSERVICE_APIKEY`.
-    pub key_var: String,
-}
-
-/// `^[A-Za-z0-9-_]+\.[A-Za-z0-9-_]+\.[A-Za-z0-9-_]+$`
-fn is_jwt_shaped(key: &str) -> bool {
-    let parts: Vec<&str> = key.split('.').collect();
-    parts.len() == 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-/// One endpoint read from local env vars.
-struct LocalEndpoint {
-    url: Option<String>,
-    key: Option<String>,
-}
-
-fn local_endpoint(
-    prefix: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<LocalEndpoint, ApiKeyFormatError> {
-    let url_var = format!("{prefix}_URL");
-    let key_var = format!("{prefix}_APIKEY");
-    let url = lookup(&url_var).map(|u| {
-        let u = u.trim();
-        u.strip_suffix('/').unwrap_or(u).to_string()
-    });
-    let key = match lookup(&key_var).map(|k| k.trim().to_string()) {
-        Some(key) if !key.is_empty() => {
-            if !is_jwt_shaped(&key) {
-                return Err(ApiKeyFormatError { url_var, key_var });
-            }
-            Some(key)
-        }
-        _ => None,
-    };
-    Ok(LocalEndpoint {
-        url: url.filter(|u| !u.is_empty()),
-        key,
-    })
-}
-
-/// A connector's URLs and headers in local mode, from `lookup` (the environment and `.env`).
-/// For an array connector the elements `{ID}_0_...` to `{ID}_9_...` are read up to the first missing
-/// URL; the first element's key is sent to every element.
-pub(crate) fn local_parameters(
-    connector: &Connector,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Vec<String>, HeaderMap), ApiKeyFormatError> {
-    let mut urls = Vec::new();
-    let mut key = None;
-    if connector.array {
-        for n in 0..10 {
-            let element = local_endpoint(&format!("{}_{n}", connector.config_id), lookup)?;
-            let Some(url) = element.url else { break };
-            urls.push(url);
-            key = key.or(element.key);
-        }
-    } else {
-        let endpoint = local_endpoint(&connector.config_id, lookup)?;
-        urls.extend(endpoint.url);
-        key = endpoint.key;
-    }
-    let mut headers = HeaderMap::new();
-    if let Some(key) = key
-        && let Ok(mut value) = HeaderValue::try_from(format!("Bearer {key}"))
-    {
-        // Sensitive values print as "Sensitive" in Debug output, so a logged state leaks no key.
-        value.set_sensitive(true);
-        headers.insert(AUTHORIZATION, value);
-    }
-    Ok((urls, headers))
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
 
     #[test]
     fn namespaces_follow_the_platform() {
@@ -473,51 +377,6 @@ mod tests {
             assert_eq!(kind.namespace(), namespace, "{name}");
         }
         assert_eq!(ConnectorType::all().len(), 15);
-    }
-
-    #[test]
-    fn local_url_loses_one_trailing_slash_and_key_becomes_bearer() {
-        let c = Connector::api("SVC", "Service");
-        let (urls, headers) = local_parameters(
-            &c,
-            &lookup(&[("SVC_URL", "http://h:1//"), ("SVC_APIKEY", "a.b.c")]),
-        )
-        .unwrap();
-        assert_eq!(urls, ["http://h:1/"]);
-        assert_eq!(headers[AUTHORIZATION], "Bearer a.b.c");
-        assert!(format!("{headers:?}").contains("Sensitive"));
-        assert!(!format!("{headers:?}").contains("a.b.c"));
-    }
-
-    #[test]
-    fn malformed_key_names_the_url_variable() {
-        let c = Connector::api("SVC", "Service");
-        for bad in ["nodots", "a.b", "a.b.c.d", "a.b!.c", "a..c"] {
-            let err =
-                local_parameters(&c, &lookup(&[("SVC_URL", "http://h"), ("SVC_APIKEY", bad)]))
-                    .unwrap_err();
-            assert!(
-                err.to_string()
-                    .starts_with("API key for SVC_URL is not the right format"),
-                "{err}"
-            );
-            assert!(!err.to_string().contains(bad));
-        }
-    }
-
-    #[test]
-    fn array_elements_stop_at_the_first_gap() {
-        let c = Connector::array(ConnectorType::AgentTool, "TOOLS", "Tools");
-        let (urls, _) = local_parameters(
-            &c,
-            &lookup(&[
-                ("TOOLS_0_URL", "http://a/"),
-                ("TOOLS_1_URL", "http://b"),
-                ("TOOLS_3_URL", "http://d"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(urls, ["http://a", "http://b"]);
     }
 
     #[test]
