@@ -1,6 +1,6 @@
 //! The typed view of a macro's input: its options as values, and the annotated function taken apart
 //! (parameters with their `#[arg]` options, return type split into success and error types, doc
-//! comments). Building it judges nothing but the attributes' syntax; [`valid`](crate::valid) judges
+//! comments). Building it judges nothing but the attributes' syntax; `valid` judges
 //! the rest, so that every problem is reported at once.
 
 use proc_macro2::{Span, TokenStream, TokenTree};

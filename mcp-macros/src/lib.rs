@@ -5,11 +5,12 @@
 //! call does at run time (argument extraction, instrumentation, conversion of results) lives in small
 //! functions of `mcp-runtime`, so expansions stay thin. Use them through the `cm-mcp` facade crate.
 //!
-//! Layout, after thiserror-impl: [`ast`] is the typed view of the input (options as values, the
-//! function taken apart), [`attr`] parses the attributes into it, [`valid`] checks it, [`expand`]
+//! Layout, after thiserror-impl: `ast` is the typed view of the input (options as values, the
+//! function taken apart), `attr` parses the attributes into it, `valid` checks it, `expand`
 //! generates code (per macro in `expand/{tool,resource,prompt}.rs`) and turns the problems found,
 //! each a `syn::Error` with the span of the offending tokens, into `compile_error!`s in one place.
-//! [`docs`] reads doc comments and [`uri`] resource URI templates.
+//! `docs` reads doc comments and `uri` resource URI templates; `errors` collects problems so that
+//! one build reports them all.
 
 mod ast;
 mod attr;

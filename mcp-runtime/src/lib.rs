@@ -62,10 +62,9 @@ pub mod __private_v0_1 {
         error::IntoToolError,
         extract::{ArgsSpec, CallInput, JsonObject, ParamInfo},
         output::{
-            IntoJsonResource, IntoPromptResult, ResourceAsIs, ResourceAsJson, ResourceBody,
-            ResourceReturn, ResourceUnsupported, Select, ToolAsIs, ToolAsJson, ToolReturn,
-            ToolUnsupported, resource_body, resource_kind, tool_kind, tool_output_schema,
-            tool_result,
+            IntoPromptResult, ResourceAsIs, ResourceAsJson, ResourceBody, ResourceReturn,
+            ResourceUnsupported, Select, ToolAsIs, ToolAsJson, ToolReturn, ToolUnsupported,
+            resource_body, resource_kind, tool_kind, tool_output_schema, tool_result,
         },
         registry::{BoxFuture, Location, PromptDef, ResourceDef, ToolDef, ToolHints},
     };

@@ -1,4 +1,4 @@
-//! Code generation, from an input [`valid`](crate::valid) accepted. The registration every macro
+//! Code generation, from an input `valid` accepted. The registration every macro
 //! shares (parameter table, argument description, extraction, invoker, location) is here; what
 //! differs per macro (the definition and the conversion of the result) is in `tool`, `resource` and
 //! `prompt`. Problems found on the way become `compile_error!`s in one place, [`expand`].
