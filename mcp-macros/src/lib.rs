@@ -5,28 +5,33 @@
 //! call does at run time (argument extraction, instrumentation, conversion of results) lives in small
 //! functions of `mcp-runtime`, so expansions stay thin. Use them through the `cm-mcp` facade crate.
 //!
-//! Layout: `options` parses attribute options (one struct per macro, in `tool`, `resource`, `prompt`),
-//! `signature` validates the function and generates what depends on it, `uri` and `docs` read URIs
-//! and doc comments. Problems are collected as `syn::Error`s with the span of the offending tokens
-//! and turned into `compile_error!`s in one place, [`emit`].
+//! Layout, after thiserror-impl: `ast` is the typed view of the input (options as values, the
+//! function taken apart), `attr` parses the attributes into it, `valid` checks it, `expand`
+//! generates code (per macro in `expand/{tool,resource,prompt}.rs`) and turns the problems found,
+//! each a `syn::Error` with the span of the offending tokens, into `compile_error!`s in one place.
+//! `docs` reads doc comments and `uri` resource URI templates; `errors` collects problems so that
+//! one build reports them all.
 
+mod ast;
+mod attr;
 mod docs;
 mod errors;
-mod options;
-mod prompt;
-mod resource;
-mod signature;
-mod tool;
+mod expand;
 mod uri;
+mod valid;
 
 use proc_macro::TokenStream;
+use syn::{Item, parse_macro_input};
+
+use crate::ast::Macro;
 
 /// Turns an `async fn` into an MCP tool.
 ///
 /// See the `cm-mcp` crate documentation and README for the full reference.
 #[proc_macro_attribute]
 pub fn cm_tool(attr: TokenStream, item: TokenStream) -> TokenStream {
-    emit(tool::expand(attr.into(), item.clone().into()), item)
+    let item = parse_macro_input!(item as Item);
+    expand::expand(Macro::Tool, attr.into(), item).into()
 }
 
 /// Turns an `async fn` into an MCP resource, or a resource template when the URI has `{variables}`.
@@ -34,7 +39,8 @@ pub fn cm_tool(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// See the `cm-mcp` crate documentation and README for the full reference.
 #[proc_macro_attribute]
 pub fn cm_resource(attr: TokenStream, item: TokenStream) -> TokenStream {
-    emit(resource::expand(attr.into(), item.clone().into()), item)
+    let item = parse_macro_input!(item as Item);
+    expand::expand(Macro::Resource, attr.into(), item).into()
 }
 
 /// Turns an `async fn` into an MCP prompt.
@@ -42,18 +48,6 @@ pub fn cm_resource(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// See the `cm-mcp` crate documentation and README for the full reference.
 #[proc_macro_attribute]
 pub fn cm_prompt(attr: TokenStream, item: TokenStream) -> TokenStream {
-    emit(prompt::expand(attr.into(), item.clone().into()), item)
-}
-
-/// The expansion, or, when it failed, the item as written followed by one `compile_error!` per
-/// problem: keeping the item spares the author follow-up errors about a function that vanished.
-fn emit(expansion: syn::Result<proc_macro2::TokenStream>, item: TokenStream) -> TokenStream {
-    match expansion {
-        Ok(tokens) => tokens.into(),
-        Err(error) => {
-            let mut tokens = signature::fallback(item.into());
-            tokens.extend(error.into_compile_error());
-            tokens.into()
-        }
-    }
+    let item = parse_macro_input!(item as Item);
+    expand::expand(Macro::Prompt, attr.into(), item).into()
 }

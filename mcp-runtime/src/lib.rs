@@ -41,64 +41,31 @@ pub use transport::HttpOptions;
 /// rmcp, for its model types (`ContentBlock`, `PromptMessage`, `Role`, ...) and client.
 pub use rmcp;
 
-/// Items generated code refers to. Not a stable API.
+/// Items generated code refers to. Not an API: the name carries the version so that nobody takes it
+/// for one, and so that macros and runtime of different versions fail loudly instead of subtly. The
+/// macros spell this name once (`mcp-macros/src/expand/mod.rs`); keep the two in step. Generated code
+/// names even public items through here, so that moving them in the public API never breaks it.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_v0_1 {
     pub use inventory;
     pub use rmcp::model::{CallToolResult, GetPromptResult};
 
-    use crate::{
-        FromCall, ToolError,
-        output::{IntoPromptResult, IntoResourceBody, IntoToolContent, Json, StructuredOutput},
-    };
     pub use crate::{
+        Completion, Context, FromCall, ToolError,
         completion::CompletionFn,
         error::IntoToolError,
         extract::{ArgsSpec, CallInput, JsonObject, ParamInfo},
-        output::{IntoJsonResource, OutputSchema, ResourceBody, output_schema},
+        output::{
+            IntoPromptResult, ResourceAsIs, ResourceAsJson, ResourceBody, ResourceReturn,
+            ResourceUnsupported, Select, ToolAsIs, ToolAsJson, ToolReturn, ToolUnsupported,
+            resource_body, resource_kind, tool_kind, tool_output_schema, tool_result,
+        },
         registry::{BoxFuture, Location, PromptDef, ResourceDef, ToolDef, ToolHints},
     };
-
-    /// Adds parameter `T` to the definition's arguments (nothing when `T` is injected).
-    pub fn describe<'a, T: FromCall<'a>>(param: &'static ParamInfo, spec: &mut ArgsSpec) {
-        T::describe(param, spec);
-    }
-
-    /// Extracts parameter `T` for one call.
-    pub fn extract<'a, T: FromCall<'a>>(
-        param: &'static ParamInfo,
-        input: &mut CallInput<'a>,
-    ) -> Result<T, ToolError> {
-        T::from_call(param, input)
-    }
-
-    /// Converts a tool's successful return value.
-    pub fn tool_result<T: IntoToolContent>(value: T) -> Result<CallToolResult, ToolError> {
-        value.into_tool_result()
-    }
-
-    /// Marks a tool's return value as structured output.
-    pub fn structured<T: StructuredOutput>(value: T) -> Json<T> {
-        Json(value)
-    }
-
-    /// Converts a resource's return value.
-    pub fn resource_body<T: IntoResourceBody>(value: T) -> Result<ResourceBody, ToolError> {
-        value.into_body()
-    }
-
-    /// Marks a resource's return value as JSON.
-    pub fn json_body<T: serde::Serialize>(value: T) -> Json<T> {
-        Json(value)
-    }
-
-    /// Converts a prompt's return value.
-    pub fn prompt_result<T: IntoPromptResult>(value: T) -> Result<GetPromptResult, ToolError> {
-        Ok(value.into_prompt_result())
-    }
-
-    /// Converts an author's error.
-    pub fn tool_error<E: Into<ToolError>>(error: E) -> ToolError {
-        error.into()
-    }
 }
+
+// Transitional: `subscriptions.rs` and `extract.rs`'s doc example still import
+// `__private::{CallInput, ParamInfo}`; they move to the public `extract` module in the same series,
+// and then this alias goes.
+#[doc(hidden)]
+pub use __private_v0_1 as __private;

@@ -1,6 +1,6 @@
 //! Conversions from what an author's function returns to what MCP sends.
 
-use std::{borrow::Cow, sync::Arc};
+use std::{borrow::Cow, marker::PhantomData, sync::Arc};
 
 use base64::Engine as _;
 use rmcp::model::{
@@ -17,8 +17,10 @@ use crate::{ToolError, extract::JsonObject};
 ///
 /// Implemented for text (`String`, `&'static str`, `Cow<'static, str>`), `()` (no content),
 /// [`ContentBlock`] and `Vec<ContentBlock>`, [`Image`], [`Audio`], [`Embedded`] (and rmcp's
-/// `EmbeddedResource`), rmcp's `CallToolResult`, and [`Json`] (structured output). A tool returning any other type returns structured output: the type
-/// must implement `Serialize + JsonSchema`.
+/// `EmbeddedResource`), rmcp's `CallToolResult`, and [`Json`] (structured output). Whether a tool's
+/// return type is content is decided by this trait, so a type alias of `String` is text, and a type of
+/// your own that implements it is content too. A tool returning any other type returns structured
+/// output: the type must implement `Serialize + JsonSchema`, and its schema is the tool's `outputSchema`.
 pub trait IntoToolContent {
     /// The tool result.
     fn into_tool_result(self) -> Result<CallToolResult, ToolError>;
@@ -236,17 +238,9 @@ impl<T: Serialize> IntoToolContent for Json<T> {
     }
 }
 
-/// A type a tool can return as structured output.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be returned from a #[cm_tool] function",
-    label = "unsupported return type",
-    note = "return String, a content type (ContentBlock, Image, Audio, CallToolResult), or a type that implements serde::Serialize and schemars::JsonSchema (structured output)"
-)]
+/// A type a tool can return as structured output: `Serialize + JsonSchema`.
 pub trait StructuredOutput: Serialize + JsonSchema {}
 
-// Not recommended in errors: an unsupported return type reports `StructuredOutput`'s own message once
-// instead of one error per missing bound, each with a list of unrelated implementors.
-#[diagnostic::do_not_recommend]
 impl<T: Serialize + JsonSchema> StructuredOutput for T {}
 
 /// The output schema of a tool returning `T`.
@@ -395,19 +389,12 @@ impl IntoResourceBody for ReadResourceResult {
     }
 }
 
-/// How the macros convert a resource's return value that is not text, bytes or contents: as JSON. A
-/// trait of its own, so that a type that is not `Serialize` is reported in `#[cm_resource]`'s terms.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be returned from a #[cm_resource] function",
-    label = "unsupported return type",
-    note = "return String (text), Vec<u8> (binary), ResourceContents, or a type that implements serde::Serialize (sent as JSON)"
-)]
+/// How the macros convert a resource's return value that is not text, bytes or contents: as JSON.
 pub trait IntoJsonResource {
     /// The value serialized as the resource's JSON body.
     fn into_json_body(self) -> Result<ResourceBody, ToolError>;
 }
 
-#[diagnostic::do_not_recommend]
 impl<T> IntoJsonResource for T
 where
     Json<T>: IntoResourceBody,
@@ -464,5 +451,296 @@ impl IntoPromptResult for String {
 impl IntoPromptResult for &'static str {
     fn into_prompt_result(self) -> GetPromptResult {
         GetPromptResult::new(vec![PromptMessage::new_text(Role::User, self)])
+    }
+}
+
+// What a return type becomes is decided by the traits it implements, at the expansion site, where the
+// macro names the concrete type: autoref specialization (dtolnay's write-up of the technique). The
+// macro calls `(&&&Select::<T>::NEW).tool_return()`; method lookup tries the receiver with the most
+// references first, so the first selector below whose bound `T` meets wins, and the result's type
+// (a "kind") carries the conversion and, for tools, the output schema as a constant, which the
+// definition (a static) can hold. The last selector takes any type and yields `Unsupported`, which
+// `tool_kind`/`resource_kind` then refuse with one error, in the author's terms, at the author's type.
+
+/// The probe the selectors are implemented on; `T` is the function's success type.
+pub struct Select<T>(PhantomData<fn() -> T>);
+
+impl<T> Select<T> {
+    /// The probe for `T`.
+    pub const NEW: Select<T> = Select(PhantomData);
+}
+
+/// The return type is sent as it is: it implements [`IntoToolContent`] or [`IntoResourceBody`].
+pub struct AsIs;
+
+/// The return type is sent as JSON: structured output for a tool, a JSON body for a resource.
+pub struct AsJson;
+
+/// The return type cannot be returned; chosen only by a selector whose bound fails to compile.
+pub struct Unsupported;
+
+/// What a tool's return type becomes: its conversion, and its output schema if it is structured.
+pub trait ToolReturn<T> {
+    /// The output schema, for structured output.
+    const OUTPUT_SCHEMA: Option<fn() -> OutputSchema>;
+
+    /// The tool result for a value.
+    fn into_result(value: T) -> Result<CallToolResult, ToolError>;
+}
+
+impl<T: IntoToolContent> ToolReturn<T> for AsIs {
+    const OUTPUT_SCHEMA: Option<fn() -> OutputSchema> = None;
+
+    fn into_result(value: T) -> Result<CallToolResult, ToolError> {
+        value.into_tool_result()
+    }
+}
+
+impl<T: StructuredOutput> ToolReturn<T> for AsJson {
+    const OUTPUT_SCHEMA: Option<fn() -> OutputSchema> = Some(output_schema::<T>);
+
+    fn into_result(value: T) -> Result<CallToolResult, ToolError> {
+        Json(value).into_tool_result()
+    }
+}
+
+// Implemented for every `T` so that the failed selector's error is the only one.
+impl<T> ToolReturn<T> for Unsupported {
+    const OUTPUT_SCHEMA: Option<fn() -> OutputSchema> = None;
+
+    fn into_result(_: T) -> Result<CallToolResult, ToolError> {
+        Err(ToolError::internal("unsupported return type"))
+    }
+}
+
+/// First choice for a tool: content.
+pub trait ToolAsIs {
+    /// Content, sent as it is.
+    fn tool_return(&self) -> AsIs {
+        AsIs
+    }
+}
+
+impl<T: IntoToolContent> ToolAsIs for &&Select<T> {}
+
+/// Second choice for a tool: structured output.
+pub trait ToolAsJson {
+    /// Structured output, with an output schema.
+    fn tool_return(&self) -> AsJson {
+        AsJson
+    }
+}
+
+impl<T: StructuredOutput> ToolAsJson for &Select<T> {}
+
+/// Last choice for a tool: nothing fits; [`tool_kind`] then says what to implement.
+pub trait ToolUnsupported {
+    /// `T` is neither content nor structured output.
+    fn tool_return(&self) -> Unsupported {
+        Unsupported
+    }
+}
+
+impl<T> ToolUnsupported for Select<T> {}
+
+/// Holds for every return type a kind can send. Only [`Unsupported`] can fail it, and then the one
+/// error the author sees is this trait's, at the return type, naming what to implement.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a #[cm_tool] function",
+    label = "unsupported return type",
+    note = "return String, a content type (ContentBlock, Image, Audio, CallToolResult, or any type that implements IntoToolContent), or a type that implements serde::Serialize and schemars::JsonSchema (structured output)"
+)]
+pub trait ContentOrStructured<K> {}
+
+impl<T> ContentOrStructured<AsIs> for T {}
+impl<T> ContentOrStructured<AsJson> for T {}
+// Not recommended in errors: the message above, not "`File` does not implement StructuredOutput".
+#[diagnostic::do_not_recommend]
+impl<T: StructuredOutput> ContentOrStructured<Unsupported> for T {}
+
+/// The selected kind, once `T` is known to fit it. Generated code names `T` as written, so that
+/// rustc reports an unsupported return type at the author's type.
+pub fn tool_kind<T: ContentOrStructured<K>, K: ToolReturn<T>>(kind: K) -> K {
+    kind
+}
+
+/// The output schema of the kind `kind` returns; `const` because the definition is a static.
+pub const fn tool_output_schema<T, K: ToolReturn<T>>(
+    _kind: fn() -> K,
+) -> Option<fn() -> OutputSchema> {
+    K::OUTPUT_SCHEMA
+}
+
+/// Converts a tool's successful return value as the kind `kind` returns says.
+pub fn tool_result<T, K: ToolReturn<T>>(
+    _kind: fn() -> K,
+    value: T,
+) -> Result<CallToolResult, ToolError> {
+    K::into_result(value)
+}
+
+/// What a resource's return type becomes.
+pub trait ResourceReturn<T> {
+    /// The body for a value.
+    fn into_body(value: T) -> Result<ResourceBody, ToolError>;
+}
+
+impl<T: IntoResourceBody> ResourceReturn<T> for AsIs {
+    fn into_body(value: T) -> Result<ResourceBody, ToolError> {
+        value.into_body()
+    }
+}
+
+impl<T: IntoJsonResource> ResourceReturn<T> for AsJson {
+    fn into_body(value: T) -> Result<ResourceBody, ToolError> {
+        value.into_json_body()
+    }
+}
+
+impl<T> ResourceReturn<T> for Unsupported {
+    fn into_body(_: T) -> Result<ResourceBody, ToolError> {
+        Err(ToolError::internal("unsupported return type"))
+    }
+}
+
+/// First choice for a resource: text, bytes or contents.
+pub trait ResourceAsIs {
+    /// Sent as it is.
+    fn resource_return(&self) -> AsIs {
+        AsIs
+    }
+}
+
+impl<T: IntoResourceBody> ResourceAsIs for &&Select<T> {}
+
+/// Second choice for a resource: JSON.
+pub trait ResourceAsJson {
+    /// Serialized to JSON.
+    fn resource_return(&self) -> AsJson {
+        AsJson
+    }
+}
+
+impl<T: IntoJsonResource> ResourceAsJson for &Select<T> {}
+
+/// Last choice for a resource: nothing fits; [`resource_kind`] then says what to implement.
+pub trait ResourceUnsupported {
+    /// `T` is neither a resource body nor `Serialize`.
+    fn resource_return(&self) -> Unsupported {
+        Unsupported
+    }
+}
+
+impl<T> ResourceUnsupported for Select<T> {}
+
+/// Holds for every return type a kind can send (see [`ContentOrStructured`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a #[cm_resource] function",
+    label = "unsupported return type",
+    note = "return String (text), Vec<u8> (binary), ResourceContents, any type that implements IntoResourceBody, or a type that implements serde::Serialize (sent as JSON)"
+)]
+pub trait BodyOrSerialize<K> {}
+
+impl<T> BodyOrSerialize<AsIs> for T {}
+impl<T> BodyOrSerialize<AsJson> for T {}
+#[diagnostic::do_not_recommend]
+impl<T: IntoJsonResource> BodyOrSerialize<Unsupported> for T {}
+
+/// The selected kind, once `T` is known to fit it (see [`tool_kind`]).
+pub fn resource_kind<T: BodyOrSerialize<K>, K: ResourceReturn<T>>(kind: K) -> K {
+    kind
+}
+
+/// Converts a resource's return value as the kind `kind` returns says.
+pub fn resource_body<T, K: ResourceReturn<T>>(
+    _kind: fn() -> K,
+    value: T,
+) -> Result<ResourceBody, ToolError> {
+    K::into_body(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // What the macros generate, for a type they would see.
+    macro_rules! tool_kind {
+        ($t:ty) => {{
+            fn kind() -> impl ToolReturn<$t> {
+                tool_kind::<$t, _>((&&&Select::<$t>::NEW).tool_return())
+            }
+            kind
+        }};
+    }
+
+    macro_rules! resource_kind {
+        ($t:ty) => {{
+            fn kind() -> impl ResourceReturn<$t> {
+                resource_kind::<$t, _>((&&&Select::<$t>::NEW).resource_return())
+            }
+            kind
+        }};
+    }
+
+    type Reply = String;
+
+    struct Shout(String);
+
+    impl IntoToolContent for Shout {
+        fn into_tool_result(self) -> Result<CallToolResult, ToolError> {
+            self.0.to_uppercase().into_tool_result()
+        }
+    }
+
+    #[derive(Serialize, JsonSchema)]
+    struct Report {
+        rows: u32,
+    }
+
+    fn text(result: &CallToolResult) -> &str {
+        result.content[0]
+            .as_text()
+            .map(|t| t.text.as_str())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_type_implementing_into_tool_content_is_content_whatever_its_name() {
+        let kind = tool_kind!(Reply);
+        assert!(tool_output_schema(kind).is_none());
+        let result = tool_result(kind, "hi".to_string()).unwrap();
+        assert_eq!(text(&result), "hi");
+        assert!(result.structured_content.is_none());
+
+        let kind = tool_kind!(Shout);
+        assert!(tool_output_schema(kind).is_none());
+        assert_eq!(text(&tool_result(kind, Shout("hi".into())).unwrap()), "HI");
+    }
+
+    #[test]
+    fn any_other_serializable_type_is_structured_output_with_a_schema() {
+        let kind = tool_kind!(Report);
+        let schema = tool_output_schema(kind).expect("an output schema")();
+        assert!(!schema.wrapped);
+        assert!(schema.schema["properties"].get("rows").is_some());
+        let result = tool_result(kind, Report { rows: 3 }).unwrap();
+        assert_eq!(
+            result.structured_content,
+            Some(serde_json::json!({"rows": 3}))
+        );
+
+        let schema = tool_output_schema(tool_kind!(Vec<String>)).expect("an output schema")();
+        assert!(schema.wrapped);
+    }
+
+    #[test]
+    fn resources_send_bodies_as_they_are_and_anything_else_as_json() {
+        type Page = Cow<'static, str>;
+        let body = resource_body(resource_kind!(Page), Cow::Borrowed("x")).unwrap();
+        assert!(matches!(body, ResourceBody::Text(t) if t == "x"));
+        let body = resource_body(resource_kind!(Vec<u8>), vec![1, 2]).unwrap();
+        assert!(matches!(body, ResourceBody::Blob(b) if b == [1, 2]));
+        let body = resource_body(resource_kind!(Report), Report { rows: 1 }).unwrap();
+        assert!(matches!(body, ResourceBody::Json(j) if j == r#"{"rows":1}"#));
     }
 }

@@ -1,0 +1,69 @@
+//! `#[cm_resource("uri")]`: the resource's (or resource template's) definition, and the conversion of
+//! what it reads.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::LitStr;
+
+use super::{Paths, Registration, event, location, name, opt_str, registration};
+use crate::ast::{Function, ResourceOptions};
+
+pub(super) fn expand(opts: &ResourceOptions, f: &Function, paths: &Paths) -> TokenStream {
+    let p = &paths.private;
+    let common = &opts.common;
+    let uri = opts.uri.as_ref().map(LitStr::value).unwrap_or_default();
+    let name = name(common, f);
+    let description = opt_str(f.description(&common.description));
+    let title = opt_str(common.title.as_ref().map(|t| t.value()));
+    let mime_type = opt_str(opts.mime_type.as_ref().map(|m| m.value()));
+    let event = event(common, "resource.read");
+    let tags = common.tags.iter();
+    let variables = opts.template.iter().flat_map(|t| &t.variables);
+
+    let ok = &f.output.ok;
+    // A body as it is, or JSON, chosen by the traits `ok` implements (see the runtime's output.rs).
+    // `resource_kind::<#ok, _>` names the type as written: a type that is neither is reported
+    // there, once, in #[cm_resource]'s terms.
+    let select = quote! {
+        (&&&#p::Select::<#ok>::NEW).resource_return()
+    };
+    let conversion = quote! {
+        fn __cm_output() -> impl #p::ResourceReturn<#ok> {
+            #[allow(unused_imports)]
+            use #p::{ResourceAsIs as _, ResourceAsJson as _, ResourceUnsupported as _};
+            #p::resource_kind::<#ok, _>(#select)
+        }
+
+        fn __cm_convert(
+            __cm_value: #ok,
+        ) -> ::core::result::Result<#p::ResourceBody, #p::ToolError> {
+            #p::resource_body(__cm_output, __cm_value)
+        }
+    };
+    let location = location(f, p);
+    let def = quote! {
+        #p::ResourceDef {
+            uri: #uri,
+            variables: &[#(#variables),*],
+            name: #name,
+            title: #title,
+            description: #description,
+            mime_type: #mime_type,
+            tags: &[#(#tags),*],
+            event: #event,
+            params: &__CM_PARAMS,
+            describe: __cm_describe,
+            invoke: __cm_invoke,
+            location: #location,
+        }
+    };
+    registration(
+        f,
+        paths,
+        Registration {
+            conversion,
+            output: quote!(#p::ResourceBody),
+            def,
+        },
+    )
+}
