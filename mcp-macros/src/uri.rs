@@ -2,17 +2,29 @@
 
 use syn::LitStr;
 
-/// A resource URI and the variables of its template, in order (none for a plain resource).
+/// A resource URI and the variables of its template, in order (none for a plain resource), parsed
+/// here once: the runtime matches URIs against [`parts`](UriTemplate::parts), emitted as data.
 pub struct UriTemplate {
     pub variables: Vec<String>,
+    /// Literal text and variables in order; empty for a plain resource.
+    pub parts: Vec<Part>,
+}
+
+/// One piece of a template.
+#[derive(Debug, PartialEq)]
+pub enum Part {
+    /// Text matched as it is.
+    Literal(String),
+    /// `{name}` (one path segment) or, `reserved`, `{+name}` (anything).
+    Var { name: String, reserved: bool },
 }
 
 impl UriTemplate {
     /// Checks the URI's form and collects its variables; errors point at the literal.
     pub fn parse(lit: &LitStr) -> syn::Result<UriTemplate> {
         let uri = lit.value();
-        variables(&uri)
-            .map(|variables| UriTemplate { variables })
+        parse(&uri)
+            .map(|(variables, parts)| UriTemplate { variables, parts })
             .map_err(|problem| {
                 syn::Error::new(
                     lit.span(),
@@ -23,7 +35,13 @@ impl UriTemplate {
 }
 
 /// The variables of `uri`, or what is wrong with it.
+#[cfg(test)]
 fn variables(uri: &str) -> Result<Vec<String>, String> {
+    parse(uri).map(|(variables, _)| variables)
+}
+
+/// The variables of `uri` and its parts (none for a plain resource), or what is wrong with it.
+fn parse(uri: &str) -> Result<(Vec<String>, Vec<Part>), String> {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return Err("it needs a scheme, e.g. `my-service://info`".into());
     };
@@ -43,10 +61,15 @@ fn variables(uri: &str) -> Result<Vec<String>, String> {
         return Err(format!("it contains {c:?}; percent-encode it"));
     }
     let mut variables: Vec<String> = Vec::new();
-    let mut chars = rest.chars();
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut chars = uri.chars();
     while let Some(c) = chars.next() {
         match c {
             '{' => {
+                if !literal.is_empty() {
+                    parts.push(Part::Literal(std::mem::take(&mut literal)));
+                }
                 let mut expression = String::new();
                 let mut closed = false;
                 for c in chars.by_ref() {
@@ -71,12 +94,22 @@ fn variables(uri: &str) -> Result<Vec<String>, String> {
                     ));
                 }
                 variables.push(name.to_string());
+                parts.push(Part::Var {
+                    name: name.to_string(),
+                    reserved: expression.starts_with('+'),
+                });
             }
             '}' => return Err("a `}` has no matching `{`".into()),
-            _ => {}
+            c => literal.push(c),
         }
     }
-    Ok(variables)
+    if variables.is_empty() {
+        return Ok((variables, Vec::new()));
+    }
+    if !literal.is_empty() {
+        parts.push(Part::Literal(literal));
+    }
+    Ok((variables, parts))
 }
 
 /// The variable an expression (the text between braces) names: `name` or `+name`.
@@ -103,7 +136,7 @@ fn variable_name(expression: &str) -> Result<&str, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::variables;
+    use super::{Part, parse, variables};
 
     fn ok(uri: &str) -> Vec<String> {
         variables(uri).unwrap_or_else(|e| panic!("{uri}: {e}"))
@@ -122,6 +155,27 @@ mod tests {
         assert!(ok("urn:cm:config").is_empty());
         assert!(ok("file:///etc/hosts").is_empty());
         assert!(ok("a+b.c-d://x").is_empty());
+    }
+
+    #[test]
+    fn template_parts_in_order() {
+        let (_, parts) = parse("db://{schema}.{table}/rows/{+path}").unwrap();
+        let var = |name: &str, reserved| Part::Var {
+            name: name.into(),
+            reserved,
+        };
+        assert_eq!(
+            parts,
+            [
+                Part::Literal("db://".into()),
+                var("schema", false),
+                Part::Literal(".".into()),
+                var("table", false),
+                Part::Literal("/rows/".into()),
+                var("path", true),
+            ]
+        );
+        assert!(parse("db://plain").unwrap().1.is_empty());
     }
 
     #[test]

@@ -60,12 +60,6 @@ pub mod __private_v0_1 {
             ResourceUnsupported, Select, ToolAsIs, ToolAsJson, ToolReturn, ToolUnsupported,
             resource_body, resource_kind, tool_kind, tool_output_schema, tool_result,
         },
-        registry::{BoxFuture, Location, PromptDef, ResourceDef, ToolDef, ToolHints},
+        registry::{BoxFuture, Location, PromptDef, ResourceDef, ToolDef, ToolHints, UriPart},
     };
 }
-
-// Transitional: `subscriptions.rs` and `extract.rs`'s doc example still import
-// `__private::{CallInput, ParamInfo}`; they move to the public `extract` module in the same series,
-// and then this alias goes.
-#[doc(hidden)]
-pub use __private_v0_1 as __private;

@@ -6,7 +6,10 @@ use quote::quote;
 use syn::LitStr;
 
 use super::{Paths, Registration, event, location, name, opt_str, registration};
-use crate::ast::{Function, ResourceOptions};
+use crate::{
+    ast::{Function, ResourceOptions},
+    uri::Part,
+};
 
 pub(super) fn expand(opts: &ResourceOptions, f: &Function, paths: &Paths) -> TokenStream {
     let p = &paths.private;
@@ -18,7 +21,16 @@ pub(super) fn expand(opts: &ResourceOptions, f: &Function, paths: &Paths) -> Tok
     let mime_type = opt_str(opts.mime_type.as_ref().map(|m| m.value()));
     let event = event(common, "resource.read");
     let tags = common.tags.iter();
-    let variables = opts.template.iter().flat_map(|t| &t.variables);
+    let parts = opts
+        .template
+        .iter()
+        .flat_map(|t| &t.parts)
+        .map(|part| match part {
+            Part::Literal(text) => quote!(#p::UriPart::Literal(#text)),
+            Part::Var { name, reserved } => {
+                quote!(#p::UriPart::Var { name: #name, reserved: #reserved })
+            }
+        });
 
     let ok = &f.output.ok;
     // A body as it is, or JSON, chosen by the traits `ok` implements (see the runtime's output.rs).
@@ -44,7 +56,7 @@ pub(super) fn expand(opts: &ResourceOptions, f: &Function, paths: &Paths) -> Tok
     let def = quote! {
         #p::ResourceDef {
             uri: #uri,
-            variables: &[#(#variables),*],
+            template: &[#(#parts),*],
             name: #name,
             title: #title,
             description: #description,

@@ -77,12 +77,41 @@ pub struct ToolDef {
     pub location: Location,
 }
 
+/// One piece of a resource template, parsed by `#[cm_resource]` at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriPart {
+    /// Text matched as it is.
+    Literal(&'static str),
+    /// `{name}` binds one path segment (no `/`, `?` or `#`); `{+name}` (`reserved`) binds anything.
+    Var {
+        /// The variable, which names a parameter.
+        name: &'static str,
+        /// `{+name}`.
+        reserved: bool,
+    },
+}
+
+impl ResourceDef {
+    /// Whether this is a template (it has variables).
+    pub fn is_template(&self) -> bool {
+        !self.template.is_empty()
+    }
+
+    /// The template's variables, in order.
+    pub fn variables(&self) -> impl Iterator<Item = &'static str> {
+        self.template.iter().filter_map(|part| match part {
+            UriPart::Var { name, .. } => Some(*name),
+            UriPart::Literal(_) => None,
+        })
+    }
+}
+
 /// A resource or resource template, as `#[cm_resource]` describes it.
 pub struct ResourceDef {
     /// The URI, or URI template.
     pub uri: &'static str,
-    /// The template's variables (empty for a plain resource).
-    pub variables: &'static [&'static str],
+    /// The template, as the macro parsed it (empty for a plain resource).
+    pub template: &'static [UriPart],
     /// The resource's name.
     pub name: &'static str,
     /// A human-readable title.

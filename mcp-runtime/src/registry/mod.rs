@@ -16,7 +16,7 @@ use std::{borrow::Cow, collections::HashMap, fmt, sync::Arc};
 use rmcp::model::{Prompt, Reference, Resource, ResourceTemplate, Tool};
 use serde_json::{Value, json};
 
-pub use definitions::{BoxFuture, Location, PromptDef, ResourceDef, ToolDef, ToolHints};
+pub use definitions::{BoxFuture, Location, PromptDef, ResourceDef, ToolDef, ToolHints, UriPart};
 pub(crate) use uri_template::UriTemplate;
 
 use crate::{
@@ -140,7 +140,7 @@ impl Definition for PromptDef {
 
 impl Definition for ResourceDef {
     fn kind(&self) -> (&'static str, &'static str) {
-        if self.variables.is_empty() {
+        if !self.is_template() {
             ("resource URI", "")
         } else {
             (
@@ -150,11 +150,11 @@ impl Definition for ResourceDef {
         }
     }
     fn key(&self) -> Cow<'static, str> {
-        if self.variables.is_empty() {
-            Cow::Borrowed(self.uri)
-        } else {
+        if self.is_template() {
             // Two templates match the same URIs when they differ only in their variables' names.
-            Cow::Owned(UriTemplate::parse(self.uri).shape())
+            Cow::Owned(UriTemplate(self.template).shape())
+        } else {
+            Cow::Borrowed(self.uri)
         }
     }
     fn shown(&self) -> &'static str {
@@ -278,7 +278,7 @@ impl Registry {
                 let what = format_args!("resource `{}` ({})", def.uri, def.location);
                 let spec = described(def.describe, what, &mut problems);
                 for arg in &spec.args {
-                    if !def.variables.contains(&arg.name) {
+                    if !def.variables().any(|v| v == arg.name) {
                         problems.push(format!(
                             "resource `{}` ({}): the parameter `{}` is neither a variable of the URI nor an injected type; add `{{{}}}` to the URI",
                             def.uri, def.location, arg.name, arg.name
@@ -288,7 +288,7 @@ impl Registry {
                 ResourceEntry {
                     def,
                     common: Common::new(def.params, def.event, &spec),
-                    template: (!def.variables.is_empty()).then(|| UriTemplate::parse(def.uri)),
+                    template: def.is_template().then_some(UriTemplate(def.template)),
                 }
             })
             .collect();
