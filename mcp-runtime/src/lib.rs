@@ -23,6 +23,8 @@ mod sampling;
 mod server;
 mod settings;
 mod subscriptions;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trace;
 mod transport;
 
