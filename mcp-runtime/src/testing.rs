@@ -98,9 +98,9 @@ pub struct Client {
 impl Client {
     /// Starts `server` in-process as [`Server::run`] would in local mode (settings loaded, connectors
     /// read from `{ID}_URL`, the startup hook run), without flags, signals or logging set-up, and
-    /// connects to it. Like the server, it reads the test process's environment and the `.env` of its
-    /// working directory (under `cargo test`, the package's directory); it never registers with a
-    /// stack, whatever `SERVICE_NAME` says.
+    /// connects to it. Settings and connectors come from the test process's environment (and a
+    /// `.env` in its working directory: under `cargo test`, the package's directory), as they would
+    /// for the server; it never registers with a stack, whatever `SERVICE_NAME` says.
     ///
     /// # Errors
     /// When the server cannot start (conflicting definitions, invalid settings) or the MCP
