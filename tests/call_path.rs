@@ -2,11 +2,11 @@
 //! requests that do not parse answered with what was wrong, panics in an author's code answered as
 //! errors while the server goes on serving, and a custom injected parameter (`FromCall`) end to end.
 
-mod common;
-
 use std::process::Stdio;
 
-use common::{HttpProcess, Logs, TIMEOUT, binary, call_tool, connect_http, connect_stdio, text_of};
+use cm_test_support::{
+    HttpProcess, Logs, TIMEOUT, binary, call_tool, connect_http, connect_stdio, text_of,
+};
 use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams};
 use serde_json::{Value, json};
 use tokio::{

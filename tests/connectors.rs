@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{platform::*, *};
+use cm_test_support::*;
+use common::platform::*;
 use serde_json::{Value, json};
 
 /// Every connector type the platform defines, with the URL a stack id `s-<type>` resolves to.

@@ -13,25 +13,23 @@ use std::{
 };
 
 use cm_mcp::{HttpOptions, RunningServer};
+use cm_test_support::{TIMEOUT, call_tool, text_of};
 use rmcp::{
     ClientHandler, ErrorData as McpError, RoleClient, ServiceExt,
     model::{
-        ArgumentInfo, CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
-        CompleteRequestParams, CompletionContext, CreateMessageRequestParams, CreateMessageResult,
-        ElicitRequestParams, ElicitResult, ElicitationAction, GetPromptRequestParams,
-        Implementation, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam,
-        ProtocolVersion, ReadResourceRequestParams, Reference, ResourceContents,
-        ResourceUpdatedNotificationParam, Role, SamplingMessage, SetLevelRequestParams,
-        SubscribeRequestParams, UnsubscribeRequestParams,
+        ArgumentInfo, ClientCapabilities, ClientConfig, CompleteRequestParams, CompletionContext,
+        CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+        ElicitationAction, GetPromptRequestParams, Implementation, LoggingLevel,
+        LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
+        ReadResourceRequestParams, Reference, ResourceContents, ResourceUpdatedNotificationParam,
+        Role, SamplingMessage, SetLevelRequestParams, SubscribeRequestParams,
+        UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext, RunningService},
     transport::StreamableHttpClientTransport,
 };
 use serde_json::{Value, json};
 use tokio::sync::Notify;
-
-/// The bound on every wait: a hang fails the test instead of the run.
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `everything::media::RED_PIXEL_PNG`, base64-encoded (the canonical 1×1 red PNG).
 const RED_PIXEL_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -184,31 +182,8 @@ async fn connect(server: &RunningServer, recorder: Recorder) -> Client {
         .expect("initialize over streamable HTTP")
 }
 
-async fn call(client: &Client, name: &str, arguments: Value) -> CallToolResult {
-    let Value::Object(arguments) = arguments else {
-        panic!("arguments must be an object")
-    };
-    let mut params = CallToolRequestParams::new(name.to_string());
-    if !arguments.is_empty() {
-        params = params.with_arguments(arguments);
-    }
-    tokio::time::timeout(TIMEOUT, client.call_tool(params))
-        .await
-        .unwrap_or_else(|_| panic!("{name} timed out"))
-        .unwrap_or_else(|e| panic!("{name} failed: {e}"))
-}
-
 fn json_of<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap()
-}
-
-fn text_of(result: &CallToolResult) -> String {
-    assert_eq!(result.content.len(), 1, "{result:?}");
-    result.content[0]
-        .as_text()
-        .unwrap_or_else(|| panic!("not text: {result:?}"))
-        .text
-        .clone()
 }
 
 #[tokio::test]
@@ -247,7 +222,7 @@ async fn content_tools_return_exact_content() {
         ]
     );
 
-    let result = call(&client, "test_simple_text", json!({})).await;
+    let result = call_tool(&client, "test_simple_text", json!({})).await;
     assert_eq!(
         json_of(&result),
         json!({
@@ -256,19 +231,19 @@ async fn content_tools_return_exact_content() {
         })
     );
 
-    let result = call(&client, "test_image_content", json!({})).await;
+    let result = call_tool(&client, "test_image_content", json!({})).await;
     assert_eq!(
         json_of(&result.content),
         json!([{"type": "image", "data": RED_PIXEL_BASE64, "mimeType": "image/png"}])
     );
 
-    let result = call(&client, "test_audio_content", json!({})).await;
+    let result = call_tool(&client, "test_audio_content", json!({})).await;
     assert_eq!(
         json_of(&result.content),
         json!([{"type": "audio", "data": SILENCE_WAV_BASE64, "mimeType": "audio/wav"}])
     );
 
-    let result = call(&client, "test_embedded_resource", json!({})).await;
+    let result = call_tool(&client, "test_embedded_resource", json!({})).await;
     assert_eq!(
         json_of(&result.content),
         json!([{"type": "resource", "resource": {
@@ -278,7 +253,7 @@ async fn content_tools_return_exact_content() {
         }}])
     );
 
-    let result = call(&client, "test_multiple_content_types", json!({})).await;
+    let result = call_tool(&client, "test_multiple_content_types", json!({})).await;
     assert_eq!(
         json_of(&result.content),
         json!([
@@ -292,7 +267,7 @@ async fn content_tools_return_exact_content() {
         ])
     );
 
-    let result = call(&client, "test_error_handling", json!({})).await;
+    let result = call_tool(&client, "test_error_handling", json!({})).await;
     assert_eq!(result.is_error, Some(true));
     assert_eq!(
         text_of(&result),
@@ -311,7 +286,7 @@ async fn logging_tool_sends_three_messages_filtered_by_level() {
     let set_level = |level| client.set_level(SetLevelRequestParams::new(level));
 
     set_level(LoggingLevel::Debug).await.unwrap();
-    let result = call(&client, "test_tool_with_logging", json!({})).await;
+    let result = call_tool(&client, "test_tool_with_logging", json!({})).await;
     assert_eq!(text_of(&result), "Tool with logging executed successfully");
     let expected = [
         "Tool execution started",
@@ -339,10 +314,10 @@ async fn logging_tool_sends_three_messages_filtered_by_level() {
         .await
         .unwrap();
     set_level(LoggingLevel::Warning).await.unwrap();
-    call(&client, "test_tool_with_logging", json!({})).await;
+    call_tool(&client, "test_tool_with_logging", json!({})).await;
     set_level(LoggingLevel::Info).await.unwrap();
-    call(&client, "test_tool_with_logging", json!({})).await;
-    call(
+    call_tool(&client, "test_tool_with_logging", json!({})).await;
+    call_tool(
         &client,
         "test_update_watched_resource",
         json!({"content": "x"}),
@@ -366,7 +341,7 @@ async fn progress_tool_reports_zero_fifty_hundred() {
     let client = connect(&server, recorder.clone()).await;
 
     // rmcp's client gives every request a progress token, so the tool reports progress.
-    let result = call(&client, "test_tool_with_progress", json!({})).await;
+    let result = call_tool(&client, "test_tool_with_progress", json!({})).await;
     assert!(
         text_of(&result).starts_with("Progress completed for request "),
         "{result:?}"
@@ -401,7 +376,7 @@ async fn sampling_tool_relays_the_client_model_reply() {
     let recorder = Recorder::new();
     let client = connect(&server, recorder.clone()).await;
 
-    let result = call(
+    let result = call_tool(
         &client,
         "test_sampling",
         json!({"prompt": "Test prompt for sampling"}),
@@ -429,7 +404,7 @@ async fn sampling_tool_relays_the_client_model_reply() {
         Recorder::with_capabilities(ClientCapabilities::default()),
     )
     .await;
-    let result = call(&client, "test_sampling", json!({"prompt": "hi"})).await;
+    let result = call_tool(&client, "test_sampling", json!({"prompt": "hi"})).await;
     assert_eq!(result.is_error, Some(true));
     let message = text_of(&result);
     assert!(
@@ -451,7 +426,7 @@ async fn elicitation_tool_sends_the_form_and_reports_the_answer() {
         ElicitationAction::Accept,
         Some(json!({"username": "testuser", "email": "test@example.com"})),
     );
-    let result = call(
+    let result = call_tool(
         &client,
         "test_elicitation",
         json!({"message": "Please provide your information"}),
@@ -479,7 +454,7 @@ async fn elicitation_tool_sends_the_form_and_reports_the_answer() {
     );
 
     recorder.answer_elicitation(ElicitationAction::Decline, None);
-    let result = call(&client, "test_elicitation", json!({"message": "again?"})).await;
+    let result = call_tool(&client, "test_elicitation", json!({"message": "again?"})).await;
     assert_eq!(
         text_of(&result),
         "User response: action=decline, content={}"
@@ -487,7 +462,7 @@ async fn elicitation_tool_sends_the_form_and_reports_the_answer() {
 
     // Content that does not match the form is the client's mistake, reported as such.
     recorder.answer_elicitation(ElicitationAction::Accept, Some(json!({"username": 5})));
-    let result = call(&client, "test_elicitation", json!({"message": "once more"})).await;
+    let result = call_tool(&client, "test_elicitation", json!({"message": "once more"})).await;
     assert_eq!(result.is_error, Some(true));
     assert!(
         text_of(&result).contains("does not match the requested form"),
@@ -508,7 +483,7 @@ async fn elicitation_forms_carry_defaults_and_every_enum_kind() {
         ElicitationAction::Accept,
         Some(json!({"name": "Jane Smith", "age": 25, "score": 88, "status": "inactive", "verified": false})),
     );
-    let result = call(&client, "test_elicitation_sep1034_defaults", json!({})).await;
+    let result = call_tool(&client, "test_elicitation_sep1034_defaults", json!({})).await;
     assert_eq!(
         text_of(&result),
         r#"Elicitation completed: action=accept, content={"name":"Jane Smith","age":25,"score":88.0,"status":"inactive","verified":false}"#
@@ -543,7 +518,7 @@ async fn elicitation_forms_carry_defaults_and_every_enum_kind() {
             "titledMulti": ["value1", "value2"],
         })),
     );
-    let result = call(&client, "test_elicitation_sep1330_enums", json!({})).await;
+    let result = call_tool(&client, "test_elicitation_sep1330_enums", json!({})).await;
     assert_eq!(
         text_of(&result),
         r#"Elicitation completed: action=accept, content={"untitledSingle":"option1","titledSingle":"value1","legacyEnum":"opt1","untitledMulti":["option1","option2"],"titledMulti":["value1","value2"]}"#
@@ -660,7 +635,7 @@ async fn subscribers_and_only_subscribers_hear_of_updates() {
     let uri = everything::WATCHED_URI;
     a.subscribe(SubscribeRequestParams::new(uri)).await.unwrap();
     // B changes the resource: A, subscribed, is told; B is not.
-    let result = call(&b, "test_update_watched_resource", json!({"content": "v2"})).await;
+    let result = call_tool(&b, "test_update_watched_resource", json!({"content": "v2"})).await;
     assert_eq!(
         text_of(&result),
         "Updated test://watched-resource; notified 1 subscriber(s)"
@@ -683,7 +658,7 @@ async fn subscribers_and_only_subscribers_hear_of_updates() {
     a.unsubscribe(UnsubscribeRequestParams::new(uri))
         .await
         .unwrap();
-    let result = call(&b, "test_update_watched_resource", json!({"content": "v3"})).await;
+    let result = call_tool(&b, "test_update_watched_resource", json!({"content": "v3"})).await;
     assert_eq!(
         text_of(&result),
         "Updated test://watched-resource; notified 0 subscriber(s)"
@@ -707,7 +682,8 @@ async fn subscribers_and_only_subscribers_hear_of_updates() {
     a.cancel().await.unwrap();
     let forgotten = tokio::time::timeout(TIMEOUT, async {
         loop {
-            let result = call(&b, "test_update_watched_resource", json!({"content": "v4"})).await;
+            let result =
+                call_tool(&b, "test_update_watched_resource", json!({"content": "v4"})).await;
             if text_of(&result).ends_with("notified 0 subscriber(s)") {
                 return;
             }
@@ -908,7 +884,7 @@ async fn a_struct_can_be_the_whole_argument_object() {
         })
     );
 
-    let result = call(
+    let result = call_tool(
         &client,
         "json_schema_2020_12_tool",
         json!({"name": "Ann", "address": {"city": "Oslo"}}),
@@ -916,7 +892,7 @@ async fn a_struct_can_be_the_whole_argument_object() {
     .await;
     assert_eq!(text_of(&result), "Received name=Ann, city=Oslo");
     // additionalProperties: false is enforced, not only advertised.
-    let result = call(&client, "json_schema_2020_12_tool", json!({"nmae": "Ann"})).await;
+    let result = call_tool(&client, "json_schema_2020_12_tool", json!({"nmae": "Ann"})).await;
     assert_eq!(result.is_error, Some(true));
     assert!(
         text_of(&result).contains("unknown field `nmae`"),

@@ -1,8 +1,6 @@
 //! End-to-end tests of a server defined in this file and served in-process over streamable HTTP on
 //! 127.0.0.1, exercised with rmcp's own client (and raw HTTP for the protocol edges).
 
-mod common;
-
 use std::{
     collections::BTreeSet,
     sync::{
@@ -22,7 +20,7 @@ use cm_mcp::{
         },
     },
 };
-use common::{Client, TIMEOUT, call_tool, connect_http, text_contents, text_of};
+use cm_test_support::{Client, TIMEOUT, call_tool, connect_http, text_contents, text_of};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -581,7 +579,7 @@ async fn context_sees_headers_and_trace() {
         "{text}"
     );
     let trace = text.split(' ').nth(1).unwrap().trim_start_matches("trace=");
-    common::assert_hex(trace, 32);
+    cm_test_support::assert_hex(trace, 32);
     close(server, [client]).await;
 }
 
@@ -799,7 +797,7 @@ async fn health_has_the_platform_shape() {
         health["server_mode"],
         if stack { "stack_deployment" } else { "local" }
     );
-    common::assert_platform_timestamp(health["server_time"].as_str().unwrap());
+    cm_test_support::assert_platform_timestamp(health["server_time"].as_str().unwrap());
     server.shutdown().await.unwrap();
 }
 

@@ -1,10 +1,8 @@
 //! A server process's life: flags, `--manifest`, transport selection, the startup hook and its
 //! timeout, and shutdown on SIGTERM (draining calls in flight) or a second signal (at once).
 
-mod common;
-
 use cm_mcp::rmcp::model::CallToolRequestParams;
-use common::{
+use cm_test_support::{
     Client, HttpProcess, SlowCall, command, connect_http, connect_stdio, expect_answer, run_to_end,
     start_slow_call, text_of,
 };
@@ -281,12 +279,12 @@ async fn sigterm_during_slow_call(
     let server = HttpProcess::start("fixture-server", server_args, &[]).await;
     let client = connect_http(&server.mcp_url(), &[], None).await;
     let call = start_slow_call(&client, &server.logs, ms).await;
-    common::signal(server.pid(), Signal::SIGTERM);
+    cm_test_support::signal(server.pid(), Signal::SIGTERM);
     (server, client, call)
 }
 
 /// The platform events of a shutdown, and of the `sleep_ms` call, in the order they were logged.
-fn shutdown_sequence(logs: &common::Logs) -> Vec<String> {
+fn shutdown_sequence(logs: &cm_test_support::Logs) -> Vec<String> {
     logs.events()
         .into_iter()
         .filter_map(|v| {
@@ -325,7 +323,7 @@ async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {
 #[tokio::test]
 async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
     let (mut server, _client, call) = sigterm_during_slow_call(&[], 1500).await;
-    let answer = tokio::time::timeout(common::TIMEOUT, call).await;
+    let answer = tokio::time::timeout(cm_test_support::TIMEOUT, call).await;
     let status = server.wait_exit().await;
     let result = expect_answer(answer, &server.logs);
     assert_eq!(text_of(&result), "slept 1500 ms");
@@ -335,11 +333,11 @@ async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
 #[tokio::test]
 async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
     let (mut server, client) =
-        common::connect_owned_stdio("fixture-server", &["--stdio"], ()).await;
+        cm_test_support::connect_owned_stdio("fixture-server", &["--stdio"], ()).await;
     let call = start_slow_call(&client, &server.logs, 1500).await;
-    common::signal(server.child.id().unwrap(), Signal::SIGTERM);
-    let answer = tokio::time::timeout(common::TIMEOUT, call).await;
-    let status = match tokio::time::timeout(common::TIMEOUT, server.child.wait()).await {
+    cm_test_support::signal(server.child.id().unwrap(), Signal::SIGTERM);
+    let answer = tokio::time::timeout(cm_test_support::TIMEOUT, call).await;
+    let status = match tokio::time::timeout(cm_test_support::TIMEOUT, server.child.wait()).await {
         Ok(status) => status.unwrap(),
         Err(_) => panic!(
             "the server did not exit after SIGTERM (answer: {answer:?}); stderr:\n{}",
@@ -364,7 +362,7 @@ async fn a_second_signal_exits_at_once() {
     let (mut server, client, call) =
         sigterm_during_slow_call(&["--shutdown-grace", "600"], 600_000).await;
     server.logs.wait_for_event("service.shutdown.signal").await;
-    common::signal(server.pid(), Signal::SIGTERM);
+    cm_test_support::signal(server.pid(), Signal::SIGTERM);
     let status = server.wait_exit().await;
     assert!(!status.success(), "{status}");
     assert_eq!(status.code(), Some(130), "{status}");

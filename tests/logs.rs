@@ -2,10 +2,8 @@
 //! fields taken from the caller (HTTP headers, or `_meta.traceparent` over stdio), API key hashing,
 //! validation and execution errors, and secrets kept out.
 
-mod common;
-
 use cm_mcp::rmcp::model::{CallToolRequestParams, RequestMetaObject};
-use common::{
+use cm_test_support::{
     HttpProcess, Logs, args, assert_hex, assert_platform_timestamp, connect_http, connect_stdio,
     keys_in_order, text_of,
 };

@@ -5,7 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{platform::*, *};
+use cm_test_support::*;
+use common::platform::*;
 use serde_json::{Value, json};
 
 /// How long a pushed update may take to show. The service does not poll the manager, so an update that

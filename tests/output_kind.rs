@@ -3,7 +3,7 @@
 //! text, an author's `IntoToolContent` type is content, and any other `Serialize + JsonSchema` type is
 //! structured output with an `outputSchema`.
 
-use std::{borrow::Cow, net::SocketAddr, time::Duration};
+use std::{borrow::Cow, net::SocketAddr};
 
 use cm_mcp::{
     __private_v0_1::{ToolDef, inventory},
@@ -11,16 +11,14 @@ use cm_mcp::{
     prelude::*,
     rmcp::model::CallToolResult,
 };
+use cm_test_support::{TIMEOUT, call_tool, text_of};
 use rmcp::{
     RoleClient, ServiceExt,
-    model::{CallToolRequestParams, ReadResourceRequestParams, ResourceContents},
+    model::{ReadResourceRequestParams, ResourceContents},
     service::RunningService,
     transport::StreamableHttpClientTransport,
 };
-use serde_json::{Value, json};
-
-/// The bound on every wait: a hang fails the test instead of the run.
-const TIMEOUT: Duration = Duration::from_secs(30);
+use serde_json::json;
 
 type Reply = String;
 
@@ -88,25 +86,6 @@ async fn start() -> (RunningServer, Client) {
     (server, client)
 }
 
-async fn call(client: &Client, name: &str, arguments: Value) -> CallToolResult {
-    let Value::Object(arguments) = arguments else {
-        panic!("arguments must be an object")
-    };
-    let params = CallToolRequestParams::new(name.to_string()).with_arguments(arguments);
-    tokio::time::timeout(TIMEOUT, client.call_tool(params))
-        .await
-        .unwrap_or_else(|_| panic!("{name} timed out"))
-        .unwrap_or_else(|e| panic!("{name} failed: {e}"))
-}
-
-fn only_text(result: &CallToolResult) -> &str {
-    assert_eq!(result.content.len(), 1, "{result:?}");
-    &result.content[0]
-        .as_text()
-        .unwrap_or_else(|| panic!("not text: {result:?}"))
-        .text
-}
-
 #[test]
 fn definitions_carry_an_output_schema_only_for_structured_output() {
     let schema_of = |name: &str| {
@@ -144,15 +123,15 @@ async fn a_client_sees_text_for_text_types_and_structured_output_for_the_rest() 
         .expect("an outputSchema");
     assert!(schema["properties"].get("words").is_some(), "{schema:?}");
 
-    let greeted = call(&client, "greet", json!({"name": "Ada"})).await;
-    assert_eq!(only_text(&greeted), "Hello, Ada");
+    let greeted = call_tool(&client, "greet", json!({"name": "Ada"})).await;
+    assert_eq!(text_of(&greeted), "Hello, Ada");
     assert!(greeted.structured_content.is_none(), "{greeted:?}");
 
-    let shouted = call(&client, "shout", json!({"text": "hey"})).await;
-    assert_eq!(only_text(&shouted), "HEY");
+    let shouted = call_tool(&client, "shout", json!({"text": "hey"})).await;
+    assert_eq!(text_of(&shouted), "HEY");
     assert!(shouted.structured_content.is_none(), "{shouted:?}");
 
-    let counted = call(&client, "count", json!({"text": "one two three"})).await;
+    let counted = call_tool(&client, "count", json!({"text": "one two three"})).await;
     assert_eq!(counted.structured_content, Some(json!({"words": 3})));
 
     client.cancel().await.unwrap();

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{platform::*, *};
+use cm_test_support::*;
+use common::platform::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -6,8 +6,6 @@
 // send it, and this file checks that they do.
 #![allow(deprecated)]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
 use cm_mcp::rmcp::{
@@ -18,7 +16,7 @@ use cm_mcp::rmcp::{
     },
     service::NotificationContext,
 };
-use common::{TIMEOUT, args, connect_stdio, text_contents, text_of};
+use cm_test_support::{TIMEOUT, args, connect_stdio, text_contents, text_of};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -152,7 +150,7 @@ impl ClientHandler for RecordingClient {
 async fn tools_log_to_the_client() {
     let handler = RecordingClient::default();
     let (mut server, client) =
-        common::connect_owned_stdio("my-service", &["--stdio"], handler.clone()).await;
+        cm_test_support::connect_owned_stdio("my-service", &["--stdio"], handler.clone()).await;
     client
         .call_tool(
             CallToolRequestParams::new("my_tool")
@@ -184,7 +182,7 @@ async fn tools_log_to_the_client() {
 #[tokio::test]
 async fn closing_stdin_shuts_the_server_down_cleanly() {
     let (mut server, client) =
-        common::connect_owned_stdio("fixture-server", &["--stdio"], ()).await;
+        cm_test_support::connect_owned_stdio("fixture-server", &["--stdio"], ()).await;
     let result = client
         .call_tool(CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1}))))
         .await

@@ -17,6 +17,8 @@ mod output;
 pub mod platform;
 mod registry;
 mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trace;
 mod transport;
 

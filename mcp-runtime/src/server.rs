@@ -398,6 +398,28 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sets the server up as [`run`](Server::run) does, in local mode and without a transport, for
+    /// [`testing::Client`](crate::testing::Client): returns the handler of its one session and the
+    /// shutdown (hook and events) to run when that session ends. Platform tasks stop with `shutdown`.
+    #[cfg(feature = "testing")]
+    pub(crate) async fn start_in_process(
+        self,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<(
+        crate::handler::McpHandler,
+        impl Future<Output = ()> + Send + 'static,
+    )> {
+        let (shared, _, mut lifecycle) = self.into_parts(Mode::Local)?;
+        lifecycle.start_platform(&shared, "an in-process test client", shutdown)?;
+        lifecycle.run_startup(&shared).await;
+        Ok((
+            crate::handler::McpHandler::new(shared),
+            lifecycle.run_shutdown(),
+        ))
+    }
+}
+
 /// Makes `settings` injectable (`Settings<T>`, and `State<Settings<T>>`).
 fn register_settings<T: ServiceSettings>(
     state: &StateMap,

@@ -26,14 +26,6 @@ use tokio::{
 
 use super::TIMEOUT;
 
-/// A port on 127.0.0.1 that was free a moment ago, for a stand-in started later.
-pub fn reserve_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
-}
-
 /// One request the stand-in received: `GET`, `PATCH`, or `WS` (a websocket subscription).
 #[derive(Debug, Clone)]
 pub struct Recorded {

@@ -69,6 +69,11 @@ async fn service_info(config: Settings<ServiceConfig>, api: Connection) -> Value
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    server().run().await
+}
+
+/// The server, apart from `main` so that the tests serve the same one.
+fn server() -> Server {
     Server::new(SERVICE_NAME)
         .version(env!("CARGO_PKG_VERSION"))
         .instructions(
@@ -76,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .settings::<ServiceConfig>("MYSERVICE_")
         .connector(Connector::api("MYSERVICE", "My Service"))
-        .run()
-        .await
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,8 @@ mod common;
 
 use std::{path::Path, time::Duration};
 
-use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, read_json, text_of, unique};
+use cm_test_support::{read_json, text_of, try_read_json};
+use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, unique};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/postgres.sql");
@@ -76,18 +77,16 @@ async fn demo_over_mcp() {
     let result = execute_sql(&client, "SELECT count(*) AS n FROM orders").await;
     assert_eq!(result.structured_content.unwrap()["rows"][0]["n"], 24);
 
-    let schemas = read_json(&client, "postgres://schemas").await.unwrap();
+    let schemas = read_json(&client, "postgres://schemas").await;
     assert_eq!(
         schemas["main.orders"][0],
         json!({"column": "id", "type": "INTEGER", "nullable": true, "default": null})
     );
-    let table = read_json(&client, "postgres://tables/orders")
-        .await
-        .unwrap();
+    let table = read_json(&client, "postgres://tables/orders").await;
     assert_eq!(table["primary_key"], json!(["id"]));
     assert_eq!(table["estimated_row_count"], 24);
     assert!(
-        read_json(&client, "postgres://tables/missing")
+        try_read_json(&client, "postgres://tables/missing")
             .await
             .is_err()
     );
@@ -129,9 +128,9 @@ async fn postgres_over_mcp() {
         assert_eq!(result.is_error, Some(true));
         assert!(text_of(&result).contains("read-only"), "{}", text_of(&result));
 
-        let schemas = read_json(&client, "postgres://schemas").await.unwrap();
+        let schemas = read_json(&client, "postgres://schemas").await;
         assert_eq!(schemas["public.transfers"].as_array().unwrap().len(), 4);
-        let table = read_json(&client, "postgres://tables/public.transfers").await.unwrap();
+        let table = read_json(&client, "postgres://tables/public.transfers").await;
         assert_eq!(table["foreign_keys"][0]["references_table"], "public.accounts");
 
         // The server's completion log carries the platform's event names.

@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestDb, admin_or_skip, unused_port};
+use cm_test_support::reserve_port;
+use common::{TestDb, admin_or_skip};
 use postgres_mcp::{Config, ConnectorUrl, Database, DatabaseTarget, QueryError};
 use serde_json::json;
 
@@ -181,7 +182,7 @@ async fn down_at_start_then_up_and_restarts() {
     let test = TestDb::create(admin, false, &[], FIXTURE).await;
     test.run(|test| async move {
         // A port nothing listens on yet: the database is "down".
-        let port = unused_port();
+        let port = reserve_port();
         let port_text = port.to_string();
         let settings = Config::from_vars([
             ("PG_HOST", "127.0.0.1"),
@@ -339,7 +340,7 @@ async fn connector_url_changes_rebuild_the_pool() {
         assert_eq!(result.rows[0]["db"], name.as_str());
 
         // It moves to a host where nothing answers: the old pool is closed, the new one waits.
-        let dead = format!("127.0.0.1:{}", unused_port());
+        let dead = format!("127.0.0.1:{}", reserve_port());
         db.connector_changed(ConnectorUrl::Stack(Some(dead)))
             .unwrap();
         assert_not_available(&db).await;

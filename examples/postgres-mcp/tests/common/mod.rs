@@ -1,36 +1,26 @@
 //! Helpers for the postgres-mcp tests: a throw-away PostgreSQL database per test (on the server at
-//! 127.0.0.1:5432), the `postgres-mcp` binary as a real process, and an rmcp client over streamable
-//! HTTP.
+//! 127.0.0.1:5432) and the `postgres-mcp` binary as a real process, built on the workspace's shared
+//! `cm-test-support` (timeouts, processes, MCP clients, result helpers).
 
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
 use std::{
+    ops::{Deref, DerefMut},
     path::Path,
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
+    sync::Arc,
 };
 
-use rmcp::{
-    RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams, ResourceContents},
-    service::RunningService,
-    transport::StreamableHttpClientTransport,
+use cm_mcp::rmcp::model::CallToolResult;
+use cm_test_support::{
+    Client as McpClient, HttpProcess, TIMEOUT, call_tool, server_command, target_tmpdir,
 };
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use serde_json::{Value, json};
 use tokio_postgres::{Client, NoTls};
-
-/// The bound on every wait: long enough for a loaded CI machine, short enough that a hang fails.
-pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The PostgreSQL server the tests use.
 pub const ADMIN_DSN: &str =
     "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5";
-
-/// An rmcp client session.
-pub type McpClient = RunningService<RoleClient, ()>;
 
 /// Connects to `dsn`, driving the connection in the background.
 pub async fn connect(dsn: &str) -> Result<Client, tokio_postgres::Error> {
@@ -58,12 +48,6 @@ pub async fn admin_or_skip(test: &str) -> Option<Client> {
             None
         }
     }
-}
-
-/// A port of 127.0.0.1 that nothing listens on (it was free a moment ago): a database that is down.
-pub fn unused_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("the bound address").port()
 }
 
 /// A database (and, when asked, a login role owning it) created for one test and dropped with it.
@@ -198,16 +182,26 @@ impl TestDb {
     }
 }
 
-/// The `postgres-mcp` binary serving streamable HTTP on a free port of 127.0.0.1, with its stderr.
-pub struct ServerProcess {
-    child: tokio::process::Child,
-    /// Every stderr line so far.
-    pub logs: Arc<Mutex<Vec<String>>>,
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
+/// The `postgres-mcp` binary serving streamable HTTP on a free port of 127.0.0.1, with its stderr
+/// (the shared [`HttpProcess`]).
+pub struct ServerProcess(HttpProcess);
+
+impl Deref for ServerProcess {
+    type Target = HttpProcess;
+
+    fn deref(&self) -> &HttpProcess {
+        &self.0
+    }
 }
 
-/// Variables that would make a test's server pick another database than the test means.
+impl DerefMut for ServerProcess {
+    fn deref_mut(&mut self) -> &mut HttpProcess {
+        &mut self.0
+    }
+}
+
+/// Variables that would make a test's server pick another database than the test means (the
+/// server's own variables are cleared by [`server_command`]).
 const DATABASE_ENV: &[&str] = &[
     "PG_DSN",
     "PG_HOST",
@@ -218,154 +212,42 @@ const DATABASE_ENV: &[&str] = &[
     "PG_CONNECTOR_ID",
     "DATABASE_URL",
     "SQLITE_PATH",
-    "SERVICE_NAME",
-    "CONFIDENTIAL_MIND_LOCAL_CONFIG",
-    "FastMCP_TRANSPORT",
-    "MCP_PORT",
-    "MCP_HOST",
-    "DEBUG",
-    "RUST_LOG",
-    "LOG_LEVEL",
 ];
 
 impl ServerProcess {
     /// Starts the server with `env` (and nothing else of the database environment).
     pub async fn start(env: &[(&str, &str)]) -> ServerProcess {
         // No .env of the developer's is picked up.
-        Self::start_in(Path::new(env!("CARGO_TARGET_TMPDIR")), env).await
+        Self::start_in(&target_tmpdir(), env).await
     }
 
     /// Starts the server in `dir` (where it reads `.env`) with `env`.
     pub async fn start_in(dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_postgres-mcp"));
+        let mut command = server_command(env!("CARGO_BIN_EXE_postgres-mcp"), dir);
         for var in DATABASE_ENV {
             command.env_remove(var);
         }
-        command
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .envs(env.iter().copied())
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("spawn postgres-mcp");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (address_tx, address_rx) = tokio::sync::oneshot::channel();
-        let sink = logs.clone();
-        tokio::spawn(async move {
-            let mut address_tx = Some(address_tx);
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(event) = serde_json::from_str::<Value>(&line)
-                    && event["event_type"] == "service.ready"
-                    && let Some(address) = event["data"]["address"].as_str()
-                    && let Some(tx) = address_tx.take()
-                {
-                    let _ = tx.send(address.to_string());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let address = tokio::time::timeout(TIMEOUT, address_rx)
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the server did not start; stderr:\n{}",
-                    logs.lock().unwrap().join("\n")
-                )
-            })
-            .expect("the server exited before serving");
-        ServerProcess {
-            child,
-            logs,
-            base: format!("http://{address}"),
-        }
-    }
-
-    /// `GET /health` as JSON.
-    pub async fn health(&self) -> Value {
-        reqwest::get(format!("{}/health", self.base))
-            .await
-            .expect("GET /health")
-            .json()
-            .await
-            .expect("health is JSON")
+        command.envs(env.iter().copied());
+        ServerProcess(HttpProcess::spawn(command).await)
     }
 
     /// Polls `/health` until `database_connected` is `connected` (bounded by [`TIMEOUT`]).
     pub async fn wait_connected(&self, connected: bool) -> Value {
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        loop {
-            let health = self.health().await;
-            if health["database_connected"] == connected {
-                return health;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "database_connected never became {connected}: {health}; stderr:\n{}",
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Connects an rmcp client over streamable HTTP.
-    pub async fn client(&self) -> McpClient {
-        let transport = StreamableHttpClientTransport::from_uri(format!("{}/mcp", self.base));
-        tokio::time::timeout(TIMEOUT, ().serve(transport))
-            .await
-            .expect("initialize timed out")
-            .expect("initialize")
+        self.wait_health(
+            &format!("database_connected: {connected}"),
+            TIMEOUT,
+            |health| health["database_connected"] == connected,
+        )
+        .await
     }
 
     /// Everything the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
-    }
-
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("poll the child").is_none()
+        self.logs.dump()
     }
 }
 
 /// Calls `execute_sql` and returns the result (an `isError` result is returned, not a panic).
 pub async fn execute_sql(client: &McpClient, sql: &str) -> CallToolResult {
-    let mut arguments = serde_json::Map::new();
-    arguments.insert("sql_query".into(), sql.into());
-    tokio::time::timeout(
-        TIMEOUT,
-        client.call_tool(CallToolRequestParams::new("execute_sql").with_arguments(arguments)),
-    )
-    .await
-    .expect("tools/call timed out")
-    .expect("tools/call answered")
-}
-
-/// The text of a tool result's first content block.
-pub fn text_of(result: &CallToolResult) -> String {
-    result
-        .content
-        .first()
-        .and_then(|c| c.as_text())
-        .map(|t| t.text.clone())
-        .unwrap_or_default()
-}
-
-/// Reads a resource and parses its text as JSON.
-pub async fn read_json(client: &McpClient, uri: &str) -> Result<Value, rmcp::ServiceError> {
-    let result = tokio::time::timeout(
-        TIMEOUT,
-        client.read_resource(ReadResourceRequestParams::new(uri)),
-    )
-    .await
-    .expect("resources/read timed out")?;
-    match result.contents.first() {
-        Some(ResourceContents::TextResourceContents { text, .. }) => {
-            Ok(serde_json::from_str(text).expect("the resource is JSON"))
-        }
-        other => panic!("expected text contents, got {other:?}"),
-    }
+    call_tool(client, "execute_sql", json!({ "sql_query": sql })).await
 }

@@ -1,0 +1,212 @@
+//! The workspace's server binaries: built once per test process, run with a clean environment in a
+//! scratch directory.
+
+use std::{
+    ffi::OsStr,
+    path::{Path, PathBuf},
+    process::{ExitStatus, Stdio},
+    sync::OnceLock,
+};
+
+use tokio::process::Command;
+
+use crate::TIMEOUT;
+
+/// The workspace binaries the root tests spawn, with the package that builds each. A package's own
+/// binary comes from `env!("CARGO_BIN_EXE_<name>")` instead (see [`server_command`]).
+const BINARIES: &[(&str, &str)] = &[
+    ("my-service", "my-service"),
+    ("fixture-server", "fixture-server"),
+    ("platform-fixture", "platform-fixture"),
+];
+
+/// The path of a workspace binary (one of `my-service`, `fixture-server`, `platform-fixture`).
+///
+/// The binaries belong to other packages, so `CARGO_BIN_EXE_*` does not name them, and a plain
+/// `cargo test -p cm-mcp` does not rebuild them. The first call in a test process therefore runs
+/// `cargo build` for them into the target directory this test executable lives in (a no-op when they
+/// are fresh), so a test never runs a stale binary.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let profile_dir = BUILT
+        .get_or_init(build_binaries)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} was not built; run `cargo build -p {name}`",
+        path.display()
+    );
+    path
+}
+
+/// The directory of the running test executable's profile (`<target>/debug`): the test executable
+/// is `<target>/<profile>/deps/<name>-<hash>`.
+fn profile_dir() -> Result<PathBuf, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot locate the test executable: {e}"))?;
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("unexpected test executable path {}", exe.display()))
+}
+
+/// Builds every binary of [`BINARIES`]; returns the directory they are in (`target/debug`).
+fn build_binaries() -> Result<PathBuf, String> {
+    let profile_dir = profile_dir()?;
+    let target_dir = profile_dir
+        .parent()
+        .ok_or_else(|| format!("unexpected profile directory {}", profile_dir.display()))?;
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("debug");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(&cargo);
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--target-dir"])
+        .arg(target_dir);
+    match profile {
+        "debug" => {}
+        "release" => {
+            command.arg("--release");
+        }
+        other => {
+            command.args(["--profile", other]);
+        }
+    }
+    for (bin, package) in BINARIES {
+        command.args(["-p", package, "--bin", bin]);
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", cargo.to_string_lossy()))?;
+    let all_present = BINARIES.iter().all(|(bin, _)| {
+        profile_dir
+            .join(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
+            .is_file()
+    });
+    if !status.success() {
+        if all_present {
+            // e.g. offline without a cached dependency: the existing binaries are the best we have.
+            eprintln!(
+                "warning: `cargo build` of the test binaries failed ({status}); using the existing ones"
+            );
+        } else {
+            return Err(format!(
+                "`cargo build` of the test binaries failed ({status}); build them with `cargo build --workspace`"
+            ));
+        }
+    }
+    Ok(profile_dir)
+}
+
+/// Environment variables that change how a server starts; removed from every spawned server so
+/// that the developer's shell cannot change a test's outcome.
+const SERVER_ENV: &[&str] = &[
+    "FastMCP_TRANSPORT",
+    "MCP_HOST",
+    "MCP_PORT",
+    "MCP_STATELESS",
+    "MCP_ALLOWED_HOSTS",
+    "MCP_ALLOWED_ORIGINS",
+    "MCP_SHUTDOWN_GRACE",
+    "LOG_LEVEL",
+    "RUST_LOG",
+    "DEBUG",
+    "SERVICE_NAME",
+    "CONFIDENTIAL_MIND_LOCAL_CONFIG",
+    "MANAGER_URL",
+    "REALTIME_URL",
+];
+
+/// The variables of [`SERVER_ENV`], plus the test servers' own settings and connectors
+/// (`MYSERVICE_*`, `FIXTURE_*`) when the developer's environment has any.
+pub(crate) fn server_env() -> Vec<String> {
+    let own = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("MYSERVICE_") || k.starts_with("FIXTURE_"));
+    SERVER_ENV
+        .iter()
+        .map(|v| v.to_string())
+        .chain(own)
+        .collect()
+}
+
+/// The shared scratch directory of this target directory (`<target>/tmp`, what Cargo calls
+/// `CARGO_TARGET_TMPDIR`): servers run there so that no `.env` file of the developer is loaded.
+pub fn target_tmpdir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let profile_dir = profile_dir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = profile_dir
+            .parent()
+            .expect("the profile directory is inside the target directory")
+            .join("tmp");
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        dir
+    })
+    .clone()
+}
+
+/// A scratch working directory of its own, for a test that writes a `.env` file there.
+pub fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("cm-platform-")
+        .tempdir_in(target_tmpdir())
+        .expect("create a scratch directory")
+}
+
+/// A command for a workspace binary with a clean server environment, run in the shared scratch
+/// directory (so that no `.env` file of the developer is loaded).
+pub fn command(name: &str) -> Command {
+    command_in(name, &target_tmpdir())
+}
+
+/// [`command`], run in `dir`.
+pub fn command_in(name: &str, dir: &Path) -> Command {
+    server_command(binary(name), dir)
+}
+
+/// A command for the server binary at `program` (e.g. `env!("CARGO_BIN_EXE_postgres-mcp")`) with a
+/// clean server environment, run in `dir`: stdin and stdout null, stderr piped, killed when dropped.
+pub fn server_command(program: impl AsRef<OsStr>, dir: &Path) -> Command {
+    let mut command = Command::new(program);
+    for var in server_env() {
+        command.env_remove(var);
+    }
+    command
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs a workspace binary to completion (bounded by [`TIMEOUT`]) and returns its output.
+pub async fn run_to_end(mut command: Command) -> std::process::Output {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = command.spawn().expect("spawn the server binary");
+    tokio::time::timeout(TIMEOUT, child.wait_with_output())
+        .await
+        .expect("the process did not exit in time")
+        .expect("wait for the process")
+}
+
+/// Runs `name` in `dir` with `env` as an HTTP server on an ephemeral port until it exits (bounded);
+/// returns its exit status and stderr. For servers that are expected to refuse to start.
+pub async fn run_to_end_in(name: &str, dir: &Path, env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let mut command = command_in(name, dir);
+    command
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .envs(env.iter().copied());
+    let output = run_to_end(command).await;
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
