@@ -29,7 +29,7 @@ pub use context::{
 pub use error::{ErrorKind, ToolError};
 pub use extract::{Arguments, FromCall, JsonObject};
 pub use output::{
-    Audio, Embedded, Image, IntoPromptResult, IntoResourceBody, IntoToolContent, Json,
+    Audio, Embedded, Image, IntoPromptResult, IntoResourceBody, IntoToolContent, Json, ResourceBody,
 };
 pub use platform::{
     ApiKeyFormatError, Connection, ConnectionState, Connections, Connector, ConnectorId,
