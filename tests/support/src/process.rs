@@ -63,7 +63,11 @@ impl HttpProcess {
             child,
             logs,
             base: format!("http://{address}"),
-            http: reqwest::Client::new(),
+            // Each request bounded: a server that accepts but never answers fails the test.
+            http: reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .build()
+                .expect("build an HTTP client"),
         };
         server.wait_healthy().await;
         server
@@ -104,7 +108,7 @@ impl HttpProcess {
             .get(format!("{}/health", self.base))
             .send()
             .await
-            .expect("GET /health");
+            .unwrap_or_else(|e| panic!("GET /health: {e}; stderr:\n{}", self.logs.dump()));
         assert_eq!(response.status(), 200);
         response.json().await.expect("health is JSON")
     }
@@ -154,6 +158,16 @@ impl HttpProcess {
         let status = self.wait_exit().await;
         self.logs.wait_closed().await;
         status
+    }
+
+    /// [`Self::terminate`], and the exit must be a success (the stderr is in the failure).
+    pub async fn terminate_cleanly(&mut self) {
+        let status = self.terminate().await;
+        assert!(
+            status.success(),
+            "the server exited with {status} on SIGTERM; stderr:\n{}",
+            self.logs.dump()
+        );
     }
 }
 
