@@ -192,12 +192,23 @@ pub fn server_command(program: impl AsRef<OsStr>, dir: &Path) -> Command {
 
 /// Runs a workspace binary to completion (bounded by [`TIMEOUT`]) and returns its output.
 pub async fn run_to_end(mut command: Command) -> std::process::Output {
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = command.spawn().expect("spawn the server binary");
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let program = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {program}: {e}"));
+    // On a timeout the child is dropped, and killed.
     tokio::time::timeout(TIMEOUT, child.wait_with_output())
         .await
-        .expect("the process did not exit in time")
-        .expect("wait for the process")
+        .unwrap_or_else(|_| panic!("{program} did not exit within {TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("wait for {program}: {e}"))
 }
 
 /// Runs `name` in `dir` with `env` as an HTTP server on an ephemeral port until it exits (bounded);

@@ -280,9 +280,16 @@ pub async fn connect_owned_stdio<H: ClientHandler>(
     let stdout = child.stdout.take().expect("stdout is piped");
     let stdin = child.stdin.take().expect("stdin is piped");
     let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
-    let client = tokio::time::timeout(TIMEOUT, handler.serve((stdout, stdin)))
-        .await
-        .expect("initialize in time")
-        .expect("initialize");
+    let client = match tokio::time::timeout(TIMEOUT, handler.serve((stdout, stdin))).await {
+        Ok(Ok(client)) => client,
+        Ok(Err(error)) => panic!(
+            "initialize over stdio failed: {error}; stderr:\n{}",
+            logs.dump()
+        ),
+        Err(_) => panic!(
+            "initialize over stdio did not finish within {TIMEOUT:?}; stderr:\n{}",
+            logs.dump()
+        ),
+    };
     (OwnedStdioServer { child, logs }, client)
 }
