@@ -86,7 +86,7 @@ fn summary(skipped: &BTreeMap<String, (String, Vec<String>)>) -> String {
         let count = tests.len();
         let noun = if count == 1 { "test" } else { "tests" };
         text.push_str(&format!(
-            "\nSKIPPED {count} {noun} (shown as ok above, but they checked nothing): {service} is not available: {reason}\n  skipped: {}\n  Start {service}, or set CI=true to make a missing service a failure.\n",
+            "\nSKIPPED {count} {noun} (reported ok above, without running what they check): {service} is not available: {reason}\n  skipped: {}\n  Make {service} available, or set CI=true to turn a missing service into a failure.\n",
             tests.join(", ")
         ));
     }
@@ -122,7 +122,7 @@ mod tests {
         )]);
         let text = summary(&skipped);
         assert!(
-            text.contains("SKIPPED 2 tests (shown as ok above, but they checked nothing): PostgreSQL is not available: connection refused"),
+            text.contains("SKIPPED 2 tests (reported ok above, without running what they check): PostgreSQL is not available: connection refused"),
             "{text}"
         );
         assert!(text.contains("skipped: a, b"), "{text}");
@@ -171,7 +171,7 @@ mod tests {
             "the skip is not shown; stderr:\n{stderr}"
         );
         assert!(
-            stderr.contains("SKIPPED 1 test (shown as ok above, but they checked nothing): A service is not available: connection refused\n  skipped: skipping_probe"),
+            stderr.contains("SKIPPED 1 test (reported ok above, without running what they check): A service is not available: connection refused\n  skipped: skipping_probe"),
             "no closing summary; stderr:\n{stderr}"
         );
     }
