@@ -5,7 +5,8 @@
 //! test` must still show that it did: libtest hides what a passing test prints with `println!` or
 //! `eprintln!`, so [`service_missing`] writes straight to the process's stderr (which libtest does
 //! not capture) a line per skipped test, and the test binary closes with a summary after libtest's
-//! own `test result:` line: how many of its tests were skipped, which, and why.
+//! own `test result:` line: how many of its tests were skipped, which, and why. (`cargo nextest`
+//! hides a passing test's output, this included, unless run with `--success-output immediate`.)
 
 use std::{
     collections::BTreeMap,
