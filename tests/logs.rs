@@ -4,8 +4,8 @@
 
 use cm_mcp::rmcp::model::{CallToolRequestParams, RequestMetaObject};
 use cm_test_support::{
-    HttpProcess, Logs, args, assert_hex, assert_platform_timestamp, connect_http, connect_stdio,
-    keys_in_order, text_of,
+    HttpProcess, Logs, args, assert_hex, assert_platform_timestamp, call_tool_with, connect_http,
+    connect_stdio, keys_in_order, text_of, within,
 };
 use serde_json::{Value, json};
 
@@ -118,7 +118,7 @@ async fn http_call_events_continue_the_callers_trace() {
     .await;
     let params = CallToolRequestParams::new("my_tool")
         .with_arguments(args(json!({"input_param": "hello logs"})));
-    let result = client.call_tool(params).await.unwrap();
+    let result = call_tool_with(&client, params).await;
     assert_eq!(text_of(&result), "Processed: hello logs");
 
     let ((_, start), (complete_line, complete)) =
@@ -159,7 +159,7 @@ async fn http_call_events_continue_the_callers_trace() {
     // A second call gets a new span in the same trace.
     let params =
         CallToolRequestParams::new("my_tool").with_arguments(args(json!({"input_param": "again"})));
-    client.call_tool(params).await.unwrap();
+    call_tool_with(&client, params).await;
     let (_, second) = server
         .logs
         .wait_for("the second call's start event", |v| {
@@ -171,8 +171,8 @@ async fn http_call_events_continue_the_callers_trace() {
     assert_ne!(second["span_id"], span);
 
     // The API key itself appears nowhere, even after a full shutdown flushed every line.
-    client.cancel().await.unwrap();
-    assert!(server.terminate().await.success());
+    within("closing the client", client.cancel()).await.unwrap();
+    server.terminate_cleanly().await;
     let all = server.logs.dump();
     assert!(all.contains("service.shutdown.complete"), "{all}");
     assert!(!all.contains(API_KEY), "the API key was logged:\n{all}");
@@ -212,14 +212,14 @@ async fn lifecycle_events_without_a_trace_have_no_trace_fields() {
     let init = position("service.init.complete").expect("a service.init.complete event");
     assert_eq!(events[init]["data"]["startup_hook"], false);
     assert!(Some(init) < position("service.ready"), "{events:?}");
-    assert!(server.terminate().await.success());
+    server.terminate_cleanly().await;
 }
 
 #[tokio::test]
 async fn stdio_call_events_continue_the_meta_traceparent() {
     let server = connect_stdio("my-service", &["--stdio"], &[]).await;
     let params = traced_call("my_tool", json!({"input_param": "over stdio"}), TRACE_ID);
-    let result = server.client.call_tool(params).await.unwrap();
+    let result = call_tool_with(&server.client, params).await;
     assert_eq!(text_of(&result), "Processed: over stdio");
 
     let ((_, start), (_, complete)) = expect_tool_events(&server.logs, "my_tool", TRACE_ID).await;
@@ -233,7 +233,7 @@ async fn stdio_call_events_continue_the_meta_traceparent() {
     // Without a traceparent, every call starts a trace of its own.
     let params = CallToolRequestParams::new("my_tool")
         .with_arguments(args(json!({"input_param": "untraced"})));
-    server.client.call_tool(params).await.unwrap();
+    call_tool_with(&server.client, params).await;
     let (_, untraced) = server
         .logs
         .wait_for("the untraced call's start event", |v| {
@@ -245,7 +245,9 @@ async fn stdio_call_events_continue_the_meta_traceparent() {
     assert_ne!(untraced["trace_id"], TRACE_ID);
     assert_eq!(untraced["parent_span_id"], Value::Null);
 
-    server.client.cancel().await.unwrap();
+    within("closing the client", server.client.cancel())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -253,7 +255,7 @@ async fn invalid_arguments_log_a_validation_error() {
     let server = connect_stdio("my-service", &["--stdio"], &[]).await;
     let trace = "11111111111111111111111111111111";
     let params = traced_call("my_tool", json!({"input": "typo"}), trace);
-    let result = server.client.call_tool(params).await.unwrap();
+    let result = call_tool_with(&server.client, params).await;
     assert_eq!(result.is_error, Some(true));
     assert_eq!(
         text_of(&result),
@@ -265,7 +267,9 @@ async fn invalid_arguments_log_a_validation_error() {
     assert_eq!(event["error_type"], "ValidationError");
     assert_eq!(event["error"], "missing required argument `input_param`");
     assert_eq!(event["data"], json!({"tool_name": "my_tool"}));
-    server.client.cancel().await.unwrap();
+    within("closing the client", server.client.cancel())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -273,7 +277,7 @@ async fn a_failing_tool_logs_an_error_event_with_its_type() {
     let server = connect_stdio("fixture-server", &["--stdio"], &[]).await;
     let trace = "22222222222222222222222222222222";
     let params = traced_call("parse_number", json!({"text": "twelve"}), trace);
-    let result = server.client.call_tool(params).await.unwrap();
+    let result = call_tool_with(&server.client, params).await;
     assert_eq!(result.is_error, Some(true));
     assert_eq!(text_of(&result), "invalid digit found in string");
 
@@ -283,7 +287,9 @@ async fn a_failing_tool_logs_an_error_event_with_its_type() {
     assert_eq!(event["error"], "invalid digit found in string");
     assert_eq!(event["error_type"], "ParseIntError");
     assert_eq!(event["event"], "Tool execution failed");
-    server.client.cancel().await.unwrap();
+    within("closing the client", server.client.cancel())
+        .await
+        .unwrap();
 }
 
 const TOKEN: &str = "tok-3c1f0a9e-never-log-me";
@@ -293,7 +299,7 @@ async fn store_token_and_collect_logs(extra_args: &[&str]) -> String {
     let client = connect_http(&server.mcp_url(), &[], None).await;
     let params = CallToolRequestParams::new("store_token")
         .with_arguments(args(json!({"label": "billing", "token": TOKEN})));
-    let result = client.call_tool(params).await.unwrap();
+    let result = call_tool_with(&client, params).await;
     assert_eq!(
         text_of(&result),
         format!("stored a {}-character token for billing", TOKEN.len())
@@ -305,8 +311,8 @@ async fn store_token_and_collect_logs(extra_args: &[&str]) -> String {
     let preview: Value =
         serde_json::from_str(start["data"]["input_preview"].as_str().unwrap()).unwrap();
     assert_eq!(preview, json!({"label": "billing", "token": "***"}));
-    client.cancel().await.unwrap();
-    assert!(server.terminate().await.success());
+    within("closing the client", client.cancel()).await.unwrap();
+    server.terminate_cleanly().await;
     server.logs.dump()
 }
 

@@ -16,7 +16,9 @@ use cm_mcp::rmcp::{
     },
     service::NotificationContext,
 };
-use cm_test_support::{TIMEOUT, args, connect_stdio, text_contents, text_of};
+use cm_test_support::{
+    TIMEOUT, args, call_tool_with, connect_stdio, text_contents, text_of, within,
+};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -32,24 +34,24 @@ async fn my_service_serves_its_tool_and_resource_over_stdio() {
         Some("Use my_tool to process text; read my-service://info for the service's status.")
     );
 
-    let tools = client.list_all_tools().await.unwrap();
+    let tools = within("tools/list", client.list_all_tools()).await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     assert_eq!(names, ["my_tool"]);
 
-    let result = client
-        .call_tool(
-            CallToolRequestParams::new("my_tool")
-                .with_arguments(args(json!({"input_param": "hi"}))),
-        )
-        .await
-        .unwrap();
+    let result = call_tool_with(
+        client,
+        CallToolRequestParams::new("my_tool").with_arguments(args(json!({"input_param": "hi"}))),
+    )
+    .await;
     assert_eq!(result.is_error, Some(false));
     assert_eq!(text_of(&result), "Processed: hi");
 
-    let read = client
-        .read_resource(ReadResourceRequestParams::new("my-service://info"))
-        .await
-        .unwrap();
+    let read = within(
+        "resources/read my-service://info",
+        client.read_resource(ReadResourceRequestParams::new("my-service://info")),
+    )
+    .await
+    .unwrap();
     let (uri, mime_type, text) = text_contents(&read.contents);
     assert_eq!(uri, "my-service://info");
     assert_eq!(mime_type, Some("application/json"));
@@ -71,7 +73,9 @@ async fn my_service_serves_its_tool_and_resource_over_stdio() {
 
     // stdout carries only the protocol: the logs are on stderr.
     server.logs.wait_for_event("tool.execution.complete").await;
-    server.client.cancel().await.unwrap();
+    within("closing the client", server.client.cancel())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -79,7 +83,12 @@ async fn templates_and_prompts_over_stdio() {
     let server = connect_stdio("fixture-server", &["--stdio"], &[]).await;
     let client = &server.client;
 
-    let templates = client.list_all_resource_templates().await.unwrap();
+    let templates = within(
+        "resources/templates/list",
+        client.list_all_resource_templates(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         serde_json::to_value(&templates).unwrap(),
         json!([{
@@ -89,16 +98,20 @@ async fn templates_and_prompts_over_stdio() {
             "mimeType": "text/plain",
         }])
     );
-    let read = client
-        .read_resource(ReadResourceRequestParams::new("fixture://items/42"))
-        .await
-        .unwrap();
+    let read = within(
+        "resources/read fixture://items/42",
+        client.read_resource(ReadResourceRequestParams::new("fixture://items/42")),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         text_contents(&read.contents),
         ("fixture://items/42", Some("text/plain"), "item 42")
     );
 
-    let prompts = client.list_all_prompts().await.unwrap();
+    let prompts = within("prompts/list", client.list_all_prompts())
+        .await
+        .unwrap();
     assert_eq!(
         serde_json::to_value(&prompts).unwrap(),
         json!([{
@@ -110,13 +123,15 @@ async fn templates_and_prompts_over_stdio() {
             "arguments": [{"name": "topic", "description": "What to summarize.", "required": true}],
         }])
     );
-    let prompt = client
-        .get_prompt(
+    let prompt = within(
+        "prompts/get summarize",
+        client.get_prompt(
             GetPromptRequestParams::new("summarize")
                 .with_arguments(args(json!({"topic": "tides"}))),
-        )
-        .await
-        .unwrap();
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(prompt.messages.len(), 1);
     assert_eq!(
         prompt.messages[0]
@@ -125,7 +140,9 @@ async fn templates_and_prompts_over_stdio() {
             .map(|t| t.text.as_str()),
         Some("Summarize tides in one paragraph.")
     );
-    server.client.cancel().await.unwrap();
+    within("closing the client", server.client.cancel())
+        .await
+        .unwrap();
 }
 
 /// A client that records the log messages (`notifications/message`) servers send it.
@@ -146,50 +163,73 @@ impl ClientHandler for RecordingClient {
     }
 }
 
+impl RecordingClient {
+    /// Waits (bounded by [`TIMEOUT`]) until `count` messages have arrived; returns them all.
+    async fn wait_for_messages(&self, count: usize) -> Vec<LoggingMessageNotificationParam> {
+        let waited = tokio::time::timeout(TIMEOUT, async {
+            loop {
+                let arrived = self.arrived.notified();
+                let messages = self.messages.lock().unwrap().clone();
+                if messages.len() >= count {
+                    return messages;
+                }
+                arrived.await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| {
+            panic!(
+                "{count} log messages did not reach the client within {TIMEOUT:?}; got {:?}",
+                self.messages.lock().unwrap()
+            )
+        })
+    }
+}
+
 #[tokio::test]
 async fn tools_log_to_the_client() {
     let handler = RecordingClient::default();
     let (mut server, client) =
         cm_test_support::connect_owned_stdio("my-service", &["--stdio"], handler.clone()).await;
-    client
-        .call_tool(
-            CallToolRequestParams::new("my_tool")
-                .with_arguments(args(json!({"input_param": "héllo"}))),
-        )
-        .await
-        .unwrap();
-    let expected = "Processing input of 5 characters";
-    tokio::time::timeout(TIMEOUT, async {
-        loop {
-            let arrived = handler.arrived.notified();
-            if !handler.messages.lock().unwrap().is_empty() {
-                break;
-            }
-            arrived.await;
-        }
-    })
-    .await
-    .expect("a log message reaches the client");
-    let messages = handler.messages.lock().unwrap().clone();
-    assert_eq!(messages.len(), 1, "{messages:?}");
-    assert_eq!(messages[0].level, LoggingLevel::Info);
-    assert_eq!(messages[0].data, json!(expected));
+    let call = |input: &str| {
+        CallToolRequestParams::new("my_tool").with_arguments(args(json!({"input_param": input})))
+    };
+    call_tool_with(&client, call("héllo")).await;
+    // A second call, whose message is sent after the first call's answer: once it has arrived,
+    // every message of the first call has too, so "exactly one" is a count of all of them.
+    call_tool_with(&client, call("hi")).await;
+    let messages = handler.wait_for_messages(2).await;
+    let texts: Vec<&Value> = messages.iter().map(|m| &m.data).collect();
+    assert_eq!(
+        texts,
+        [
+            &json!("Processing input of 5 characters"),
+            &json!("Processing input of 2 characters")
+        ],
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().all(|m| m.level == LoggingLevel::Info),
+        "{messages:?}"
+    );
 
-    client.cancel().await.unwrap();
-    let _ = server.child.wait().await;
+    // Dropping the client's transport closes the server's stdin: it must exit cleanly.
+    within("closing the client", client.cancel()).await.unwrap();
+    server.wait_clean_exit().await;
 }
 
 #[tokio::test]
 async fn closing_stdin_shuts_the_server_down_cleanly() {
     let (mut server, client) =
         cm_test_support::connect_owned_stdio("fixture-server", &["--stdio"], ()).await;
-    let result = client
-        .call_tool(CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1}))))
-        .await
-        .unwrap();
+    let result = call_tool_with(
+        &client,
+        CallToolRequestParams::new("sleep_ms").with_arguments(args(json!({"ms": 1}))),
+    )
+    .await;
     assert_eq!(text_of(&result), "slept 1 ms");
     // Dropping the client's transport closes the server's stdin.
-    client.cancel().await.unwrap();
+    within("closing the client", client.cancel()).await.unwrap();
 
     server.wait_clean_exit().await;
     let order: Vec<String> = server

@@ -54,7 +54,15 @@ fn profile_dir() -> Result<PathBuf, String> {
 
 /// Builds every binary of [`BINARIES`]; returns the directory they are in (`target/debug`).
 fn build_binaries() -> Result<PathBuf, String> {
-    let profile_dir = profile_dir()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    build_binaries_with(&cargo, &profile_dir()?)
+}
+
+/// Runs `cargo build` (the program `cargo`) for every binary of [`BINARIES`] into the target
+/// directory of `profile_dir`. A failed build is an error with the build's own output, even when
+/// older binaries are there: a test must not pass or fail against code that is not the code under
+/// test.
+fn build_binaries_with(cargo: &OsStr, profile_dir: &Path) -> Result<PathBuf, String> {
     let target_dir = profile_dir
         .parent()
         .ok_or_else(|| format!("unexpected profile directory {}", profile_dir.display()))?;
@@ -62,8 +70,7 @@ fn build_binaries() -> Result<PathBuf, String> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("debug");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = std::process::Command::new(&cargo);
+    let mut command = std::process::Command::new(cargo);
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["build", "--quiet", "--target-dir"])
@@ -80,27 +87,23 @@ fn build_binaries() -> Result<PathBuf, String> {
     for (bin, package) in BINARIES {
         command.args(["-p", package, "--bin", bin]);
     }
-    let status = command
-        .status()
+    let output = command
+        .output()
         .map_err(|e| format!("cannot run {}: {e}", cargo.to_string_lossy()))?;
-    let all_present = BINARIES.iter().all(|(bin, _)| {
-        profile_dir
-            .join(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
-            .is_file()
-    });
-    if !status.success() {
-        if all_present {
-            // e.g. offline without a cached dependency: the existing binaries are the best we have.
-            eprintln!(
-                "warning: `cargo build` of the test binaries failed ({status}); using the existing ones"
-            );
-        } else {
-            return Err(format!(
-                "`cargo build` of the test binaries failed ({status}); build them with `cargo build --workspace`"
-            ));
-        }
+    if !output.status.success() {
+        return Err(format!(
+            "`cargo build` of the test binaries ({}) failed ({}); the tests do not run against older binaries. Its output:\n{}{}",
+            BINARIES
+                .iter()
+                .map(|(bin, _)| *bin)
+                .collect::<Vec<_>>()
+                .join(", "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        ));
     }
-    Ok(profile_dir)
+    Ok(profile_dir.to_path_buf())
 }
 
 /// Environment variables that change how a server starts; removed from every spawned server so
@@ -189,12 +192,23 @@ pub fn server_command(program: impl AsRef<OsStr>, dir: &Path) -> Command {
 
 /// Runs a workspace binary to completion (bounded by [`TIMEOUT`]) and returns its output.
 pub async fn run_to_end(mut command: Command) -> std::process::Output {
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = command.spawn().expect("spawn the server binary");
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let program = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {program}: {e}"));
+    // On a timeout the child is dropped, and killed.
     tokio::time::timeout(TIMEOUT, child.wait_with_output())
         .await
-        .expect("the process did not exit in time")
-        .expect("wait for the process")
+        .unwrap_or_else(|_| panic!("{program} did not exit within {TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("wait for {program}: {e}"))
 }
 
 /// Runs `name` in `dir` with `env` as an HTTP server on an ephemeral port until it exits (bounded);
@@ -209,4 +223,41 @@ pub async fn run_to_end_in(name: &str, dir: &Path, env: &[(&str, &str)]) -> (Exi
         output.status,
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_build_fails_even_when_older_binaries_are_there() {
+        let target = tempfile::tempdir().unwrap();
+        let profile_dir = target.path().join("debug");
+        std::fs::create_dir_all(&profile_dir).unwrap();
+        for (bin, _) in BINARIES {
+            std::fs::write(
+                profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX)),
+                "an old build",
+            )
+            .unwrap();
+        }
+        // `sh build --quiet ...` fails as a build does: an error on stderr, a failed status. (A
+        // script written here could not be run safely: a child spawned meanwhile by another test
+        // may hold it open for writing, and exec fails with "text file busy".)
+        let error = build_binaries_with(OsStr::new("sh"), &profile_dir)
+            .expect_err("a failed build must not fall back to the older binaries");
+        assert!(error.contains("failed (exit status: "), "{error}");
+        assert!(
+            error.contains("build: No such file"),
+            "the build's error is not in the message: {error}"
+        );
+    }
+
+    #[test]
+    fn a_successful_build_gives_the_profile_directory() {
+        let target = tempfile::tempdir().unwrap();
+        let profile_dir = target.path().join("debug");
+        let built = build_binaries_with(OsStr::new("true"), &profile_dir).unwrap();
+        assert_eq!(built, profile_dir);
+    }
 }

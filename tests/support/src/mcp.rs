@@ -49,6 +49,19 @@ pub async fn call_tool(client: &Peer<RoleClient>, tool: &str, arguments: Value) 
         .unwrap_or_else(|e| panic!("tools/call {tool} failed: {e}"))
 }
 
+/// Sends `params` (e.g. with a `_meta`) as a `tools/call` (bounded by [`TIMEOUT`]); fails unless a
+/// result comes back.
+pub async fn call_tool_with(
+    client: &Peer<RoleClient>,
+    params: CallToolRequestParams,
+) -> CallToolResult {
+    let tool = params.name.clone();
+    tokio::time::timeout(TIMEOUT, client.call_tool(params))
+        .await
+        .unwrap_or_else(|_| panic!("tools/call {tool} did not answer within {TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("tools/call {tool} failed: {e}"))
+}
+
 /// Calls `tool` with `arguments`; returns (is_error, text).
 pub async fn call(client: &Peer<RoleClient>, tool: &str, arguments: Value) -> (bool, String) {
     let result = call_tool(client, tool, arguments).await;

@@ -63,7 +63,11 @@ impl HttpProcess {
             child,
             logs,
             base: format!("http://{address}"),
-            http: reqwest::Client::new(),
+            // Each request bounded: a server that accepts but never answers fails the test.
+            http: reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .build()
+                .expect("build an HTTP client"),
         };
         server.wait_healthy().await;
         server
@@ -104,7 +108,7 @@ impl HttpProcess {
             .get(format!("{}/health", self.base))
             .send()
             .await
-            .expect("GET /health");
+            .unwrap_or_else(|e| panic!("GET /health: {e}; stderr:\n{}", self.logs.dump()));
         assert_eq!(response.status(), 200);
         response.json().await.expect("health is JSON")
     }
@@ -154,6 +158,16 @@ impl HttpProcess {
         let status = self.wait_exit().await;
         self.logs.wait_closed().await;
         status
+    }
+
+    /// [`Self::terminate`], and the exit must be a success (the stderr is in the failure).
+    pub async fn terminate_cleanly(&mut self) {
+        let status = self.terminate().await;
+        assert!(
+            status.success(),
+            "the server exited with {status} on SIGTERM; stderr:\n{}",
+            self.logs.dump()
+        );
     }
 }
 
@@ -266,9 +280,16 @@ pub async fn connect_owned_stdio<H: ClientHandler>(
     let stdout = child.stdout.take().expect("stdout is piped");
     let stdin = child.stdin.take().expect("stdin is piped");
     let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
-    let client = tokio::time::timeout(TIMEOUT, handler.serve((stdout, stdin)))
-        .await
-        .expect("initialize in time")
-        .expect("initialize");
+    let client = match tokio::time::timeout(TIMEOUT, handler.serve((stdout, stdin))).await {
+        Ok(Ok(client)) => client,
+        Ok(Err(error)) => panic!(
+            "initialize over stdio failed: {error}; stderr:\n{}",
+            logs.dump()
+        ),
+        Err(_) => panic!(
+            "initialize over stdio did not finish within {TIMEOUT:?}; stderr:\n{}",
+            logs.dump()
+        ),
+    };
     (OwnedStdioServer { child, logs }, client)
 }

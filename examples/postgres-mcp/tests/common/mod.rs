@@ -13,7 +13,8 @@ use std::{
 
 use cm_mcp::rmcp::model::CallToolResult;
 use cm_test_support::{
-    Client as McpClient, HttpProcess, TIMEOUT, call_tool, server_command, target_tmpdir,
+    Client as McpClient, HttpProcess, TIMEOUT, call_tool, server_command, service_missing,
+    target_tmpdir,
 };
 use serde_json::{Value, json};
 use tokio_postgres::{Client, NoTls};
@@ -31,19 +32,25 @@ pub async fn connect(dsn: &str) -> Result<Client, tokio_postgres::Error> {
     Ok(client)
 }
 
-/// The admin connection, or `None` (with the reason printed) when no PostgreSQL is reachable outside
-/// CI. Under `CI=true` an unreachable server fails the test.
+/// The admin connection, or `None` when no PostgreSQL is reachable: the test then returns early,
+/// and the skip shows in `cargo test`'s output (see `cm_test_support::service_missing`). Under CI
+/// (any truthy `CI`) an unreachable server fails the test instead.
 pub async fn admin_or_skip(test: &str) -> Option<Client> {
     match connect(ADMIN_DSN).await {
         Ok(client) => Some(client),
         Err(error) => {
-            let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-            assert!(
-                !ci,
-                "{test}: PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth) is required under CI=true, and it is not reachable: {error}"
-            );
-            eprintln!(
-                "SKIPPED {test}: no PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth): {error}. Start one (or set CI=true to make this a failure)."
+            // tokio-postgres's own message is only "error connecting to server": the why is in
+            // its sources.
+            let mut reason = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                reason = format!("{reason}: {cause}");
+                source = cause.source();
+            }
+            service_missing(
+                test,
+                "PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth)",
+                reason,
             );
             None
         }
@@ -58,6 +65,11 @@ pub struct TestDb {
     pub owner: Option<String>,
     /// The admin connection (superuser).
     pub admin: Client,
+    /// The extensions [`TestDb::create`] created.
+    pub extensions: Vec<String>,
+    /// The extensions asked of [`TestDb::create`] that this server does not have, so were not
+    /// created: a check that needs one is skipped through [`TestDb::has_extension`], visibly.
+    pub missing_extensions: Vec<String>,
 }
 
 static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -75,7 +87,7 @@ pub fn unique(prefix: &str) -> String {
 impl TestDb {
     /// Creates a database; with `owned`, also a LOGIN role (no superuser) that owns it and everything
     /// `fixture` creates (the fixture runs as that role). Extensions in `extensions` are created by
-    /// the superuser first, when the server has them.
+    /// the superuser first, when the server has them; the others are in `missing_extensions`.
     pub async fn create(admin: Client, owned: bool, extensions: &[&str], fixture: &str) -> TestDb {
         let name = unique("cm_pg_test");
         let owner = owned.then(|| format!("{name}_owner"));
@@ -93,7 +105,13 @@ impl TestDb {
             .batch_execute(&format!("CREATE DATABASE {name}{owner_clause}"))
             .await
             .expect("create the test database");
-        let db = TestDb { name, owner, admin };
+        let mut db = TestDb {
+            name,
+            owner,
+            admin,
+            extensions: Vec::new(),
+            missing_extensions: Vec::new(),
+        };
         let superuser = connect(&db.dsn_as("postgres"))
             .await
             .expect("connect as postgres");
@@ -117,6 +135,9 @@ impl TestDb {
                     .batch_execute(&format!("CREATE EXTENSION {extension}"))
                     .await
                     .expect("create the extension");
+                db.extensions.push(extension.to_string());
+            } else {
+                db.missing_extensions.push(extension.to_string());
             }
         }
         let user = db.owner.clone().unwrap_or_else(|| "postgres".into());
@@ -128,6 +149,25 @@ impl TestDb {
             .await
             .expect("load the fixture");
         db
+    }
+
+    /// Whether `extension` was created; when it was not, the checks of `what` (e.g.
+    /// "attack_corpus_changes_nothing: the dblink attacks") are reported skipped, or fail under CI
+    /// (see `cm_test_support::service_missing`), and the caller leaves them out.
+    pub fn has_extension(&self, what: &str, extension: &str) -> bool {
+        if self.extensions.iter().any(|e| e == extension) {
+            return true;
+        }
+        assert!(
+            self.missing_extensions.iter().any(|e| e == extension),
+            "{what}: the test database was not asked for the extension {extension}: add it to TestDb::create's list"
+        );
+        service_missing(
+            what,
+            &format!("the PostgreSQL extension {extension}"),
+            "the server at 127.0.0.1:5432 does not have it (e.g. install postgresql-contrib)",
+        );
+        false
     }
 
     /// A key=value DSN for `user` on this database.
