@@ -134,12 +134,14 @@ async fn limit_timeout_and_one_statement() {
     );
 }
 
-/// SQLite's words for a statement that names something missing or does not parse.
-const PREMISE_MISSING: &[&str] = &[
-    "no such table",
-    "no such column",
-    "no such function",
-    "syntax error",
+/// How the server stops an attack: SQLite reports the statement writes, it holds several
+/// statements, it returns no rows, or the authorizer denies it. An error for any other reason (a
+/// table that is not there, a typo) means the attack never reached its target and proves nothing.
+const STOPPED: &[&str] = &[
+    "this server is read-only",
+    "runs one SQL statement per call",
+    "this statement returns none",
+    "not authorized",
 ];
 
 #[tokio::test]
@@ -188,11 +190,9 @@ async fn attack_corpus_changes_nothing() {
             Ok(result) => panic!("`{sql}` ran: {result:?}"),
             Err(error) => error.to_string(),
         };
-        // An attack that names something missing, or that SQLite cannot parse, never reached its
-        // target: its failure would prove nothing.
         assert!(
-            PREMISE_MISSING.iter().all(|m| !error.contains(m)),
-            "`{sql}` never reached its target: {error}"
+            STOPPED.iter().any(|reason| error.contains(reason)),
+            "`{sql}` failed for another reason than the server stopping it: {error}"
         );
         assert!(
             fingerprint(&dir) == before,
