@@ -72,7 +72,13 @@ async fn demo_over_mcp() {
     let annotations = tool.annotations.as_ref().expect("annotations");
     assert_eq!(annotations.read_only_hint, Some(true));
     assert_eq!(annotations.destructive_hint, Some(false));
-    assert!(tool.output_schema.is_some());
+    let output = tool.output_schema.as_ref().expect("an output schema");
+    for field in ["rows", "columns", "row_count", "truncated", "duration_ms"] {
+        assert!(
+            output["properties"].get(field).is_some(),
+            "{field} in {output:?}"
+        );
+    }
     assert_eq!(tool.input_schema["required"], json!(["sql_query"]));
 
     let result = execute_sql(
@@ -114,10 +120,13 @@ async fn demo_over_mcp() {
     let table = read_json(&client, "postgres://tables/orders").await;
     assert_eq!(table["primary_key"], json!(["id"]));
     assert_eq!(table["estimated_row_count"], 24);
+    let error = try_read_json(&client, "postgres://tables/missing")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
-        try_read_json(&client, "postgres://tables/missing")
-            .await
-            .is_err()
+        error.contains("missing"),
+        "the error names the table: {error}"
     );
     client.cancel().await.unwrap();
 }
