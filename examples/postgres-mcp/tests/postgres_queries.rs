@@ -16,6 +16,9 @@ async fn open(dsn: &str, max_rows: usize, timeout: Duration) -> Database {
     let mut settings = Config::from_vars([("PG_DSN", dsn)]).expect("settings");
     settings.pg.max_rows = max_rows;
     settings.pg.query_timeout_ms = timeout.as_millis() as u64;
+    // Every round trip of a call is bounded by the shared TIMEOUT (the server's own command
+    // timeout): a hang fails the call with a message instead of stalling the test.
+    settings.pg.command_timeout_s = TIMEOUT.as_secs();
     let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).expect("resolve");
     let db = Database::open(settings, target);
     assert!(

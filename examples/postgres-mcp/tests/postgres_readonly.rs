@@ -368,6 +368,9 @@ async fn fingerprint(admin: &tokio_postgres::Client, db_name: &str) -> Vec<Strin
 fn settings_for(dsn: &str) -> Config {
     let mut settings = Config::from_vars([("PG_DSN", dsn)]).expect("settings");
     settings.pg.query_timeout_ms = 5000;
+    // Every round trip of a call is bounded by the shared TIMEOUT (the server's own command
+    // timeout): a hang fails the call with a message instead of stalling the test.
+    settings.pg.command_timeout_s = TIMEOUT.as_secs();
     settings
 }
 
