@@ -175,10 +175,10 @@ async fn postgres_over_mcp() {
         let table = read_json(&client, "postgres://tables/public.transfers").await;
         assert_eq!(table["foreign_keys"][0]["references_table"], "public.accounts");
 
-        // The server's completion log carries the platform's event names.
-        let logs = server.stderr();
-        assert!(logs.contains("\"event_type\":\"postgres.query.complete\""), "{logs}");
-        assert!(logs.contains("\"event_type\":\"postgres.query.error\""), "{logs}");
+        // The server's completion log carries the platform's event names (waited for: a line may
+        // be written after the answer is sent).
+        server.logs.wait_for_event("postgres.query.complete").await;
+        server.logs.wait_for_event("postgres.query.error").await;
         client.cancel().await.unwrap();
     })
     .await;
@@ -296,6 +296,10 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
             .as_str()
             .expect("database_error is a message");
         assert!(!error.is_empty() && !error.contains("hunter2"), "{health}");
+        // The failed attempt's log line (with the driver's error) is written by now: the check of
+        // the logs below covers it.
+        let (retry, _) = server.logs.wait_for_event("connection.retry").await;
+        assert!(retry.contains("\"error\":"), "{retry}");
         assert!(
             !server.stderr().contains("hunter2"),
             "the password reached the logs"
