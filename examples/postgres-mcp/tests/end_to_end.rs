@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/postgres.sql");
 
-/// How many calls are in flight when the backends are terminated: fewer than the pool's default size
-/// (5), so that each holds a connection of its own.
+/// How many calls are in flight when the backends are terminated: fewer than the pool's size (5),
+/// so that each holds a connection of its own.
 const IN_FLIGHT: i64 = 4;
 
 /// Waits (bounded by [`TIMEOUT`]) until `count` backends on `admin`'s database are inside `pg_sleep`:
@@ -285,6 +285,8 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
             // Longer than any wait of the test: a call ends because its backend is terminated,
             // not because of the statement timeout.
             ("PG_QUERY_TIMEOUT_MS", "600000"),
+            // A connection for each call in flight, and one more for the health check.
+            ("PG_POOL_MAX_SIZE", "5"),
         ])
         .await;
         let health = server

@@ -227,6 +227,8 @@ async fn down_at_start_then_up_and_restarts() {
             // Longer than any wait of the test: a call ends because its connection is cut, not
             // because of the statement timeout.
             ("PG_QUERY_TIMEOUT_MS", "600000"),
+            // A connection for each call in flight, and one more for the health check.
+            ("PG_POOL_MAX_SIZE", "5"),
         ])
         .unwrap();
         let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).unwrap();
@@ -301,8 +303,8 @@ async fn down_at_start_then_up_and_restarts() {
     .await;
 }
 
-/// How many calls are in flight when the connections are cut: fewer than the pool's default size
-/// (5), so that each holds a connection of its own.
+/// How many calls are in flight when the connections are cut: fewer than the pool's size (5), so
+/// that each holds a connection of its own.
 const IN_FLIGHT: i64 = 4;
 
 /// Bounds a call by the shared [`TIMEOUT`]: a hang fails the test with a message.
