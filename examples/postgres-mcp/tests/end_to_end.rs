@@ -6,11 +6,40 @@ mod common;
 
 use std::{path::Path, time::Duration};
 
-use cm_test_support::{read_json, text_of, try_read_json};
+use cm_test_support::{TIMEOUT, read_json, run_to_end, server_command, text_of, try_read_json};
 use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, unique};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/postgres.sql");
+
+/// How many calls are in flight when the backends are terminated: fewer than the pool's size (5),
+/// so that each holds a connection of its own.
+const IN_FLIGHT: i64 = 4;
+
+/// Waits (bounded by [`TIMEOUT`]) until `count` backends on `admin`'s database are inside `pg_sleep`:
+/// the calls are running in the database, not queued in the server.
+async fn wait_sleeping(admin: &tokio_postgres::Client, count: i64) {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let sleeping: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event = 'PgSleep'",
+                &[],
+            )
+            .await
+            .expect("read pg_stat_activity")
+            .get(0);
+        if sleeping == count {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sleeping} of {count} calls were running in the database after {TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 #[tokio::test]
 async fn demo_over_mcp() {
@@ -43,7 +72,13 @@ async fn demo_over_mcp() {
     let annotations = tool.annotations.as_ref().expect("annotations");
     assert_eq!(annotations.read_only_hint, Some(true));
     assert_eq!(annotations.destructive_hint, Some(false));
-    assert!(tool.output_schema.is_some());
+    let output = tool.output_schema.as_ref().expect("an output schema");
+    for field in ["rows", "columns", "row_count", "truncated", "duration_ms"] {
+        assert!(
+            output["properties"].get(field).is_some(),
+            "{field} in {output:?}"
+        );
+    }
     assert_eq!(tool.input_schema["required"], json!(["sql_query"]));
 
     let result = execute_sql(
@@ -85,10 +120,13 @@ async fn demo_over_mcp() {
     let table = read_json(&client, "postgres://tables/orders").await;
     assert_eq!(table["primary_key"], json!(["id"]));
     assert_eq!(table["estimated_row_count"], 24);
+    let error = try_read_json(&client, "postgres://tables/missing")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
-        try_read_json(&client, "postgres://tables/missing")
-            .await
-            .is_err()
+        error.contains("missing"),
+        "the error names the table: {error}"
     );
     client.cancel().await.unwrap();
 }
@@ -120,6 +158,10 @@ async fn postgres_over_mcp() {
             ])
         );
         assert!(structured["duration_ms"].is_f64());
+        // The duration reported is the query's: at least the time it sleeps.
+        let result = execute_sql(&client, "SELECT pg_sleep(0.2) AS slept").await;
+        let duration = result.structured_content.unwrap()["duration_ms"].as_f64();
+        assert!(duration.is_some_and(|ms| ms >= 200.0), "{duration:?} for a 200 ms sleep");
 
         let result = execute_sql(&client, "COMMIT; DELETE FROM transfers").await;
         assert_eq!(result.is_error, Some(true));
@@ -133,10 +175,10 @@ async fn postgres_over_mcp() {
         let table = read_json(&client, "postgres://tables/public.transfers").await;
         assert_eq!(table["foreign_keys"][0]["references_table"], "public.accounts");
 
-        // The server's completion log carries the platform's event names.
-        let logs = server.stderr();
-        assert!(logs.contains("\"event_type\":\"postgres.query.complete\""), "{logs}");
-        assert!(logs.contains("\"event_type\":\"postgres.query.error\""), "{logs}");
+        // The server's completion log carries the platform's event names (waited for: a line may
+        // be written after the answer is sent).
+        server.logs.wait_for_event("postgres.query.complete").await;
+        server.logs.wait_for_event("postgres.query.error").await;
         client.cancel().await.unwrap();
     })
     .await;
@@ -199,12 +241,15 @@ async fn dot_env_renames_the_connector() {
         )
         .unwrap();
         // The id the service registers with the config manager in a stack.
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_postgres-mcp"))
-            .arg("--manifest")
-            .current_dir(&dir)
-            .env_remove("PG_CONNECTOR_ID")
-            .output()
-            .unwrap();
+        let mut command = server_command(env!("CARGO_BIN_EXE_postgres-mcp"), &dir);
+        command.arg("--manifest").env_remove("PG_CONNECTOR_ID");
+        let output = run_to_end(command).await;
+        assert!(
+            output.status.success(),
+            "--manifest exited with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
         let manifest: Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(
             manifest["connectors"]["connectors"][0]["config_id"], "ORDERS_DB",
@@ -227,23 +272,36 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
     };
     let test = TestDb::create(admin, false, &[], FIXTURE).await;
     test.run(|test| async move {
-        // The database's port has nothing behind it yet.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        let port_text = port.to_string();
+        // The database's port has nothing behind it yet: bound by this test, not listening, so
+        // connections are refused and no other process can take it before the database comes up.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let port_text = socket.local_addr().unwrap().port().to_string();
         let mut server = ServerProcess::start(&[
             ("PG_HOST", "127.0.0.1"),
             ("PG_PORT", port_text.as_str()),
             ("PG_DATABASE", test.name.as_str()),
             ("PG_PASSWORD", "hunter2-secret"),
+            // Longer than any wait of the test: a call ends because its backend is terminated,
+            // not because of the statement timeout.
+            ("PG_QUERY_TIMEOUT_MS", "600000"),
+            // A connection for each call in flight, and one more for the health check.
+            ("PG_POOL_MAX_SIZE", "5"),
         ])
         .await;
-        let health = server.wait_connected(false).await;
+        let health = server
+            .wait_health("a database error", TIMEOUT, |health| {
+                health["database_connected"] == false && health["database_error"].is_string()
+            })
+            .await;
         let error = health["database_error"]
             .as_str()
             .expect("database_error is a message");
         assert!(!error.is_empty() && !error.contains("hunter2"), "{health}");
+        // The failed attempt's log line (with the driver's error) is written by now: the check of
+        // the logs below covers it.
+        let (retry, _) = server.logs.wait_for_event("connection.retry").await;
+        assert!(retry.contains("\"error\":"), "{retry}");
         assert!(
             !server.stderr().contains("hunter2"),
             "the password reached the logs"
@@ -257,9 +315,7 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
         );
 
         // The database comes up on that port: the server connects without a restart.
-        let forwarder = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
+        let forwarder = socket.listen(128).unwrap();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = forwarder.accept().await {
                 tokio::spawn(async move {
@@ -275,21 +331,19 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
         let result = execute_sql(&client, "SELECT 41 + 1 AS answer").await;
         assert_eq!(result.structured_content.unwrap()["rows"][0]["answer"], 42);
 
-        // Under load, every backend of the server is terminated (as a database restart does).
+        // Every backend of the server is terminated (as a database restart does) while calls are
+        // running in the database: seen in pg_stat_activity, not assumed after a sleep.
         let mut calls = Vec::new();
-        for _ in 0..8 {
+        for _ in 0..IN_FLIGHT {
             let client = server.client().await;
             calls.push(tokio::spawn(async move {
-                let mut outcomes = Vec::new();
-                for _ in 0..5 {
-                    outcomes.push(execute_sql(&client, "SELECT pg_sleep(0.05), 1 AS one").await);
-                }
+                let outcome = execute_sql(&client, "SELECT pg_sleep(600), 1 AS one").await;
                 let _ = client.cancel().await;
-                outcomes
+                outcome
             }));
         }
-        tokio::time::sleep(Duration::from_millis(150)).await;
         let killer = test.admin_on_db().await;
+        wait_sleeping(&killer, IN_FLIGHT).await;
         let terminated: i64 = killer
             .query_one(
                 "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -299,24 +353,25 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
             .await
             .unwrap()
             .get(0);
-        assert!(terminated > 0, "no backend of the server was found");
-        let mut failures = 0;
+        assert!(
+            terminated >= IN_FLIGHT,
+            "{terminated} backends of the server were terminated"
+        );
         for call in calls {
-            for outcome in call.await.expect("a client task") {
-                if outcome.is_error == Some(true) {
-                    failures += 1;
-                    let message = text_of(&outcome);
-                    assert!(
-                        message.contains("try again") || message.contains("not available yet"),
-                        "an unclear error: {message}"
-                    );
-                } else {
-                    assert_eq!(outcome.structured_content.unwrap()["rows"][0]["one"], 1);
-                }
-            }
+            let outcome = call.await.expect("a client task");
+            assert_eq!(
+                outcome.is_error,
+                Some(true),
+                "a call whose backend was terminated must fail: {outcome:?}"
+            );
+            let message = text_of(&outcome);
+            assert!(
+                message.starts_with("The database connection was lost")
+                    && message.contains("Please try again"),
+                "an unclear error for a terminated backend: {message}"
+            );
         }
-        eprintln!("{failures} calls failed while the backends were terminated");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
         loop {
             let result = execute_sql(&client, "SELECT 1 AS one").await;
             if result.is_error != Some(true) {
@@ -337,16 +392,11 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
     .await;
 }
 
-#[test]
-fn an_invalid_setting_stops_the_start_naming_the_variable() {
+#[tokio::test]
+async fn an_invalid_setting_stops_the_start_naming_the_variable() {
     // A directory of its own, so that no `.env` is read.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique("invalid-setting"));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_postgres-mcp"));
-    command.current_dir(&dir).args(["--port", "0"]);
-    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("PG_")) {
-        command.env_remove(name);
-    }
     for (variable, value, expected) in [
         ("PG_PORT", "eighty", "PG_PORT=`eighty` is not valid"),
         (
@@ -355,12 +405,16 @@ fn an_invalid_setting_stops_the_start_naming_the_variable() {
             "PG_POOL_MIN_SIZE (9) is larger than PG_POOL_MAX_SIZE (5)",
         ),
     ] {
-        let output = command
+        let mut command = server_command(env!("CARGO_BIN_EXE_postgres-mcp"), &dir);
+        command.args(["--port", "0"]);
+        for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("PG_")) {
+            command.env_remove(name);
+        }
+        command
             .env(variable, value)
-            .env("PG_PASSWORD", "hunter2-secret")
-            .output()
-            .unwrap();
-        command.env_remove(variable);
+            .env("PG_PASSWORD", "hunter2-secret");
+        // Bounded: a server that starts anyway fails the test instead of hanging it.
+        let output = run_to_end(command).await;
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{variable}: {stderr}");
         assert!(stderr.contains(expected), "{variable}: {stderr}");

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use cm_test_support::reserve_port;
+use cm_test_support::TIMEOUT;
 use common::{TestDb, admin_or_skip};
 use postgres_mcp::{Config, ConnectorUrl, Database, DatabaseTarget, QueryError};
 use serde_json::json;
@@ -16,10 +16,13 @@ async fn open(dsn: &str, max_rows: usize, timeout: Duration) -> Database {
     let mut settings = Config::from_vars([("PG_DSN", dsn)]).expect("settings");
     settings.pg.max_rows = max_rows;
     settings.pg.query_timeout_ms = timeout.as_millis() as u64;
+    // Every round trip of a call is bounded by the shared TIMEOUT (the server's own command
+    // timeout): a hang fails the call with a message instead of stalling the test.
+    settings.pg.command_timeout_s = TIMEOUT.as_secs();
     let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).expect("resolve");
     let db = Database::open(settings, target);
     assert!(
-        db.wait_connected(Duration::from_secs(30)).await,
+        db.wait_connected(TIMEOUT).await,
         "never connected: {:?}",
         db.status()
     );
@@ -40,7 +43,6 @@ async fn queries_types_limits_and_resources() {
         assert_eq!(result.row_count, 1);
         assert!(!result.truncated);
         assert_eq!(result.database, "postgresql");
-        assert!(result.duration_ms >= 0.0);
         let row = &result.rows[0];
         let expected = json!({
             "i2": -32768, "i4": 2147483647, "i8": 9007199254740993i64, "f4": 1.5, "f8": 0.1,
@@ -70,29 +72,57 @@ async fn queries_types_limits_and_resources() {
             json!({"id": 1, "id_2": 2, "total": "31.50", "ok": true, "arr": ["x", null], "k": 1})
         );
 
+        // The duration is the query's: at least the time it sleeps, at most the call's whole time.
+        let started = std::time::Instant::now();
+        let result = db.execute("SELECT pg_sleep(0.2) AS slept").await.expect("a sleep");
+        let call_ms = started.elapsed().as_secs_f64() * 1000.0;
+        assert!(
+            result.duration_ms >= 200.0 && result.duration_ms <= call_ms,
+            "duration_ms {} for a 200 ms sleep in a {call_ms} ms call",
+            result.duration_ms
+        );
+
         // What the platform's keyword filter refused works, because the database decides.
-        for sql in [
-            "SELECT 'delete me' AS note",
-            "SELECT 'set' AS word, 'DROP TABLE x; UPDATE y' AS text",
-            "select owner as created_by from accounts where owner <> 'update'",
-            "WITH grants AS (SELECT 'GRANT' AS revoke) SELECT * FROM grants",
-            "VALUES (1, 'insert'), (2, 'truncate')",
-            "TABLE rich_accounts",
-            "SHOW statement_timeout",
-            "EXPLAIN SELECT * FROM accounts WHERE owner = 'alice'",
-            "SELECT 1;",
-            "-- a comment first\nSELECT 2 AS two",
+        for (sql, rows) in [
+            ("SELECT 'delete me' AS note", json!([{"note": "delete me"}])),
+            (
+                "SELECT 'set' AS word, 'DROP TABLE x; UPDATE y' AS text",
+                json!([{"word": "set", "text": "DROP TABLE x; UPDATE y"}]),
+            ),
+            (
+                "select owner as created_by from accounts where owner <> 'update' order by id",
+                json!([{"created_by": "alice"}, {"created_by": "bob"}, {"created_by": "carol"}]),
+            ),
+            (
+                "WITH grants AS (SELECT 'GRANT' AS revoke) SELECT * FROM grants",
+                json!([{"revoke": "GRANT"}]),
+            ),
+            (
+                "VALUES (1, 'insert'), (2, 'truncate')",
+                json!([{"column1": 1, "column2": "insert"}, {"column1": 2, "column2": "truncate"}]),
+            ),
+            (
+                "TABLE rich_accounts ORDER BY id",
+                json!([{"id": 1, "owner": "alice"}, {"id": 2, "owner": "bob"}]),
+            ),
+            ("SHOW statement_timeout", json!([{"statement_timeout": "500ms"}])),
+            ("SELECT 1;", json!([{"?column?": 1}])),
+            ("-- a comment first\nSELECT 2 AS two", json!([{"two": 2}])),
         ] {
             let result = db
                 .execute(sql)
                 .await
                 .unwrap_or_else(|e| panic!("`{sql}` should run: {e}"));
-            assert!(result.row_count >= 1, "`{sql}` returned no rows");
+            let got = serde_json::to_value(&result.rows).unwrap();
+            assert_eq!(got, rows, "`{sql}`");
         }
-        let note = db.execute("SELECT 'delete me' AS note").await.unwrap();
-        assert_eq!(note.rows[0]["note"], "delete me");
-        let timeout = db.execute("SHOW statement_timeout").await.unwrap();
-        assert_eq!(timeout.rows[0]["statement_timeout"], "500ms");
+        let plan = db
+            .execute("EXPLAIN SELECT * FROM accounts WHERE owner = 'alice'")
+            .await
+            .expect("EXPLAIN should run");
+        assert_eq!(plan.columns[0].name, "QUERY PLAN");
+        let plan_text = serde_json::to_string(&plan.rows).unwrap();
+        assert!(plan_text.contains("accounts") && plan_text.contains("alice"), "{plan_text}");
 
         // The row limit is applied on the server and reported.
         let small = open(&test.url_as("postgres"), 10, Duration::from_secs(5)).await;
@@ -110,12 +140,12 @@ async fn queries_types_limits_and_resources() {
             .await
             .unwrap();
         assert_eq!((result.row_count, result.truncated), (10, false));
-        // Statements a cursor cannot hold are limited too.
+        // Statements a cursor cannot hold are limited too (this plan has more than 10 lines).
         let result = small
             .execute("EXPLAIN (COSTS OFF, VERBOSE) SELECT * FROM types, accounts, transfers WHERE i4 > 0 AND balance > 1 ORDER BY 1")
             .await
             .unwrap();
-        assert!(result.row_count <= 10);
+        assert_eq!((result.row_count, result.truncated), (10, true), "{:?}", result.rows);
         small.close();
 
         // The statement timeout stops a slow query, and the next call is fine.
@@ -164,9 +194,13 @@ async fn queries_types_limits_and_resources() {
         assert_eq!(accounts.indexes[1].columns, ["owner"]);
         assert!(accounts.indexes[0].primary && accounts.indexes[0].unique);
         assert_eq!(accounts.columns[2].type_name, "numeric(12,2)");
-        assert!(accounts.estimated_row_count.is_some());
+        // The estimate is the planner's once the table is analyzed (before, it is the statistics
+        // collector's count, which lags behind).
+        test.admin_on_db().await.batch_execute("ANALYZE accounts").await.unwrap();
+        let analyzed = db.table("public.accounts").await.expect("accounts");
+        assert_eq!(analyzed.estimated_row_count, Some(3), "after ANALYZE: the planner's estimate");
         let error = db.table("nope").await.unwrap_err();
-        assert!(matches!(error, QueryError::NotFound(_)), "{error:?}");
+        assert!(matches!(&error, QueryError::NotFound(m) if m.contains("nope")), "{error:?}");
         let view = db.table("rich_accounts").await.unwrap();
         assert_eq!((view.kind.as_str(), view.primary_key.len()), ("view", 0));
         db.close();
@@ -181,33 +215,43 @@ async fn down_at_start_then_up_and_restarts() {
     };
     let test = TestDb::create(admin, false, &[], FIXTURE).await;
     test.run(|test| async move {
-        // A port nothing listens on yet: the database is "down".
-        let port = reserve_port();
+        // A port held by this test that nothing listens on yet: the database is "down" (connections
+        // are refused), and no other process can take the port before the database comes up on it.
+        let (socket, port) = common_proxy::hold_port();
         let port_text = port.to_string();
         let settings = Config::from_vars([
             ("PG_HOST", "127.0.0.1"),
             ("PG_PORT", port_text.as_str()),
             ("PG_DATABASE", test.name.as_str()),
             ("PG_PASSWORD", "hunter2-secret"),
+            // Longer than any wait of the test: a call ends because its connection is cut, not
+            // because of the statement timeout.
+            ("PG_QUERY_TIMEOUT_MS", "600000"),
+            // A connection for each call in flight, and one more for the health check.
+            ("PG_POOL_MAX_SIZE", "5"),
         ])
         .unwrap();
         let target = DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).unwrap();
         let db = Database::open(settings, target);
-        assert!(!db.wait_connected(Duration::from_millis(300)).await);
-        let status = db.status();
+        let status = wait_for(
+            "the status of the first failed attempt to connect",
+            || db.status(),
+            |s| s.error.is_some(),
+        )
+        .await;
         assert!(!status.connected);
         let error = status.error.expect("an error while down");
         assert!(!error.contains("hunter2"), "{error}");
         assert_eq!(
-            db.execute("SELECT 1").await.unwrap_err().to_string(),
+            bounded(db.execute("SELECT 1")).await.unwrap_err().to_string(),
             "Database connection is not available yet. Please try again later."
         );
 
         // The database comes up (a forwarder to the real server on that port): the backend connects
         // by itself.
-        let proxy = common_proxy::start(port).await;
+        let proxy = common_proxy::start(socket);
         assert!(
-            db.wait_connected(Duration::from_secs(30)).await,
+            db.wait_connected(TIMEOUT).await,
             "never connected after the database came up: {:?}",
             db.status()
         );
@@ -216,25 +260,29 @@ async fn down_at_start_then_up_and_restarts() {
             1
         );
 
-        // The server restarts under load: every connection is cut.
+        // The server restarts under load: every connection is cut while calls are running in the
+        // database (seen in pg_stat_activity, not assumed after a sleep).
         let mut calls = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..IN_FLIGHT {
             let db = db.clone();
             calls.push(tokio::spawn(async move {
-                db.execute("SELECT pg_sleep(0.3), 1 AS one").await
+                bounded(db.execute("SELECT pg_sleep(600), 1 AS one")).await
             }));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        wait_sleeping(&test, IN_FLIGHT).await;
         proxy.cut_all();
         for call in calls {
             match call.await.expect("no panic") {
-                Ok(result) => assert_eq!(result.rows[0]["one"], 1),
-                Err(QueryError::ConnectionLost(m)) => assert!(m.contains("try again"), "{m}"),
-                Err(QueryError::NotAvailable) => {}
-                Err(other) => panic!("unclear error for a lost connection: {other:?}"),
+                Err(QueryError::ConnectionLost(m)) => assert!(
+                    m.contains("connection was lost") && m.contains("Please try again"),
+                    "an unclear error for a lost connection: {m}"
+                ),
+                other => panic!(
+                    "a call in flight when the connection was cut must fail with ConnectionLost, got {other:?}"
+                ),
             }
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
         loop {
             match db.execute("SELECT 1 AS one").await {
                 Ok(result) => {
@@ -255,11 +303,71 @@ async fn down_at_start_then_up_and_restarts() {
     .await;
 }
 
+/// How many calls are in flight when the connections are cut: fewer than the pool's size (5), so
+/// that each holds a connection of its own.
+const IN_FLIGHT: i64 = 4;
+
+/// Bounds a call by the shared [`TIMEOUT`]: a hang fails the test with a message.
+async fn bounded<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| panic!("a database call did not end within {TIMEOUT:?}"))
+}
+
+/// Polls `fetch` until `matches` holds for its answer (bounded by [`TIMEOUT`]), and returns it.
+async fn wait_for<T: std::fmt::Debug>(
+    what: &str,
+    fetch: impl Fn() -> T,
+    matches: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let value = fetch();
+        if matches(&value) {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw {what} within {TIMEOUT:?}; last: {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits (bounded by [`TIMEOUT`]) until `count` backends on the test's database are inside
+/// `pg_sleep`: the calls are running in the database, not queued on the client side.
+async fn wait_sleeping(test: &TestDb, count: i64) {
+    let admin = test.admin_on_db().await;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let sleeping: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event = 'PgSleep'",
+                &[],
+            )
+            .await
+            .expect("read pg_stat_activity")
+            .get(0);
+        if sleeping == count {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sleeping} of {count} calls were running in the database after {TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A TCP forwarder to the real server, standing in for a database that comes up and restarts.
 mod common_proxy {
     use std::sync::{Arc, Mutex};
 
-    use tokio::{net::TcpListener, task::AbortHandle};
+    use tokio::{
+        net::{TcpListener, TcpSocket},
+        task::AbortHandle,
+    };
 
     pub struct Proxy {
         connections: Arc<Mutex<Vec<AbortHandle>>>,
@@ -274,10 +382,20 @@ mod common_proxy {
         }
     }
 
-    pub async fn start(port: u16) -> Proxy {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind the proxy port");
+    /// A port of 127.0.0.1 bound but not listening: connecting to it is refused (a database that
+    /// is down), and it stays this test's until the socket is dropped or listens.
+    pub fn hold_port() -> (TcpSocket, u16) {
+        let socket = TcpSocket::new_v4().expect("a TCP socket");
+        socket
+            .bind(([127, 0, 0, 1], 0).into())
+            .expect("bind a loopback port");
+        let port = socket.local_addr().expect("the bound address").port();
+        (socket, port)
+    }
+
+    /// The database comes up on `socket`'s port: forwards every connection to the real server.
+    pub fn start(socket: TcpSocket) -> Proxy {
+        let listener: TcpListener = socket.listen(128).expect("listen on the held port");
         let connections = Arc::new(Mutex::new(Vec::new()));
         let registry = connections.clone();
         tokio::spawn(async move {
@@ -309,11 +427,7 @@ async fn assert_not_available(db: &Database) {
 async fn connect_to(db: &Database, host: &str) {
     db.connector_changed(ConnectorUrl::Stack(Some(host.into())))
         .unwrap();
-    assert!(
-        db.wait_connected(Duration::from_secs(30)).await,
-        "{:?}",
-        db.status()
-    );
+    assert!(db.wait_connected(TIMEOUT).await, "{:?}", db.status());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,7 +454,9 @@ async fn connector_url_changes_rebuild_the_pool() {
         assert_eq!(result.rows[0]["db"], name.as_str());
 
         // It moves to a host where nothing answers: the old pool is closed, the new one waits.
-        let dead = format!("127.0.0.1:{}", reserve_port());
+        // A port this test holds without listening: connections to it are refused.
+        let (_held, dead_port) = common_proxy::hold_port();
+        let dead = format!("127.0.0.1:{dead_port}");
         db.connector_changed(ConnectorUrl::Stack(Some(dead)))
             .unwrap();
         assert_not_available(&db).await;
@@ -356,9 +472,13 @@ async fn connector_url_changes_rebuild_the_pool() {
         assert_not_available(&db).await;
         connect_to(&db, "127.0.0.1:5432").await;
         // A bad URL is reported, not a panic.
+        let error = db
+            .connector_changed(ConnectorUrl::Stack(Some("a/b".into())))
+            .unwrap_err()
+            .to_string();
         assert!(
-            db.connector_changed(ConnectorUrl::Stack(Some("a/b".into())))
-                .is_err()
+            error.contains("a/b"),
+            "the error names the bad URL: {error}"
         );
         assert!(!db.status().connected);
         db.close();
