@@ -203,7 +203,11 @@ async fn local_mode_from_dotenv() {
         .await;
     // Never contacted, for its whole life: once it has exited, it can contact nobody.
     let status = server.terminate().await;
-    assert!(status.success(), "{status}; stderr:\n{}", server.logs.dump());
+    assert!(
+        status.success(),
+        "{status}; stderr:\n{}",
+        server.logs.dump()
+    );
     manager.settle().await;
     assert!(
         manager.connections().is_empty(),
@@ -330,7 +334,11 @@ async fn mode_with(env: &[(&str, &str)]) -> (String, bool, Logs) {
         manager.wait_subscribed(1).await;
     }
     let status = server.terminate().await;
-    assert!(status.success(), "{status}; stderr:\n{}", server.logs.dump());
+    assert!(
+        status.success(),
+        "{status}; stderr:\n{}",
+        server.logs.dump()
+    );
     manager.settle().await;
     let contacted = !manager.connections().is_empty();
     (mode, contacted, server.logs)

@@ -3,11 +3,7 @@
 
 mod common;
 
-use cm_mcp::rmcp::{
-    RoleClient,
-    model::CallToolRequestParams,
-    service::Peer,
-};
+use cm_mcp::rmcp::{RoleClient, model::CallToolRequestParams, service::Peer};
 use cm_test_support::{
     Client, HttpProcess, SlowCall, call_tool, command, connect_http, connect_stdio, expect_answer,
     run_to_end, text_of,

@@ -287,7 +287,10 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
     let mut gate = Gate::new().await;
     let gate_addr = gate.addr();
     let mut env = manager.env("fixture");
-    env.extend([("PROBE_HOOK_FAILURES", "2"), ("PROBE_HOOK_GATE", &gate_addr)]);
+    env.extend([
+        ("PROBE_HOOK_FAILURES", "2"),
+        ("PROBE_HOOK_GATE", &gate_addr),
+    ]);
     let server = HttpProcess::start_in("platform-fixture", dir.path(), &env).await;
     manager.wait_subscribed(1).await;
     let client = server.client().await;
