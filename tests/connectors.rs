@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use cm_test_support::*;
 use common::platform::*;
 use serde_json::{Value, json};
@@ -160,7 +158,7 @@ async fn local_mode_from_dotenv() {
     )
     .unwrap();
     // .env overrides the environment, as the platform's SDK does.
-    let server = HttpProcess::start_in(
+    let mut server = HttpProcess::start_in(
         "my-service",
         dir.path(),
         &[("MYSERVICE_NAME", "from-the-environment")],
@@ -203,7 +201,20 @@ async fn local_mode_from_dotenv() {
         .logs
         .wait_for_event("service.connection.established")
         .await;
-    assert!(manager.requests().is_empty(), "{:?}", manager.requests());
+    // Never contacted, for its whole life: once it has exited, it can contact nobody.
+    let status = server.terminate().await;
+    assert!(
+        status.success(),
+        "{status}; stderr:\n{}",
+        server.logs.dump()
+    );
+    manager.settle().await;
+    assert!(
+        manager.connections().is_empty(),
+        "connections {:?}, requests {:?}",
+        manager.connections(),
+        manager.requests()
+    );
     assert!(!server.logs.dump().contains(API_KEY));
     assert!(!health.to_string().contains(API_KEY));
 }
@@ -289,9 +300,9 @@ async fn local_mode_picks_up_a_url_added_to_dotenv() {
         "MYSERVICE_NAME=watching\nMYSERVICE_URL=http://127.0.0.1:9/late\n",
     )
     .unwrap();
-    // The seed's re-check runs 7.5 s after start, then backs off.
+    // The seed's re-check runs 7.5 s after start, then backs off: the one bound covers both.
     server
-        .wait_health("the URL from .env", Duration::from_secs(20), |h| {
+        .wait_health("the URL from .env", TIMEOUT, |h| {
             h["service_connected"] == true
         })
         .await;
@@ -302,8 +313,10 @@ async fn local_mode_picks_up_a_url_added_to_dotenv() {
     );
 }
 
-/// How a server started with `env` ran: its mode, and whether it contacted the manager.
-async fn mode_with(env: &[(&str, &str)]) -> (String, bool, HttpProcess, Manager) {
+/// How a server started with `env` ran, for its whole life: its mode, whether it contacted the
+/// manager, and its log. A stack deployment is left to subscribe; then the server is stopped, and
+/// the stand-in has seen every connection it will ever get from it.
+async fn mode_with(env: &[(&str, &str)]) -> (String, bool, Logs) {
     let manager =
         Manager::start(json!({"config": null, "config_schema": null, "connectors": null})).await;
     let mut all = vec![
@@ -312,7 +325,7 @@ async fn mode_with(env: &[(&str, &str)]) -> (String, bool, HttpProcess, Manager)
     ];
     all.extend_from_slice(env);
     let dir = scratch_dir();
-    let server = HttpProcess::start_in("my-service", dir.path(), &all).await;
+    let mut server = HttpProcess::start_in("my-service", dir.path(), &all).await;
     let mode = server.health().await["server_mode"]
         .as_str()
         .unwrap()
@@ -320,16 +333,23 @@ async fn mode_with(env: &[(&str, &str)]) -> (String, bool, HttpProcess, Manager)
     if mode == "stack_deployment" {
         manager.wait_subscribed(1).await;
     }
-    let contacted = !manager.requests().is_empty();
-    (mode, contacted, server, manager)
+    let status = server.terminate().await;
+    assert!(
+        status.success(),
+        "{status}; stderr:\n{}",
+        server.logs.dump()
+    );
+    manager.settle().await;
+    let contacted = !manager.connections().is_empty();
+    (mode, contacted, server.logs)
 }
 
 #[tokio::test]
 async fn the_mode_follows_service_name_and_local_config() {
-    let (mode, contacted, server, _) = mode_with(&[]).await;
+    let (mode, contacted, logs) = mode_with(&[]).await;
     assert_eq!((mode.as_str(), contacted), ("local", false));
-    let hints: Vec<Value> = server
-        .logs
+    // Counted in the whole log of a server that has exited: not one more can come.
+    let hints: Vec<Value> = logs
         .events()
         .into_iter()
         .filter(|e| {
@@ -338,19 +358,19 @@ async fn the_mode_follows_service_name_and_local_config() {
                 .is_some_and(|m| m.contains("set SERVICE_NAME to register with a stack"))
         })
         .collect();
-    assert_eq!(hints.len(), 1, "{}", server.logs.dump());
+    assert_eq!(hints.len(), 1, "{}", logs.dump());
 
-    let (mode, contacted, ..) = mode_with(&[("SERVICE_NAME", "svc")]).await;
+    let (mode, contacted, _) = mode_with(&[("SERVICE_NAME", "svc")]).await;
     assert_eq!((mode.as_str(), contacted), ("stack_deployment", true));
 
-    let (mode, contacted, ..) = mode_with(&[
+    let (mode, contacted, _) = mode_with(&[
         ("SERVICE_NAME", "svc"),
         ("CONFIDENTIAL_MIND_LOCAL_CONFIG", "TRUE"),
     ])
     .await;
     assert_eq!((mode.as_str(), contacted), ("local", false));
 
-    let (mode, contacted, ..) = mode_with(&[
+    let (mode, contacted, _) = mode_with(&[
         ("SERVICE_NAME", "svc"),
         ("CONFIDENTIAL_MIND_LOCAL_CONFIG", "false"),
     ])
@@ -369,15 +389,26 @@ async fn the_mode_follows_service_name_and_local_config() {
     assert!(stderr.contains("SERVICE_NAME is not set"), "{stderr}");
 }
 
+/// Stops a server started in process (bounded).
+async fn shut_down(server: cm_mcp::RunningServer) {
+    tokio::time::timeout(TIMEOUT, server.shutdown())
+        .await
+        .expect("the in-process server did not shut down")
+        .expect("shut the in-process server down");
+}
+
 /// `/health` of a server started in process, on a free port.
 async fn in_process_health(server: cm_mcp::Server) -> (cm_mcp::RunningServer, Value) {
-    let running = server
-        .start_http(
+    let running = tokio::time::timeout(
+        TIMEOUT,
+        server.start_http(
             "127.0.0.1:0".parse().unwrap(),
             cm_mcp::HttpOptions::default(),
-        )
-        .await
-        .unwrap();
+        ),
+    )
+    .await
+    .expect("the in-process server did not start")
+    .unwrap();
     let health = reqwest::Client::new()
         .get(format!("http://{}/health", running.local_addr()))
         .timeout(TIMEOUT)
@@ -396,7 +427,7 @@ async fn a_server_without_connectors_is_service_connected() {
     // Every declared connector is connected when none is declared.
     assert_eq!(health["service_connected"], true, "{health}");
     assert_eq!(health["connector_id"], Value::Null, "{health}");
-    server.shutdown().await.unwrap();
+    shut_down(server).await;
 }
 
 #[tokio::test]
@@ -418,9 +449,12 @@ async fn the_startup_hook_receives_the_mode_and_the_settings_and_needs_no_state(
             Ok(())
         });
     let (server, health) = in_process_health(server).await;
-    let (mode, greeting) = seen_rx.await.unwrap();
+    let (mode, greeting) = tokio::time::timeout(TIMEOUT, seen_rx)
+        .await
+        .expect("the startup hook never reported")
+        .expect("the startup hook ran");
     // The hook saw the mode /health reports, read once at start.
     assert_eq!(health["server_mode"], mode.as_str(), "{health}");
     assert_eq!(greeting.as_deref(), Some("hello"));
-    server.shutdown().await.unwrap();
+    shut_down(server).await;
 }

@@ -1,11 +1,14 @@
 //! A server process's life: flags, `--manifest`, transport selection, the startup hook and its
 //! timeout, and shutdown on SIGTERM (draining calls in flight) or a second signal (at once).
 
-use cm_mcp::rmcp::model::CallToolRequestParams;
+mod common;
+
+use cm_mcp::rmcp::{RoleClient, model::CallToolRequestParams, service::Peer};
 use cm_test_support::{
-    Client, HttpProcess, SlowCall, command, connect_http, connect_stdio, expect_answer, run_to_end,
-    start_slow_call, text_of,
+    Client, HttpProcess, SlowCall, call_tool, command, connect_http, connect_stdio, expect_answer,
+    run_to_end, text_of,
 };
+use common::gate::Gate;
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
@@ -80,7 +83,8 @@ async fn manifest_does_not_run_the_startup_hook() {
             "sleep_ms",
             "startup_value",
             "store_token",
-            "tenant_report"
+            "tenant_report",
+            "wait_for_gate"
         ]
     );
     assert_eq!(
@@ -151,11 +155,14 @@ async fn bad_flags_exit_2_naming_the_flag() {
 #[tokio::test]
 async fn fastmcp_transport_stdio_selects_stdio() {
     let server = connect_stdio("my-service", &[], &[("FastMCP_TRANSPORT", "stdio")]).await;
-    let tools = server.client.list_all_tools().await.unwrap();
+    let tools = tokio::time::timeout(cm_test_support::TIMEOUT, server.client.list_all_tools())
+        .await
+        .expect("tools/list over stdio hung")
+        .unwrap();
     assert_eq!(tools.len(), 1);
     let (_, start) = server.logs.wait_for_event("service.init.start").await;
     assert_eq!(start["data"]["transport"], "stdio");
-    server.client.cancel().await.unwrap();
+    close(server.client).await;
 }
 
 #[tokio::test]
@@ -213,21 +220,25 @@ async fn a_port_in_use_fails_with_a_hint() {
 
 #[tokio::test]
 async fn a_slow_startup_hook_times_out_and_the_server_serves_anyway() {
+    // The hook runs until the test opens its gate: it is still running for as long as the test needs.
+    let mut gate = Gate::new().await;
     let mut server = HttpProcess::start(
         "fixture-server",
         &[],
         &[
-            ("FIXTURE_STARTUP_DELAY_MS", "1500"),
+            ("FIXTURE_STARTUP_GATE", &gate.addr()),
             ("FIXTURE_STARTUP_TIMEOUT_MS", "50"),
         ],
     )
     .await;
+    gate.arrived("the startup hook").await;
     let (_, timeout) = server.logs.wait_for_event("service.init.timeout").await;
     assert_eq!(timeout["level"], "warning");
     assert_eq!(timeout["success"], false);
     assert_eq!(timeout["data"]["timeout_s"], 0.05);
 
-    // The timeout was logged before the server reported it was serving, and no completion yet.
+    // The timeout was logged before the server reported it was serving, and the hook, held at the
+    // gate, cannot have completed.
     let types: Vec<Value> = server
         .logs
         .events()
@@ -237,15 +248,13 @@ async fn a_slow_startup_hook_times_out_and_the_server_serves_anyway() {
     let position = |t: &str| types.iter().position(|v| v == t);
     assert!(
         position("service.init.timeout") < position("service.ready")
-            && position("service.init.complete")
-                .is_none_or(|late| position("service.ready") < Some(late)),
+            && position("service.init.complete").is_none(),
         "{types:?}"
     );
 
     // Serving while the hook runs: its state is missing, and the tool says so.
     let client = connect_http(&server.mcp_url(), &[], None).await;
-    let call = || client.call_tool(CallToolRequestParams::new("startup_value"));
-    let early = call().await.unwrap();
+    let early = call_tool(&client, "startup_value", json!({})).await;
     assert_eq!(early.is_error, Some(true));
     assert!(
         text_of(&early).contains("the server has no state of type")
@@ -255,6 +264,7 @@ async fn a_slow_startup_hook_times_out_and_the_server_serves_anyway() {
     );
 
     // When the hook finishes, its state arrives.
+    gate.open();
     let (_, late) = server
         .logs
         .wait_for("the late completion of the startup hook", |v| {
@@ -262,28 +272,54 @@ async fn a_slow_startup_hook_times_out_and_the_server_serves_anyway() {
         })
         .await;
     assert_eq!(late["success"], true);
-    let ready = call().await.unwrap();
+    let ready = call_tool(&client, "startup_value", json!({})).await;
     assert_eq!(ready.is_error, Some(false));
     assert_eq!(text_of(&ready), "ready");
 
-    client.cancel().await.unwrap();
+    close(client).await;
     assert!(server.terminate().await.success());
 }
 
-/// Starts the fixture server with `server_args`, connects a client, starts a `sleep_ms` call of
-/// `ms` and sends SIGTERM once the server has started the call.
-async fn sigterm_during_slow_call(
-    server_args: &[&str],
-    ms: u64,
-) -> (HttpProcess, Client, SlowCall) {
-    let server = HttpProcess::start("fixture-server", server_args, &[]).await;
-    let client = connect_http(&server.mcp_url(), &[], None).await;
-    let call = start_slow_call(&client, &server.logs, ms).await;
-    cm_test_support::signal(server.pid(), Signal::SIGTERM);
-    (server, client, call)
+/// Ends a client session (bounded).
+async fn close(client: Client) {
+    tokio::time::timeout(cm_test_support::TIMEOUT, client.cancel())
+        .await
+        .expect("closing the client session hung")
+        .expect("close the client session");
 }
 
-/// The platform events of a shutdown, and of the `sleep_ms` call, in the order they were logged.
+/// Starts a `wait_for_gate` call in the background and waits until the server runs it: it has
+/// reached the gate, where it stays until the test opens it.
+async fn start_held_call(client: &Peer<RoleClient>, gate: &mut Gate) -> SlowCall {
+    let mut call = tokio::spawn({
+        let peer = client.clone();
+        let arguments = json!({"gate": gate.addr()});
+        async move {
+            peer.call_tool(
+                CallToolRequestParams::new("wait_for_gate")
+                    .with_arguments(cm_test_support::args(arguments)),
+            )
+            .await
+        }
+    });
+    tokio::select! {
+        () = gate.arrived("the `wait_for_gate` call") => call,
+        ended = &mut call => panic!("the held call ended before it reached the gate: {ended:?}"),
+    }
+}
+
+/// Starts the fixture server with `server_args`, connects a client, starts a call held at a gate
+/// and sends SIGTERM once the server runs it.
+async fn sigterm_during_held_call(server_args: &[&str]) -> (HttpProcess, Client, SlowCall, Gate) {
+    let server = HttpProcess::start("fixture-server", server_args, &[]).await;
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let mut gate = Gate::new().await;
+    let call = start_held_call(&client, &mut gate).await;
+    cm_test_support::signal(server.pid(), Signal::SIGTERM);
+    (server, client, call, gate)
+}
+
+/// The platform events of a shutdown, and of the `wait_for_gate` call, in the order they were logged.
 fn shutdown_sequence(logs: &cm_test_support::Logs) -> Vec<String> {
     logs.events()
         .into_iter()
@@ -291,7 +327,7 @@ fn shutdown_sequence(logs: &cm_test_support::Logs) -> Vec<String> {
             let t = v["event_type"].as_str()?;
             let relevant = t.starts_with("service.shutdown")
                 || t == "fixture.shutdown.hook"
-                || (t.starts_with("tool.execution") && v["data"]["tool_name"] == "sleep_ms");
+                || (t.starts_with("tool.execution") && v["data"]["tool_name"] == "wait_for_gate");
             relevant.then(|| t.to_string())
         })
         .collect()
@@ -308,7 +344,10 @@ const DRAINED_SHUTDOWN: [&str; 6] = [
 
 #[tokio::test]
 async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {
-    let (mut server, _client, call) = sigterm_during_slow_call(&[], 1500).await;
+    let (mut server, _client, call, mut gate) = sigterm_during_held_call(&[]).await;
+    // The call cannot end before the server has taken the signal: the gate opens only then.
+    server.logs.wait_for_event("service.shutdown.signal").await;
+    gate.open();
     server.wait_clean_exit().await;
     assert_eq!(
         shutdown_sequence(&server.logs),
@@ -322,11 +361,13 @@ async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {
 
 #[tokio::test]
 async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
-    let (mut server, _client, call) = sigterm_during_slow_call(&[], 1500).await;
+    let (mut server, _client, call, mut gate) = sigterm_during_held_call(&[]).await;
+    server.logs.wait_for_event("service.shutdown.signal").await;
+    gate.open();
     let answer = tokio::time::timeout(cm_test_support::TIMEOUT, call).await;
     let status = server.wait_exit().await;
     let result = expect_answer(answer, &server.logs);
-    assert_eq!(text_of(&result), "slept 1500 ms");
+    assert_eq!(text_of(&result), "the gate opened");
     assert!(status.success(), "{status}");
 }
 
@@ -334,8 +375,11 @@ async fn sigterm_delivers_the_answer_of_the_call_in_flight() {
 async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
     let (mut server, client) =
         cm_test_support::connect_owned_stdio("fixture-server", &["--stdio"], ()).await;
-    let call = start_slow_call(&client, &server.logs, 1500).await;
+    let mut gate = Gate::new().await;
+    let call = start_held_call(&client, &mut gate).await;
     cm_test_support::signal(server.child.id().unwrap(), Signal::SIGTERM);
+    server.logs.wait_for_event("service.shutdown.signal").await;
+    gate.open();
     let answer = tokio::time::timeout(cm_test_support::TIMEOUT, call).await;
     let status = match tokio::time::timeout(cm_test_support::TIMEOUT, server.child.wait()).await {
         Ok(status) => status.unwrap(),
@@ -346,7 +390,7 @@ async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
     };
     server.logs.wait_closed().await;
     let result = expect_answer(answer, &server.logs);
-    assert_eq!(text_of(&result), "slept 1500 ms");
+    assert_eq!(text_of(&result), "the gate opened");
     assert!(status.success(), "{status}");
     assert_eq!(
         shutdown_sequence(&server.logs),
@@ -358,9 +402,10 @@ async fn sigterm_over_stdio_delivers_the_answer_of_the_call_in_flight() {
 
 #[tokio::test]
 async fn a_second_signal_exits_at_once() {
-    // A grace period longer than the test's patience: only the second signal can end it in time.
-    let (mut server, client, call) =
-        sigterm_during_slow_call(&["--shutdown-grace", "600"], 600_000).await;
+    // A grace period longer than the test's patience, and a call that never ends: only the second
+    // signal can end it in time.
+    let (mut server, client, call, _gate) =
+        sigterm_during_held_call(&["--shutdown-grace", "600"]).await;
     server.logs.wait_for_event("service.shutdown.signal").await;
     cm_test_support::signal(server.pid(), Signal::SIGTERM);
     let status = server.wait_exit().await;
@@ -372,8 +417,9 @@ async fn a_second_signal_exits_at_once() {
 
 #[tokio::test]
 async fn calls_beyond_the_grace_period_are_abandoned() {
-    let (mut server, client, call) =
-        sigterm_during_slow_call(&["--shutdown-grace", "0.2"], 600_000).await;
+    // The call is held at the gate for as long as the test lives: it outlasts any grace period.
+    let (mut server, client, call, _gate) =
+        sigterm_during_held_call(&["--shutdown-grace", "0.2"]).await;
     server.wait_clean_exit().await;
     let (_, abandoned) = server
         .logs

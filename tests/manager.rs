@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cm_test_support::*;
-use common::platform::*;
+use common::{gate::Gate, platform::*};
 use serde_json::{Value, json};
 
 /// How long a pushed update may take to show. The service does not poll the manager, so an update that
@@ -282,8 +282,15 @@ async fn the_reconnect_hook_runs_once_per_change() {
 async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
     let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
     let dir = scratch_dir();
+    // Two failed runs, then a run that succeeds only when the test opens the gate: until then the
+    // connector is, for certain, not connected.
+    let mut gate = Gate::new().await;
+    let gate_addr = gate.addr();
     let mut env = manager.env("fixture");
-    env.push(("PROBE_HOOK_FAILURES", "2"));
+    env.extend([
+        ("PROBE_HOOK_FAILURES", "2"),
+        ("PROBE_HOOK_GATE", &gate_addr),
+    ]);
     let server = HttpProcess::start_in("platform-fixture", dir.path(), &env).await;
     manager.wait_subscribed(1).await;
     let client = server.client().await;
@@ -295,10 +302,12 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
         (false, String::new())
     );
 
-    // A tool waiting for the connector gets it as soon as it is connected.
+    // A tool waiting for the connector gets it as soon as it is connected. It waits longer than
+    // the test does, so that a hang shows as the test's timeout below, not as the tool's error.
     let waiting = {
         let client = server.client().await;
-        tokio::spawn(async move { call(&client, "wait_api", json!({"ms": 20_000})).await })
+        let ms = 2 * TIMEOUT.as_secs() * 1000;
+        tokio::spawn(async move { call(&client, "wait_api", json!({"ms": ms})).await })
     };
     manager.push_connectors(fixture_block(Some("h1")));
     let (_, retry) = server
@@ -327,6 +336,17 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
         call(&client, "api_assigned", json!({})).await,
         (false, api_url("h1"))
     );
+
+    // The third run is held at the gate: both failures are behind it, and it is still not connected,
+    // saying why the last attempt failed.
+    gate.arrived("the third run of the reconnect hook").await;
+    let (is_error, text) = call(&client, "api_url", json!({})).await;
+    assert!(is_error, "{text}");
+    assert!(
+        text.contains("is not connected yet") && text.contains("simulated failure 2 of 2"),
+        "{text}"
+    );
+    gate.open();
     let (_, established) = server
         .logs
         .wait_for("the API established", |e| {
@@ -351,20 +371,10 @@ async fn a_failing_hook_is_retried_and_tools_wait_for_the_connection() {
 
 #[tokio::test]
 async fn a_manager_down_at_startup_is_registered_with_when_it_appears() {
-    let (manager_port, realtime_port) = (reserve_port(), reserve_port());
-    let manager_url = format!("http://127.0.0.1:{manager_port}");
-    let realtime_url = format!("ws://127.0.0.1:{realtime_port}");
+    // Its ports are held, not listening: refused until it comes up, and nobody else can take them.
+    let down = Manager::down();
     let dir = scratch_dir();
-    let server = HttpProcess::start_in(
-        "my-service",
-        dir.path(),
-        &[
-            ("SERVICE_NAME", "late"),
-            ("MANAGER_URL", &manager_url),
-            ("REALTIME_URL", &realtime_url),
-        ],
-    )
-    .await;
+    let server = HttpProcess::start_in("my-service", dir.path(), &down.env("late")).await;
     // It serves while the manager is unreachable.
     let health = server.health().await;
     assert_eq!(health["server_mode"], "stack_deployment");
@@ -383,16 +393,11 @@ async fn a_manager_down_at_startup_is_registered_with_when_it_appears() {
         "{retry}"
     );
 
-    let manager = Manager::start_on(
-        manager_port,
-        realtime_port,
-        my_service_doc(
-            Value::Null,
-            json!({"type": "object"}),
-            my_service_block(Some("late-1")),
-        ),
-    )
-    .await;
+    let manager = down.up(my_service_doc(
+        Value::Null,
+        json!({"type": "object"}),
+        my_service_block(Some("late-1")),
+    ));
     manager.wait_subscribed(1).await;
     assert_eq!(&manager.methods()[..4], ["GET", "PATCH", "GET", "WS"]);
     let health = server
@@ -457,11 +462,12 @@ async fn manager_errors_are_logged_and_do_not_stop_the_server() {
 #[tokio::test]
 async fn a_slow_manager_does_not_delay_serving() {
     let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
-    manager.delay_gets(Some(Duration::from_secs(60)));
+    // A manager that does not answer until the test lets it.
+    manager.hold_gets();
     let dir = scratch_dir();
     let server = HttpProcess::start_in("my-service", dir.path(), &manager.env("slow")).await;
     manager
-        .wait_methods("the first GET", |m| m == ["GET"])
+        .wait_methods("the first GET", |m| !m.is_empty())
         .await;
     // The GET is still unanswered, and the server serves.
     assert_eq!(server.health().await["service_connected"], false);
@@ -470,7 +476,17 @@ async fn a_slow_manager_does_not_delay_serving() {
         call(&client, "my_tool", json!({"input_param": "x"})).await,
         (false, "Processed: x".to_string())
     );
-    assert_eq!(manager.methods(), ["GET"]);
+    // Nothing past the first step (a GET that timed out on a very slow machine is sent again).
+    let methods = manager.methods();
+    assert!(methods.iter().all(|m| m == "GET"), "{methods:?}");
+    // Answered, the registration goes on from there.
+    manager.release_gets();
+    manager.wait_subscribed(1).await;
+    let methods = manager.methods();
+    assert!(
+        methods.ends_with(&["PATCH", "GET", "WS"].map(String::from)),
+        "{methods:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,11 +1,14 @@
 //! A stand-in for the ConfidentialMind config manager and realtime service: a real HTTP + websocket
 //! server on loopback that records every request, for the servers' stack mode.
+//!
+//! It also records every connection it accepts, so that a test can prove a server never contacted
+//! it: once the server has exited, [`Manager::settle`] sees every connection the server made (see
+//! there why), and [`Manager::connections`] is then the whole story, not a snapshot taken too early.
 
 use std::{
     collections::VecDeque,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use axum::{
@@ -17,10 +20,11 @@ use axum::{
     http::{StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::get,
+    serve::ListenerExt,
 };
 use serde_json::{Value, json};
 use tokio::{
-    net::TcpListener,
+    net::{TcpListener, TcpSocket},
     sync::{broadcast, watch},
 };
 
@@ -46,9 +50,10 @@ struct ManagerState {
     /// What `GET` answers.
     doc: Value,
     requests: Vec<Recorded>,
+    /// The peer address of every connection accepted, on either port.
+    accepted: Vec<SocketAddr>,
     /// Answers for the next `PATCH`es (status, body); 200 with the stored doc when empty.
     patch_answers: VecDeque<(StatusCode, Value)>,
-    get_delay: Option<Duration>,
     refuse_realtime: bool,
 }
 
@@ -57,6 +62,8 @@ struct Shared {
     state: Arc<Mutex<ManagerState>>,
     changes: watch::Sender<u64>,
     pushes: broadcast::Sender<Arc<Push>>,
+    /// While true, `GET`s are recorded but not answered.
+    hold_gets: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -66,6 +73,11 @@ impl Shared {
             path: path.into(),
             body,
         });
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    fn accepted(&self, peer: SocketAddr) {
+        self.state.lock().unwrap().accepted.push(peer);
         self.changes.send_modify(|n| *n += 1);
     }
 }
@@ -92,30 +104,52 @@ impl Drop for Manager {
 impl Manager {
     /// A stand-in whose `GET` answers `doc`, on ephemeral ports.
     pub async fn start(doc: Value) -> Manager {
-        Manager::start_on(0, 0, doc).await
+        Manager::down().up(doc)
     }
 
-    /// A stand-in on the given ports (0: any).
-    pub async fn start_on(manager_port: u16, realtime_port: u16, doc: Value) -> Manager {
+    /// A stand-in that is down: its ports are taken but nothing listens, so connections to them are
+    /// refused, until [`DownManager::up`] starts it there. Holding the ports (rather than freeing
+    /// them and binding again later) means no other process can take them meanwhile.
+    pub fn down() -> DownManager {
+        let bound = || {
+            let socket = TcpSocket::new_v4().expect("a TCP socket");
+            socket
+                .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .expect("bind a loopback port");
+            let addr = socket.local_addr().unwrap();
+            (socket, addr)
+        };
+        let (manager, manager_addr) = bound();
+        let (realtime, realtime_addr) = bound();
+        DownManager {
+            url: format!("http://{manager_addr}"),
+            realtime_url: format!("ws://{realtime_addr}"),
+            manager,
+            realtime,
+        }
+    }
+
+    fn serve_on(manager: TcpListener, realtime: TcpListener, doc: Value) -> Manager {
         let shared = Shared {
             state: Arc::new(Mutex::new(ManagerState {
                 doc,
                 requests: Vec::new(),
+                accepted: Vec::new(),
                 patch_answers: VecDeque::new(),
-                get_delay: None,
                 refuse_realtime: false,
             })),
             changes: watch::Sender::new(0),
             pushes: broadcast::channel(16).0,
+            hold_gets: watch::Sender::new(false),
         };
-        let manager = Router::new()
+        let router = Router::new()
             .route("/internal/{service}", get(get_doc).patch(patch_doc))
             .with_state(shared.clone());
-        let realtime = Router::new()
+        let realtime_router = Router::new()
             .route("/internal/{service}", get(subscribe))
             .with_state(shared.clone());
-        let (manager_addr, manager_task) = serve(manager_port, manager).await;
-        let (realtime_addr, realtime_task) = serve(realtime_port, realtime).await;
+        let (manager_addr, manager_task) = serve(manager, router, &shared);
+        let (realtime_addr, realtime_task) = serve(realtime, realtime_router, &shared);
         Manager {
             url: format!("http://{manager_addr}"),
             realtime_url: format!("ws://{realtime_addr}"),
@@ -180,9 +214,56 @@ impl Manager {
             .collect();
     }
 
-    /// Delays every `GET` answer.
-    pub fn delay_gets(&self, delay: Option<Duration>) {
-        self.shared.state.lock().unwrap().get_delay = delay;
+    /// Records `GET`s but answers none of them (a manager that hangs) until `release_gets`.
+    pub fn hold_gets(&self) {
+        self.shared.hold_gets.send_replace(true);
+    }
+
+    /// Answers the `GET`s held by [`Self::hold_gets`], and every later one.
+    pub fn release_gets(&self) {
+        self.shared.hold_gets.send_replace(false);
+    }
+
+    /// The peer address of every connection the stand-in accepted (on either port), besides
+    /// [`Self::settle`]'s own.
+    pub fn connections(&self) -> Vec<SocketAddr> {
+        self.shared.state.lock().unwrap().accepted.clone()
+    }
+
+    /// Waits (bounded) until the stand-in has accepted every connection made to it before this call.
+    /// A server that has exited can then make no more, so `connections()` is final: what it says
+    /// was not contacted, was not, however slow the machine. Why this holds: the kernel completes a
+    /// loopback connection on `connect` and queues it for `accept` in order; this opens one more
+    /// connection to each port and waits until the stand-in has accepted it, hence all before it.
+    pub async fn settle(&self) {
+        let mut probes = Vec::new();
+        for url in [&self.url, &self.realtime_url] {
+            let addr = url.rsplit('/').next().unwrap();
+            let probe = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(addr))
+                .await
+                .unwrap_or_else(|_| panic!("connecting to the stand-in at {addr} hung"))
+                .expect("connect to the stand-in");
+            probes.push(probe);
+        }
+        let mine: Vec<SocketAddr> = probes.iter().map(|p| p.local_addr().unwrap()).collect();
+        let mut changes = self.shared.changes.subscribe();
+        let accepted = |state: &ManagerState| mine.iter().all(|p| state.accepted.contains(p));
+        let waited = tokio::time::timeout(TIMEOUT, async {
+            while !accepted(&self.shared.state.lock().unwrap()) {
+                changes.changed().await.expect("the stand-in is running");
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "the stand-in did not accept its own probe connections within {TIMEOUT:?}"
+        );
+        self.shared
+            .state
+            .lock()
+            .unwrap()
+            .accepted
+            .retain(|peer| !mine.contains(peer));
     }
 
     /// Answers websocket subscriptions with 503 while `refuse`.
@@ -219,11 +300,45 @@ impl Manager {
     }
 }
 
-async fn serve(port: u16, router: Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind the stand-in");
+/// The stand-in's ports while it is down (see [`Manager::down`]).
+pub struct DownManager {
+    /// `http://127.0.0.1:PORT`: for `MANAGER_URL`.
+    pub url: String,
+    /// `ws://127.0.0.1:PORT`: for `REALTIME_URL`.
+    pub realtime_url: String,
+    manager: TcpSocket,
+    realtime: TcpSocket,
+}
+
+impl DownManager {
+    /// The env vars pointing a server at this stand-in as `service`.
+    pub fn env<'a>(&'a self, service: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("SERVICE_NAME", service),
+            ("MANAGER_URL", self.url.as_str()),
+            ("REALTIME_URL", self.realtime_url.as_str()),
+        ]
+    }
+
+    /// Starts listening on the held ports: the stand-in is up, and its `GET` answers `doc`.
+    pub fn up(self, doc: Value) -> Manager {
+        let listen = |socket: TcpSocket| socket.listen(1024).expect("listen on the held port");
+        Manager::serve_on(listen(self.manager), listen(self.realtime), doc)
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    router: Router,
+    shared: &Shared,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let addr = listener.local_addr().unwrap();
+    let shared = shared.clone();
+    let listener = listener.tap_io(move |tcp| {
+        if let Ok(peer) = tcp.peer_addr() {
+            shared.accepted(peer);
+        }
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -232,10 +347,9 @@ async fn serve(port: u16, router: Router) -> (SocketAddr, tokio::task::JoinHandl
 
 async fn get_doc(State(shared): State<Shared>, uri: Uri) -> Json<Value> {
     shared.record("GET", uri.path(), None);
-    let delay = shared.state.lock().unwrap().get_delay;
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
-    }
+    let mut held = shared.hold_gets.subscribe();
+    // Dropped with the stand-in (its tasks are aborted), so a held GET never outlives the test.
+    let _ = held.wait_for(|hold| !hold).await;
     Json(shared.state.lock().unwrap().doc.clone())
 }
 

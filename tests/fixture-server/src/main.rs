@@ -4,9 +4,14 @@
 //! custom injected parameter (a tenant read from a header).
 //!
 //! The startup hook's delay and timeout come from `FIXTURE_STARTUP_DELAY_MS` (default 300) and
-//! `FIXTURE_STARTUP_TIMEOUT_MS` (default 50), so that tests do not wait long for either.
+//! `FIXTURE_STARTUP_TIMEOUT_MS` (default 50), so that tests do not wait long for either. With
+//! `FIXTURE_STARTUP_GATE=127.0.0.1:PORT` the hook instead runs until the test opens that gate, and the
+//! `wait_for_gate` tool is a call that runs until the test opens its gate: tests of what happens
+//! *while* something runs hold it there, instead of hoping a sleep outlasts a slow machine.
 
 use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
 
 use cm_mcp::{
     extract::{CallInput, FromCall, ParamInfo},
@@ -26,6 +31,24 @@ struct StartupValue {
 async fn sleep_ms(ms: u64) -> String {
     tokio::time::sleep(Duration::from_millis(ms)).await;
     format!("slept {ms} ms")
+}
+
+/// Runs until the test opens the gate it listens on at `gate` (a loopback address).
+///
+/// # Arguments
+/// * `gate` - The test's gate, `127.0.0.1:PORT`.
+#[cm_tool]
+async fn wait_for_gate(gate: String) -> Result<String, ToolError> {
+    gate_opened(&gate).await?;
+    Ok("the gate opened".into())
+}
+
+/// Connects to the test's gate at `addr` and waits until the test opens it (closes the connection).
+async fn gate_opened(addr: &str) -> std::io::Result<()> {
+    let mut gate = tokio::net::TcpStream::connect(addr).await?;
+    // The test opens it by closing the connection.
+    gate.read_to_end(&mut Vec::new()).await?;
+    Ok(())
 }
 
 /// Parses a non-negative integer.
@@ -127,11 +150,15 @@ fn env_ms(name: &str, default: u64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let delay = env_ms("FIXTURE_STARTUP_DELAY_MS", 300);
+    let gate = std::env::var("FIXTURE_STARTUP_GATE").ok();
     Server::new("fixture-server")
         .version(env!("CARGO_PKG_VERSION"))
         .startup_timeout(env_ms("FIXTURE_STARTUP_TIMEOUT_MS", 50))
         .on_startup(move |_| async move {
-            tokio::time::sleep(delay).await;
+            match gate {
+                Some(gate) => gate_opened(&gate).await?,
+                None => tokio::time::sleep(delay).await,
+            }
             Ok(StartupValue {
                 message: "ready".into(),
             })

@@ -3,6 +3,8 @@
 //! the `api` connector `API` whose reconnect hook counts its runs.
 //!
 //! `PROBE_HOOK_FAILURES=n` makes the hook's first `n` runs fail, to test its retries.
+//! `PROBE_HOOK_GATE=127.0.0.1:PORT` makes every run that would succeed first wait until the test opens
+//! that gate (closes the connection): the test decides when "not connected yet" ends.
 
 use std::sync::{
     Arc,
@@ -13,6 +15,7 @@ use cm_mcp::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
 
 connector_id!(
     /// The connector with the reconnect hook.
@@ -113,12 +116,14 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let gate = std::env::var("PROBE_HOOK_GATE").ok();
     let runs = HookRuns::default();
     let hook_runs = runs.clone();
     let api = Connector::api("API", "The API").on_change(move |state| {
         let run = hook_runs.0.fetch_add(1, Ordering::SeqCst) + 1;
         let url = state.url().unwrap_or_default().to_string();
         let mode = state.mode().clone();
+        let gate = gate.clone();
         async move {
             tracing::info!(
                 event_type = "fixture.hook.run",
@@ -129,6 +134,11 @@ async fn main() -> anyhow::Result<()> {
                 "Reconnect hook run {run} for {url}"
             );
             anyhow::ensure!(run > failures, "simulated failure {run} of {failures}");
+            if let Some(gate) = gate {
+                let mut gate = tokio::net::TcpStream::connect(gate).await?;
+                // The test opens it by closing the connection.
+                gate.read_to_end(&mut Vec::new()).await?;
+            }
             Ok(())
         }
     });
