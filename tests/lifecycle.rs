@@ -78,12 +78,14 @@ async fn manifest_does_not_run_the_startup_hook() {
     assert_eq!(
         tools,
         [
+            "log_note",
             "panics",
             "parse_number",
             "sleep_ms",
             "startup_value",
             "store_token",
             "tenant_report",
+            "wait_for_file",
             "wait_for_gate"
         ]
     );

@@ -173,3 +173,44 @@ async fn main() -> anyhow::Result<()> {
         .run()
         .await
 }
+
+/// Waits until the file at `path` exists, then says so: a call that stays in flight until the test
+/// releases it (by creating the file), whatever the machine's speed.
+///
+/// # Arguments
+/// * `path` - The file to wait for.
+#[cm_tool]
+async fn wait_for_file(path: String) -> String {
+    while !std::path::Path::new(&path).exists() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    format!("found {path}")
+}
+
+/// Logs `note` itself, once directly and once from code it calls after an `.await` (which may resume
+/// on another worker thread): both lines must carry the call's trace fields.
+///
+/// # Arguments
+/// * `note` - What to log.
+#[cm_tool]
+async fn log_note(note: String) -> String {
+    tracing::info!(
+        event_type = "fixture.note",
+        data.note = note.as_str(),
+        data.place = "tool",
+        "Note from the tool"
+    );
+    tokio::task::yield_now().await;
+    log_note_from_callee(&note).await;
+    format!("logged {note}")
+}
+
+async fn log_note_from_callee(note: &str) {
+    tokio::task::yield_now().await;
+    tracing::info!(
+        event_type = "fixture.note",
+        data.note = note,
+        data.place = "callee",
+        "Note from code the tool calls"
+    );
+}

@@ -71,6 +71,27 @@ fn build_binaries_with(cargo: &OsStr, profile_dir: &Path) -> Result<PathBuf, Str
         .and_then(|n| n.to_str())
         .unwrap_or("debug");
     let mut command = std::process::Command::new(cargo);
+    // What `cargo test` set for the test crate must not reach the inner build: crates whose build
+    // depends on such a variable (ring's, on CARGO_MANIFEST_DIR) would be rebuilt by every test
+    // run, and rebuilt again by the next outer build.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "OUT_DIR"
+            )
+        {
+            command.env_remove(key);
+        }
+    }
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["build", "--quiet", "--target-dir"])

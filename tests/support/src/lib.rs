@@ -33,18 +33,6 @@ pub async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output 
         .unwrap_or_else(|_| panic!("{what} did not finish within {TIMEOUT:?}"))
 }
 
-/// A port of 127.0.0.1 that was free a moment ago: for a service started later, or one that is
-/// down (nothing listens on it).
-///
-/// Another process can take the port before the test binds it; prefer [`HeldPort`], which keeps
-/// it. Left for the tests that still pass a port number to a stand-in that binds it itself.
-pub fn reserve_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
-}
-
 /// A port of 127.0.0.1 held for a service that is down now and may come up later on that very
 /// port (a database or manager the server under test must retry): bound but not listening, so a
 /// connection to it is refused, as to a service that is down, and no other process can take the

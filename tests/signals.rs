@@ -1,0 +1,151 @@
+//! The README's shutdown claims for SIGINT, and for what happens to new connections once a signal
+//! has arrived, against the fixture server over streamable HTTP. The call kept in flight is released
+//! by the test (it creates a file the tool waits for), so that no outcome depends on the machine's
+//! speed.
+
+use std::{io::ErrorKind, path::Path};
+
+use cm_mcp::rmcp::{
+    RoleClient, ServiceError,
+    model::{CallToolRequestParams, CallToolResult},
+    service::Peer,
+};
+use cm_test_support::{HttpProcess, Logs, TIMEOUT, args, connect_http, expect_answer, text_of};
+use nix::sys::signal::Signal;
+use serde_json::json;
+use tokio::{net::TcpStream, task::JoinHandle};
+
+/// Starts a `wait_for_file` call of `path` in the background and waits until the server has
+/// started it: it stays in flight until the test creates the file.
+async fn start_held_call(
+    client: &Peer<RoleClient>,
+    logs: &Logs,
+    path: &Path,
+) -> JoinHandle<Result<CallToolResult, ServiceError>> {
+    let params = CallToolRequestParams::new("wait_for_file")
+        .with_arguments(args(json!({"path": path.to_str().unwrap()})));
+    let call = tokio::spawn({
+        let peer = client.clone();
+        async move { peer.call_tool(params).await }
+    });
+    logs.wait_for_tool("tool.execution.start", "wait_for_file")
+        .await;
+    call
+}
+
+/// The platform events of a shutdown, and of the `wait_for_file` call, in the order they were
+/// logged.
+fn shutdown_sequence(logs: &Logs) -> Vec<String> {
+    logs.events()
+        .into_iter()
+        .filter_map(|v| {
+            let t = v["event_type"].as_str()?;
+            let relevant = t.starts_with("service.shutdown")
+                || t == "fixture.shutdown.hook"
+                || (t.starts_with("tool.execution") && v["data"]["tool_name"] == "wait_for_file");
+            relevant.then(|| t.to_string())
+        })
+        .collect()
+}
+
+const DRAINED_SHUTDOWN: [&str; 6] = [
+    "tool.execution.start",
+    "service.shutdown.signal",
+    "tool.execution.complete",
+    "service.shutdown.start",
+    "fixture.shutdown.hook",
+    "service.shutdown.complete",
+];
+
+/// `host:port` of a server's `base` URL.
+fn address(server: &HttpProcess) -> String {
+    server.base.trim_start_matches("http://").to_string()
+}
+
+#[tokio::test]
+async fn sigint_lets_the_call_in_flight_answer_runs_the_shutdown_hook_and_exits_0() {
+    let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let dir = cm_test_support::scratch_dir();
+    let release = dir.path().join("release");
+    let call = start_held_call(&client, &server.logs, &release).await;
+
+    cm_test_support::signal(server.pid(), Signal::SIGINT);
+    server.logs.wait_for_event("service.shutdown.signal").await;
+    // The call is held until the file exists: the server must still be waiting for it.
+    assert!(
+        !call.is_finished(),
+        "the held call ended before its release"
+    );
+    std::fs::write(&release, b"").unwrap();
+
+    let answer = tokio::time::timeout(TIMEOUT, call).await;
+    let result = expect_answer(answer, &server.logs);
+    assert_eq!(
+        text_of(&result),
+        format!("found {}", release.to_str().unwrap())
+    );
+    server.wait_clean_exit().await;
+    assert_eq!(
+        shutdown_sequence(&server.logs),
+        DRAINED_SHUTDOWN,
+        "stderr:\n{}",
+        server.logs.dump()
+    );
+    drop(client);
+}
+
+#[tokio::test]
+async fn after_the_signal_new_connections_are_refused_while_the_call_in_flight_finishes() {
+    let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
+    let address = address(&server);
+    let client = connect_http(&server.mcp_url(), &[], None).await;
+    let dir = cm_test_support::scratch_dir();
+    let release = dir.path().join("release");
+    let call = start_held_call(&client, &server.logs, &release).await;
+
+    // Before the signal a new connection is accepted: the check below can tell the difference.
+    TcpStream::connect(&address)
+        .await
+        .expect("a new connection before the signal");
+
+    cm_test_support::signal(server.pid(), Signal::SIGTERM);
+    server.logs.wait_for_event("service.shutdown.signal").await;
+    // The listener closes once the signal has reached the accept loop; the held call keeps the
+    // server running meanwhile, so a refusal can only come from the closed listener.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let refused = loop {
+        match TcpStream::connect(&address).await {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => break e,
+            result => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "new connections were still accepted {TIMEOUT:?} after the signal: {result:?}; stderr:\n{}",
+                    server.logs.dump()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    // Refused by a server that has exited would not show the listener closing on the signal.
+    assert!(
+        server.is_running(),
+        "connections were refused ({refused}) only once the server had exited, before the call in \
+         flight finished: the listener stayed open after the signal; stderr:\n{}",
+        server.logs.dump()
+    );
+    assert!(
+        !call.is_finished(),
+        "the held call ended before its release"
+    );
+
+    std::fs::write(&release, b"").unwrap();
+    let answer = tokio::time::timeout(TIMEOUT, call).await;
+    let result = expect_answer(answer, &server.logs);
+    assert_eq!(
+        text_of(&result),
+        format!("found {}", release.to_str().unwrap())
+    );
+    server.wait_clean_exit().await;
+    drop(client);
+}
