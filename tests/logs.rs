@@ -118,7 +118,9 @@ async fn http_call_events_continue_the_callers_trace() {
     .await;
     let params = CallToolRequestParams::new("my_tool")
         .with_arguments(args(json!({"input_param": "hello logs"})));
+    let called = std::time::Instant::now();
     let result = call_tool_with(&client, params).await;
+    let round_trip_ms = called.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(text_of(&result), "Processed: hello logs");
 
     let ((_, start), (complete_line, complete)) =
@@ -150,7 +152,14 @@ async fn http_call_events_continue_the_callers_trace() {
     );
     assert_eq!(complete["event"], "Tool execution completed");
     assert_eq!(complete["success"], true);
-    assert!(complete["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
+    // The server timed the call itself: a positive duration inside the client's round trip.
+    let duration_ms = complete["duration_ms"]
+        .as_f64()
+        .expect("duration_ms is a number");
+    assert!(
+        duration_ms > 0.0 && duration_ms <= round_trip_ms,
+        "duration_ms {duration_ms} outside (0, {round_trip_ms}]"
+    );
     assert_eq!(
         complete["data"],
         json!({"tool_name": "my_tool", "result_length": "Processed: hello logs".len()})
