@@ -85,7 +85,6 @@ async fn manifest_does_not_run_the_startup_hook() {
             "startup_value",
             "store_token",
             "tenant_report",
-            "wait_for_file",
             "wait_for_gate"
         ]
     );

@@ -1,9 +1,10 @@
 //! The README's shutdown claims for SIGINT, and for what happens to new connections once a signal
-//! has arrived, against the fixture server over streamable HTTP. The call kept in flight is released
-//! by the test (it creates a file the tool waits for), so that no outcome depends on the machine's
-//! speed.
+//! has arrived, against the fixture server over streamable HTTP. The call kept in flight waits at a
+//! gate the test opens (`tests/common/gate.rs`), so that no outcome depends on the machine's speed.
 
-use std::{io::ErrorKind, path::Path};
+mod common;
+
+use std::io::ErrorKind;
 
 use cm_mcp::rmcp::{
     RoleClient, ServiceError,
@@ -11,29 +12,28 @@ use cm_mcp::rmcp::{
     service::Peer,
 };
 use cm_test_support::{HttpProcess, Logs, TIMEOUT, args, connect_http, expect_answer, text_of};
+use common::gate::Gate;
 use nix::sys::signal::Signal;
 use serde_json::json;
 use tokio::{net::TcpStream, task::JoinHandle};
 
-/// Starts a `wait_for_file` call of `path` in the background and waits until the server has
-/// started it: it stays in flight until the test creates the file.
+/// Starts a `wait_for_gate` call in the background and waits until it has reached `gate`: it stays
+/// in flight until the test opens the gate.
 async fn start_held_call(
     client: &Peer<RoleClient>,
-    logs: &Logs,
-    path: &Path,
+    gate: &mut Gate,
 ) -> JoinHandle<Result<CallToolResult, ServiceError>> {
-    let params = CallToolRequestParams::new("wait_for_file")
-        .with_arguments(args(json!({"path": path.to_str().unwrap()})));
+    let params = CallToolRequestParams::new("wait_for_gate")
+        .with_arguments(args(json!({"gate": gate.addr()})));
     let call = tokio::spawn({
         let peer = client.clone();
         async move { peer.call_tool(params).await }
     });
-    logs.wait_for_tool("tool.execution.start", "wait_for_file")
-        .await;
+    gate.arrived("the held call").await;
     call
 }
 
-/// The platform events of a shutdown, and of the `wait_for_file` call, in the order they were
+/// The platform events of a shutdown, and of the `wait_for_gate` call, in the order they were
 /// logged.
 fn shutdown_sequence(logs: &Logs) -> Vec<String> {
     logs.events()
@@ -42,7 +42,7 @@ fn shutdown_sequence(logs: &Logs) -> Vec<String> {
             let t = v["event_type"].as_str()?;
             let relevant = t.starts_with("service.shutdown")
                 || t == "fixture.shutdown.hook"
-                || (t.starts_with("tool.execution") && v["data"]["tool_name"] == "wait_for_file");
+                || (t.starts_with("tool.execution") && v["data"]["tool_name"] == "wait_for_gate");
             relevant.then(|| t.to_string())
         })
         .collect()
@@ -66,25 +66,21 @@ fn address(server: &HttpProcess) -> String {
 async fn sigint_lets_the_call_in_flight_answer_runs_the_shutdown_hook_and_exits_0() {
     let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
     let client = connect_http(&server.mcp_url(), &[], None).await;
-    let dir = cm_test_support::scratch_dir();
-    let release = dir.path().join("release");
-    let call = start_held_call(&client, &server.logs, &release).await;
+    let mut gate = Gate::new().await;
+    let call = start_held_call(&client, &mut gate).await;
 
     cm_test_support::signal(server.pid(), Signal::SIGINT);
     server.logs.wait_for_event("service.shutdown.signal").await;
-    // The call is held until the file exists: the server must still be waiting for it.
+    // The call is held at the gate: the server must still be waiting for it.
     assert!(
         !call.is_finished(),
         "the held call ended before its release"
     );
-    std::fs::write(&release, b"").unwrap();
+    gate.open();
 
     let answer = tokio::time::timeout(TIMEOUT, call).await;
     let result = expect_answer(answer, &server.logs);
-    assert_eq!(
-        text_of(&result),
-        format!("found {}", release.to_str().unwrap())
-    );
+    assert_eq!(text_of(&result), "the gate opened");
     server.wait_clean_exit().await;
     assert_eq!(
         shutdown_sequence(&server.logs),
@@ -100,9 +96,8 @@ async fn after_the_signal_new_connections_are_refused_while_the_call_in_flight_f
     let mut server = HttpProcess::start("fixture-server", &[], &[]).await;
     let address = address(&server);
     let client = connect_http(&server.mcp_url(), &[], None).await;
-    let dir = cm_test_support::scratch_dir();
-    let release = dir.path().join("release");
-    let call = start_held_call(&client, &server.logs, &release).await;
+    let mut gate = Gate::new().await;
+    let call = start_held_call(&client, &mut gate).await;
 
     // Before the signal a new connection is accepted: the check below can tell the difference.
     TcpStream::connect(&address)
@@ -139,13 +134,10 @@ async fn after_the_signal_new_connections_are_refused_while_the_call_in_flight_f
         "the held call ended before its release"
     );
 
-    std::fs::write(&release, b"").unwrap();
+    gate.open();
     let answer = tokio::time::timeout(TIMEOUT, call).await;
     let result = expect_answer(answer, &server.logs);
-    assert_eq!(
-        text_of(&result),
-        format!("found {}", release.to_str().unwrap())
-    );
+    assert_eq!(text_of(&result), "the gate opened");
     server.wait_clean_exit().await;
     drop(client);
 }

@@ -174,19 +174,6 @@ async fn main() -> anyhow::Result<()> {
         .await
 }
 
-/// Waits until the file at `path` exists, then says so: a call that stays in flight until the test
-/// releases it (by creating the file), whatever the machine's speed.
-///
-/// # Arguments
-/// * `path` - The file to wait for.
-#[cm_tool]
-async fn wait_for_file(path: String) -> String {
-    while !std::path::Path::new(&path).exists() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    format!("found {path}")
-}
-
 /// Logs `note` itself, once directly and once from code it calls after an `.await` (which may resume
 /// on another worker thread): both lines must carry the call's trace fields.
 ///
