@@ -5,7 +5,7 @@
 use std::process::Stdio;
 
 use cm_test_support::{
-    HttpProcess, Logs, TIMEOUT, binary, call_tool, connect_http, connect_stdio, text_of,
+    HttpProcess, Logs, TIMEOUT, binary, bounded, call_tool, connect_http, connect_stdio, text_of,
 };
 use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams};
 use serde_json::{Value, json};
@@ -16,6 +16,7 @@ use tokio::{
 
 #[tokio::test]
 async fn an_unknown_argument_is_named_with_only_the_real_arguments() {
+    bounded("an_unknown_argument_is_named_with_only_the_real_arguments", async {
     // my_tool takes `ctx: &Context` (injected) and `input_param` (an argument).
     let server = connect_stdio("my-service", &["--stdio"], &[]).await;
     let result = call_tool(
@@ -30,6 +31,8 @@ async fn an_unknown_argument_is_named_with_only_the_real_arguments() {
         "Invalid arguments for tool `my_tool`: unknown argument `bogus`; expected only `input_param`"
     );
     server.client.cancel().await.unwrap();
+    })
+    .await;
 }
 
 /// A client speaking raw JSON-RPC lines to a stdio server, to send what rmcp's client cannot.
@@ -103,6 +106,7 @@ impl RawClient {
 
 #[tokio::test]
 async fn arguments_that_are_not_an_object_are_invalid_params_naming_arguments() {
+    bounded("arguments_that_are_not_an_object_are_invalid_params_naming_arguments", async {
     let mut client = RawClient::start("my-service").await;
     let answer = client
         .request(
@@ -135,10 +139,13 @@ async fn arguments_that_are_not_an_object_are_invalid_params_naming_arguments() 
         client.logs.dump()
     );
     client.child.kill().await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_unknown_method_is_answered_naming_it() {
+    bounded("an_unknown_method_is_answered_naming_it", async {
     let mut client = RawClient::start("my-service").await;
     let answer = client.request(2, "tools/callx", json!({})).await;
     assert_eq!(answer["error"]["code"], -32601, "{answer}");
@@ -153,90 +160,104 @@ async fn an_unknown_method_is_answered_naming_it() {
         "{message}"
     );
     client.child.kill().await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_panic_in_a_tool_resource_or_prompt_is_an_error_and_the_server_keeps_serving() {
-    let server = connect_stdio("fixture-server", &["--stdio"], &[]).await;
-    let client = &server.client;
+    bounded(
+        "a_panic_in_a_tool_resource_or_prompt_is_an_error_and_the_server_keeps_serving",
+        async {
+            let server = connect_stdio("fixture-server", &["--stdio"], &[]).await;
+            let client = &server.client;
 
-    let result = call_tool(
-        client,
-        "panics",
-        json!({"message": "the tool's secret detail"}),
+            let result = call_tool(
+                client,
+                "panics",
+                json!({"message": "the tool's secret detail"}),
+            )
+            .await;
+            assert_eq!(result.is_error, Some(true));
+            assert_eq!(
+                text_of(&result),
+                "`panics` failed: the server's code panicked (the server's log has the details)"
+            );
+            let event = server
+                .logs
+                .wait_for("the tool's error event", |v| {
+                    v["event_type"] == "tool.execution.error" && v["data"]["tool_name"] == "panics"
+                })
+                .await
+                .1;
+            assert_eq!(event["error_type"], "Panic");
+            assert_eq!(
+                event["error"],
+                "`panics` panicked: the tool's secret detail"
+            );
+
+            let error = client
+                .read_resource(ReadResourceRequestParams::new("fixture://panics"))
+                .await
+                .expect_err("a panicking resource is an error");
+            let text = error.to_string();
+            assert!(text.contains("`fixture://panics` failed"), "{text}");
+            assert!(!text.contains("secret detail"), "{text}");
+            let (_, event) = server.logs.wait_for_event("resource.read.error").await;
+            assert_eq!(event["error_type"], "Panic");
+
+            let error = client
+                .get_prompt(GetPromptRequestParams::new("panicking_prompt"))
+                .await
+                .expect_err("a panicking prompt is an error");
+            assert!(
+                error.to_string().contains("`panicking_prompt` failed"),
+                "{error}"
+            );
+            let (_, event) = server.logs.wait_for_event("prompt.get.error").await;
+            assert_eq!(event["error_type"], "Panic");
+
+            let result = call_tool(client, "parse_number", json!({"text": "7"})).await;
+            assert_eq!(text_of(&result), "parsed 7");
+            server.client.cancel().await.unwrap();
+        },
     )
     .await;
-    assert_eq!(result.is_error, Some(true));
-    assert_eq!(
-        text_of(&result),
-        "`panics` failed: the server's code panicked (the server's log has the details)"
-    );
-    let event = server
-        .logs
-        .wait_for("the tool's error event", |v| {
-            v["event_type"] == "tool.execution.error" && v["data"]["tool_name"] == "panics"
-        })
-        .await
-        .1;
-    assert_eq!(event["error_type"], "Panic");
-    assert_eq!(
-        event["error"],
-        "`panics` panicked: the tool's secret detail"
-    );
-
-    let error = client
-        .read_resource(ReadResourceRequestParams::new("fixture://panics"))
-        .await
-        .expect_err("a panicking resource is an error");
-    let text = error.to_string();
-    assert!(text.contains("`fixture://panics` failed"), "{text}");
-    assert!(!text.contains("secret detail"), "{text}");
-    let (_, event) = server.logs.wait_for_event("resource.read.error").await;
-    assert_eq!(event["error_type"], "Panic");
-
-    let error = client
-        .get_prompt(GetPromptRequestParams::new("panicking_prompt"))
-        .await
-        .expect_err("a panicking prompt is an error");
-    assert!(
-        error.to_string().contains("`panicking_prompt` failed"),
-        "{error}"
-    );
-    let (_, event) = server.logs.wait_for_event("prompt.get.error").await;
-    assert_eq!(event["error_type"], "Panic");
-
-    let result = call_tool(client, "parse_number", json!({"text": "7"})).await;
-    assert_eq!(text_of(&result), "parsed 7");
-    server.client.cancel().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_custom_injected_parameter_reads_its_header_and_stays_out_of_the_schema() {
-    let server = HttpProcess::start("fixture-server", &[], &[]).await;
-    let client = connect_http(&server.mcp_url(), &[("x-tenant", "acme")], None).await;
+    bounded(
+        "a_custom_injected_parameter_reads_its_header_and_stays_out_of_the_schema",
+        async {
+            let server = HttpProcess::start("fixture-server", &[], &[]).await;
+            let client = connect_http(&server.mcp_url(), &[("x-tenant", "acme")], None).await;
 
-    let tools = client.list_all_tools().await.unwrap();
-    let report = tools
-        .iter()
-        .find(|t| t.name == "tenant_report")
-        .expect("tenant_report is listed");
-    let properties: Vec<&String> = report.input_schema["properties"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .collect();
-    assert_eq!(properties, ["month"]);
+            let tools = client.list_all_tools().await.unwrap();
+            let report = tools
+                .iter()
+                .find(|t| t.name == "tenant_report")
+                .expect("tenant_report is listed");
+            let properties: Vec<&String> = report.input_schema["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect();
+            assert_eq!(properties, ["month"]);
 
-    let result = call_tool(&client, "tenant_report", json!({"month": 3})).await;
-    assert_eq!(text_of(&result), "report for acme in month 3");
+            let result = call_tool(&client, "tenant_report", json!({"month": 3})).await;
+            assert_eq!(text_of(&result), "report for acme in month 3");
 
-    let anonymous = connect_http(&server.mcp_url(), &[], None).await;
-    let result = call_tool(&anonymous, "tenant_report", json!({"month": 3})).await;
-    assert_eq!(result.is_error, Some(true));
-    assert_eq!(
-        text_of(&result),
-        "Invalid arguments for tool `tenant_report`: this tool needs an X-Tenant header"
-    );
-    client.cancel().await.unwrap();
-    anonymous.cancel().await.unwrap();
+            let anonymous = connect_http(&server.mcp_url(), &[], None).await;
+            let result = call_tool(&anonymous, "tenant_report", json!({"month": 3})).await;
+            assert_eq!(result.is_error, Some(true));
+            assert_eq!(
+                text_of(&result),
+                "Invalid arguments for tool `tenant_report`: this tool needs an X-Tenant header"
+            );
+            client.cancel().await.unwrap();
+            anonymous.cancel().await.unwrap();
+        },
+    )
+    .await;
 }

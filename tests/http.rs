@@ -20,7 +20,7 @@ use cm_mcp::{
         },
     },
 };
-use cm_test_support::{Client, TIMEOUT, call_tool, connect_http, text_contents, text_of};
+use cm_test_support::{Client, TIMEOUT, bounded, call_tool, connect_http, text_contents, text_of};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -266,20 +266,24 @@ fn mcp_error(result: Result<impl std::fmt::Debug, ServiceError>) -> cm_mcp::rmcp
 
 #[tokio::test]
 async fn initialize_reports_server_info_and_capabilities() {
-    let (server, client) = start_connected().await;
-    let info = client.peer_info().expect("server info after initialize");
-    let server_info = info.server_info.clone().expect("serverInfo");
-    assert_eq!(server_info.name, "http-test");
-    assert_eq!(server_info.version, "9.9.9");
-    assert_eq!(info.instructions.as_deref(), Some("Test server."));
-    assert!(info.capabilities.tools.is_some());
-    assert!(info.capabilities.resources.is_some());
-    assert!(info.capabilities.prompts.is_some());
-    close(server, [client]).await;
+    bounded("initialize_reports_server_info_and_capabilities", async {
+        let (server, client) = start_connected().await;
+        let info = client.peer_info().expect("server info after initialize");
+        let server_info = info.server_info.clone().expect("serverInfo");
+        assert_eq!(server_info.name, "http-test");
+        assert_eq!(server_info.version, "9.9.9");
+        assert_eq!(info.instructions.as_deref(), Some("Test server."));
+        assert!(info.capabilities.tools.is_some());
+        assert!(info.capabilities.resources.is_some());
+        assert!(info.capabilities.prompts.is_some());
+        close(server, [client]).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn tools_list_has_exact_schemas() {
+    bounded("tools_list_has_exact_schemas", async {
     let (server, client) = start_connected().await;
     let tools = client.list_all_tools().await.unwrap();
 
@@ -408,6 +412,8 @@ async fn tools_list_has_exact_schemas() {
     assert!(tool_json(&tools, "add").get("outputSchema").is_none());
 
     close(server, [client]).await;
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,62 +421,72 @@ async fn tools_list_has_exact_schemas() {
 
 #[tokio::test]
 async fn calls_return_text_and_structured_results() {
-    let (server, client) = start_connected().await;
+    bounded("calls_return_text_and_structured_results", async {
+        let (server, client) = start_connected().await;
 
-    let result = call_tool(&client, "add", json!({"a": 2, "b": 40})).await;
-    assert_eq!(result.is_error, Some(false));
-    assert_eq!(text_of(&result), "42");
-    assert!(result.structured_content.is_none());
+        let result = call_tool(&client, "add", json!({"a": 2, "b": 40})).await;
+        assert_eq!(result.is_error, Some(false));
+        assert_eq!(text_of(&result), "42");
+        assert!(result.structured_content.is_none());
 
-    let result = call_tool(&client, "greet", json!({"name": "Ada"})).await;
-    assert_eq!(text_of(&result), "Hello, Ada!");
-    let result = call_tool(&client, "greet", json!({"name": "Ada", "greeting": "Hi"})).await;
-    assert_eq!(text_of(&result), "Hi, Ada!");
-    let result = call_tool(&client, "greet", json!({"name": "Ada", "greeting": null})).await;
-    assert_eq!(text_of(&result), "Hello, Ada!");
+        let result = call_tool(&client, "greet", json!({"name": "Ada"})).await;
+        assert_eq!(text_of(&result), "Hello, Ada!");
+        let result = call_tool(&client, "greet", json!({"name": "Ada", "greeting": "Hi"})).await;
+        assert_eq!(text_of(&result), "Hi, Ada!");
+        let result = call_tool(&client, "greet", json!({"name": "Ada", "greeting": null})).await;
+        assert_eq!(text_of(&result), "Hello, Ada!");
 
-    // Structured object: structuredContent, and the same JSON as text.
-    let result = call_tool(
-        &client,
-        "create_user",
-        json!({"user": {"displayName": "Grace", "age": 40}}),
-    )
+        // Structured object: structuredContent, and the same JSON as text.
+        let result = call_tool(
+            &client,
+            "create_user",
+            json!({"user": {"displayName": "Grace", "age": 40}}),
+        )
+        .await;
+        let expected = json!({"id": 7, "displayName": "Grace", "adult": true});
+        assert_eq!(result.structured_content, Some(expected.clone()));
+        let text: Value = serde_json::from_str(&text_of(&result)).unwrap();
+        assert_eq!(text, expected);
+
+        // Structured non-object: wrapped as {"result": ...}.
+        let result = call_tool(&client, "count_words", json!({"text": "one two three"})).await;
+        assert_eq!(result.structured_content, Some(json!({"result": 3})));
+        assert_eq!(text_of(&result), "3");
+
+        // Injected state is shared across calls and sessions.
+        let first = text_of(&call_tool(&client, "bump", json!({})).await);
+        let other = connect_http(&server.url(), &[], None).await;
+        let second = text_of(&call_tool(&other, "bump", json!({})).await);
+        let n = |s: &str| s.trim_start_matches("call ").parse::<u64>().unwrap();
+        assert_eq!(n(&second), n(&first) + 1, "{first} then {second}");
+
+        close(server, [other, client]).await;
+    })
     .await;
-    let expected = json!({"id": 7, "displayName": "Grace", "adult": true});
-    assert_eq!(result.structured_content, Some(expected.clone()));
-    let text: Value = serde_json::from_str(&text_of(&result)).unwrap();
-    assert_eq!(text, expected);
-
-    // Structured non-object: wrapped as {"result": ...}.
-    let result = call_tool(&client, "count_words", json!({"text": "one two three"})).await;
-    assert_eq!(result.structured_content, Some(json!({"result": 3})));
-    assert_eq!(text_of(&result), "3");
-
-    // Injected state is shared across calls and sessions.
-    let first = text_of(&call_tool(&client, "bump", json!({})).await);
-    let other = connect_http(&server.url(), &[], None).await;
-    let second = text_of(&call_tool(&other, "bump", json!({})).await);
-    let n = |s: &str| s.trim_start_matches("call ").parse::<u64>().unwrap();
-    assert_eq!(n(&second), n(&first) + 1, "{first} then {second}");
-
-    close(server, [other, client]).await;
 }
 
 #[tokio::test]
 async fn a_tool_without_parameters_accepts_a_call_without_arguments() {
-    let (server, client) = start_connected().await;
-    // No `arguments` key at all, as the conformance suite sends it.
-    let result = client
-        .call_tool(CallToolRequestParams::new("ping_pong"))
-        .await
-        .unwrap();
-    assert_eq!(result.is_error, Some(false));
-    assert_eq!(text_of(&result), "pong");
-    close(server, [client]).await;
+    bounded(
+        "a_tool_without_parameters_accepts_a_call_without_arguments",
+        async {
+            let (server, client) = start_connected().await;
+            // No `arguments` key at all, as the conformance suite sends it.
+            let result = client
+                .call_tool(CallToolRequestParams::new("ping_pong"))
+                .await
+                .unwrap();
+            assert_eq!(result.is_error, Some(false));
+            assert_eq!(text_of(&result), "pong");
+            close(server, [client]).await;
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn errors_are_tool_results_naming_the_problem() {
+    bounded("errors_are_tool_results_naming_the_problem", async {
     let (server, client) = start_connected().await;
 
     let result = call_tool(&client, "always_fails", json!({"reason": "disk on fire"})).await;
@@ -548,10 +564,13 @@ async fn errors_are_tool_results_naming_the_problem() {
         "2"
     );
     close(server, [client]).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn context_sees_headers_and_trace() {
+    bounded("context_sees_headers_and_trace", async {
     let server = start(HttpOptions::default()).await;
     let client = connect_http(
         &server.url(),
@@ -581,34 +600,39 @@ async fn context_sees_headers_and_trace() {
     let trace = text.split(' ').nth(1).unwrap().trim_start_matches("trace=");
     cm_test_support::assert_hex(trace, 32);
     close(server, [client]).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn secret_arguments_never_reach_the_logs() {
-    let server = start(HttpOptions::default()).await;
-    let trace_id = "5ec2e75ec2e75ec2e75ec2e75ec2e7aa";
-    let client = connect_http(&server.url(), &[("x-trace-id", trace_id)], None).await;
-    let password = "hunter2-do-not-log";
-    let result = call_tool(
-        &client,
-        "login",
-        json!({"user": "ada", "password": password}),
-    )
-    .await;
-    assert_eq!(text_of(&result), "ada logged in with 18 characters");
-    close(server, [client]).await;
+    bounded("secret_arguments_never_reach_the_logs", async {
+        let server = start(HttpOptions::default()).await;
+        let trace_id = "5ec2e75ec2e75ec2e75ec2e75ec2e7aa";
+        let client = connect_http(&server.url(), &[("x-trace-id", trace_id)], None).await;
+        let password = "hunter2-do-not-log";
+        let result = call_tool(
+            &client,
+            "login",
+            json!({"user": "ada", "password": password}),
+        )
+        .await;
+        assert_eq!(text_of(&result), "ada logged in with 18 characters");
+        close(server, [client]).await;
 
-    let logs = String::from_utf8(captured_logs().lock().unwrap().clone()).unwrap();
-    assert!(!logs.contains(password), "the password was logged:\n{logs}");
-    let start = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["event_type"] == "tool.execution.start" && v["trace_id"] == trace_id)
-        .unwrap_or_else(|| panic!("no start event of the login call:\n{logs}"));
-    assert_eq!(start["data"]["tool_name"], "login");
-    let preview: Value = serde_json::from_str(start["data"]["input_preview"].as_str().unwrap())
-        .expect("the preview is JSON");
-    assert_eq!(preview, json!({"user": "ada", "password": "***"}));
+        let logs = String::from_utf8(captured_logs().lock().unwrap().clone()).unwrap();
+        assert!(!logs.contains(password), "the password was logged:\n{logs}");
+        let start = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["event_type"] == "tool.execution.start" && v["trace_id"] == trace_id)
+            .unwrap_or_else(|| panic!("no start event of the login call:\n{logs}"));
+        assert_eq!(start["data"]["tool_name"], "login");
+        let preview: Value = serde_json::from_str(start["data"]["input_preview"].as_str().unwrap())
+            .expect("the preview is JSON");
+        assert_eq!(preview, json!({"user": "ada", "password": "***"}));
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -616,83 +640,87 @@ async fn secret_arguments_never_reach_the_logs() {
 
 #[tokio::test]
 async fn resources_and_templates() {
-    let (server, client) = start_connected().await;
+    bounded("resources_and_templates", async {
+        let (server, client) = start_connected().await;
 
-    let resources = client.list_all_resources().await.unwrap();
-    assert_eq!(
-        serde_json::to_value(&resources).unwrap(),
-        json!([{
-            "uri": "test://config",
-            "name": "config",
-            "description": "The server's configuration.",
-            "mimeType": "application/json",
-        }])
-    );
-    let templates = client.list_all_resource_templates().await.unwrap();
-    assert_eq!(
-        serde_json::to_value(&templates).unwrap(),
-        json!([{
-            "uriTemplate": "test://tables/{table}",
-            "name": "table_columns",
-            "title": "Table columns",
-            "description": "The columns of a table.",
-        }])
-    );
+        let resources = client.list_all_resources().await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&resources).unwrap(),
+            json!([{
+                "uri": "test://config",
+                "name": "config",
+                "description": "The server's configuration.",
+                "mimeType": "application/json",
+            }])
+        );
+        let templates = client.list_all_resource_templates().await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&templates).unwrap(),
+            json!([{
+                "uriTemplate": "test://tables/{table}",
+                "name": "table_columns",
+                "title": "Table columns",
+                "description": "The columns of a table.",
+            }])
+        );
 
-    let read = client
-        .read_resource(ReadResourceRequestParams::new("test://config"))
-        .await
-        .unwrap();
-    let (uri, mime_type, text) = text_contents(&read.contents);
-    assert_eq!(uri, "test://config");
-    assert_eq!(mime_type, Some("application/json"));
-    assert_eq!(
-        serde_json::from_str::<Value>(text).unwrap(),
-        json!({"region": "eu-north", "replicas": 3})
-    );
+        let read = client
+            .read_resource(ReadResourceRequestParams::new("test://config"))
+            .await
+            .unwrap();
+        let (uri, mime_type, text) = text_contents(&read.contents);
+        assert_eq!(uri, "test://config");
+        assert_eq!(mime_type, Some("application/json"));
+        assert_eq!(
+            serde_json::from_str::<Value>(text).unwrap(),
+            json!({"region": "eu-north", "replicas": 3})
+        );
 
-    // A template, with a percent-encoded variable.
-    let read = client
-        .read_resource(ReadResourceRequestParams::new(
-            "test://tables/order%20items",
-        ))
-        .await
-        .unwrap();
-    let (uri, mime_type, text) = text_contents(&read.contents);
-    assert_eq!(uri, "test://tables/order%20items");
-    assert_eq!(mime_type, Some("text/plain"));
-    assert_eq!(text, "columns of order items");
+        // A template, with a percent-encoded variable.
+        let read = client
+            .read_resource(ReadResourceRequestParams::new(
+                "test://tables/order%20items",
+            ))
+            .await
+            .unwrap();
+        let (uri, mime_type, text) = text_contents(&read.contents);
+        assert_eq!(uri, "test://tables/order%20items");
+        assert_eq!(mime_type, Some("text/plain"));
+        assert_eq!(text, "columns of order items");
 
-    // Unknown URIs, and a template whose function reports not-found: -32002.
-    for uri in [
-        "test://nothing",
-        "test://tables/a/b",
-        "test://tables/missing",
-    ] {
+        // Unknown URIs, and a template whose function reports not-found: -32002.
+        for uri in [
+            "test://nothing",
+            "test://tables/a/b",
+            "test://tables/missing",
+        ] {
+            let error = mcp_error(
+                client
+                    .read_resource(ReadResourceRequestParams::new(uri))
+                    .await,
+            );
+            assert_eq!(error.code, ErrorCode::RESOURCE_NOT_FOUND, "{uri}");
+            assert_eq!(error.code.0, -32002);
+        }
         let error = mcp_error(
             client
-                .read_resource(ReadResourceRequestParams::new(uri))
+                .read_resource(ReadResourceRequestParams::new("test://nothing"))
                 .await,
         );
-        assert_eq!(error.code, ErrorCode::RESOURCE_NOT_FOUND, "{uri}");
-        assert_eq!(error.code.0, -32002);
-    }
-    let error = mcp_error(
-        client
-            .read_resource(ReadResourceRequestParams::new("test://nothing"))
-            .await,
-    );
-    assert!(
-        error.message.contains("test://nothing"),
-        "{}",
-        error.message
-    );
+        assert!(
+            error.message.contains("test://nothing"),
+            "{}",
+            error.message
+        );
 
-    close(server, [client]).await;
+        close(server, [client]).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn prompts_list_and_get() {
+    bounded("prompts_list_and_get", async {
     let (server, client) = start_connected().await;
 
     let prompts = client.list_all_prompts().await.unwrap();
@@ -739,6 +767,8 @@ async fn prompts_list_and_get() {
     assert!(error.message.contains("`nope`"), "{}", error.message);
 
     close(server, [client]).await;
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,52 +787,56 @@ fn post(url: &str, body: &'static str) -> reqwest::RequestBuilder {
 
 #[tokio::test]
 async fn health_has_the_platform_shape() {
-    let server = start(HttpOptions::default()).await;
-    let response = reqwest::Client::new()
-        .get(format!("http://{}/health", server.local_addr()))
-        .timeout(TIMEOUT)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let health: Value = response.json().await.unwrap();
-    let keys: BTreeSet<&str> = health
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        keys,
-        [
-            "status",
-            "service",
-            "service_connected",
-            "server_mode",
-            "server_time",
-            "connector_id"
-        ]
-        .into()
-    );
-    assert_eq!(health["status"], "healthy");
-    assert_eq!(health["service"], "http-test");
-    // No connector declared: nothing to wait for, so connected (as the README says).
-    assert_eq!(health["service_connected"], true);
-    assert_eq!(health["connector_id"], Value::Null);
-    // This test process is not in a stack unless its environment says so.
-    let stack = std::env::var("SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty())
-        && !std::env::var("CONFIDENTIAL_MIND_LOCAL_CONFIG")
-            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    assert_eq!(
-        health["server_mode"],
-        if stack { "stack_deployment" } else { "local" }
-    );
-    cm_test_support::assert_platform_timestamp(health["server_time"].as_str().unwrap());
-    server.shutdown().await.unwrap();
+    bounded("health_has_the_platform_shape", async {
+        let server = start(HttpOptions::default()).await;
+        let response = reqwest::Client::new()
+            .get(format!("http://{}/health", server.local_addr()))
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let health: Value = response.json().await.unwrap();
+        let keys: BTreeSet<&str> = health
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "status",
+                "service",
+                "service_connected",
+                "server_mode",
+                "server_time",
+                "connector_id"
+            ]
+            .into()
+        );
+        assert_eq!(health["status"], "healthy");
+        assert_eq!(health["service"], "http-test");
+        // No connector declared: nothing to wait for, so connected (as the README says).
+        assert_eq!(health["service_connected"], true);
+        assert_eq!(health["connector_id"], Value::Null);
+        // This test process is not in a stack unless its environment says so.
+        let stack = std::env::var("SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty())
+            && !std::env::var("CONFIDENTIAL_MIND_LOCAL_CONFIG")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        assert_eq!(
+            health["server_mode"],
+            if stack { "stack_deployment" } else { "local" }
+        );
+        cm_test_support::assert_platform_timestamp(health["server_time"].as_str().unwrap());
+        server.shutdown().await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn stateless_mode_answers_json_without_sessions() {
+    bounded("stateless_mode_answers_json_without_sessions", async {
     let server = start(HttpOptions {
         stateless: true,
         ..HttpOptions::default()
@@ -845,76 +879,93 @@ async fn stateless_mode_answers_json_without_sessions() {
         "3"
     );
     close(server, [client]).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn dns_rebinding_is_refused_unless_the_host_is_allowed() {
-    let server = start(HttpOptions {
-        allowed_hosts: vec!["mcp.internal".into()],
-        ..HttpOptions::default()
-    })
-    .await;
-    let refused = post(&server.url(), INITIALIZE)
-        .header("host", "evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 403);
+    bounded(
+        "dns_rebinding_is_refused_unless_the_host_is_allowed",
+        async {
+            let server = start(HttpOptions {
+                allowed_hosts: vec!["mcp.internal".into()],
+                ..HttpOptions::default()
+            })
+            .await;
+            let refused = post(&server.url(), INITIALIZE)
+                .header("host", "evil.example")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status(), 403);
 
-    let port = server.local_addr().port();
-    for host in [
-        "mcp.internal".to_string(),
-        format!("mcp.internal:{port}"),
-        format!("localhost:{port}"),
-        format!("127.0.0.1:{port}"),
-    ] {
-        let accepted = post(&server.url(), INITIALIZE)
-            .header("host", host.as_str())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(accepted.status(), 200, "{host}");
-        assert!(accepted.headers().get("mcp-session-id").is_some(), "{host}");
-    }
-    server.shutdown().await.unwrap();
+            let port = server.local_addr().port();
+            for host in [
+                "mcp.internal".to_string(),
+                format!("mcp.internal:{port}"),
+                format!("localhost:{port}"),
+                format!("127.0.0.1:{port}"),
+            ] {
+                let accepted = post(&server.url(), INITIALIZE)
+                    .header("host", host.as_str())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(accepted.status(), 200, "{host}");
+                assert!(accepted.headers().get("mcp-session-id").is_some(), "{host}");
+            }
+            server.shutdown().await.unwrap();
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_json_is_refused_and_the_server_keeps_serving() {
-    let (server, client) = start_connected().await;
-    for body in [r#"{"jsonrpc":"2.0","id":1,"method":"#, "not json", "{}"] {
-        let response = post(&server.url(), body).send().await.unwrap();
-        let status = response.status();
-        assert!(status.is_client_error(), "{body}: {status}");
-    }
-    // The session opened before is unaffected, and new ones open.
-    assert_eq!(
-        text_of(&call_tool(&client, "add", json!({"a": 2, "b": 2})).await),
-        "4"
-    );
-    let other = connect_http(&server.url(), &[], None).await;
-    assert_eq!(
-        text_of(&call_tool(&other, "add", json!({"a": 3, "b": 3})).await),
-        "6"
-    );
-    close(server, [other, client]).await;
+    bounded(
+        "malformed_json_is_refused_and_the_server_keeps_serving",
+        async {
+            let (server, client) = start_connected().await;
+            for body in [r#"{"jsonrpc":"2.0","id":1,"method":"#, "not json", "{}"] {
+                let response = post(&server.url(), body).send().await.unwrap();
+                let status = response.status();
+                assert!(status.is_client_error(), "{body}: {status}");
+            }
+            // The session opened before is unaffected, and new ones open.
+            assert_eq!(
+                text_of(&call_tool(&client, "add", json!({"a": 2, "b": 2})).await),
+                "4"
+            );
+            let other = connect_http(&server.url(), &[], None).await;
+            assert_eq!(
+                text_of(&call_tool(&other, "add", json!({"a": 3, "b": 3})).await),
+                "6"
+            );
+            close(server, [other, client]).await;
+        },
+    )
+    .await;
 }
 
 /// JSON-RPC 2.0 answers unparseable input with a -32700 error (id null); MCP allows it as the body
 /// of the HTTP error. The transport passes on rmcp's answer instead: 415 with a plain-text body.
 #[tokio::test]
 async fn malformed_json_gets_a_json_rpc_parse_error() {
-    let server = start(HttpOptions::default()).await;
-    let response = post(&server.url(), r#"{"jsonrpc":"2.0","id":1,"method":"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let text = response.text().await.unwrap();
-    let body: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("the error is not JSON ({e}): {text}"));
-    assert_eq!(body["jsonrpc"], "2.0", "{body}");
-    assert_eq!(body["id"], Value::Null, "{body}");
-    assert_eq!(body["error"]["code"], -32700, "{body}");
-    server.shutdown().await.unwrap();
+    bounded("malformed_json_gets_a_json_rpc_parse_error", async {
+        let server = start(HttpOptions::default()).await;
+        let response = post(&server.url(), r#"{"jsonrpc":"2.0","id":1,"method":"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let text = response.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("the error is not JSON ({e}): {text}"));
+        assert_eq!(body["jsonrpc"], "2.0", "{body}");
+        assert_eq!(body["id"], Value::Null, "{body}");
+        assert_eq!(body["error"]["code"], -32700, "{body}");
+        server.shutdown().await.unwrap();
+    })
+    .await;
 }

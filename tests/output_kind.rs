@@ -11,7 +11,7 @@ use cm_mcp::{
     prelude::*,
     rmcp::model::CallToolResult,
 };
-use cm_test_support::{TIMEOUT, call_tool, text_of};
+use cm_test_support::{TIMEOUT, bounded, call_tool, text_of};
 use rmcp::{
     RoleClient, ServiceExt,
     model::{ReadResourceRequestParams, ResourceContents},
@@ -104,71 +104,83 @@ fn definitions_carry_an_output_schema_only_for_structured_output() {
 
 #[tokio::test]
 async fn a_client_sees_text_for_text_types_and_structured_output_for_the_rest() {
-    let (server, client) = start().await;
-    let tools = tokio::time::timeout(TIMEOUT, client.list_all_tools())
-        .await
-        .expect("tools/list timed out")
-        .expect("tools/list");
-    let tool = |name: &str| {
-        tools
-            .iter()
-            .find(|t| t.name == name)
-            .unwrap_or_else(|| panic!("no tool `{name}` in {tools:?}"))
-    };
-    assert!(tool("greet").output_schema.is_none());
-    assert!(tool("shout").output_schema.is_none());
-    let schema = tool("count")
-        .output_schema
-        .clone()
-        .expect("an outputSchema");
-    assert!(schema["properties"].get("words").is_some(), "{schema:?}");
+    bounded(
+        "a_client_sees_text_for_text_types_and_structured_output_for_the_rest",
+        async {
+            let (server, client) = start().await;
+            let tools = tokio::time::timeout(TIMEOUT, client.list_all_tools())
+                .await
+                .expect("tools/list timed out")
+                .expect("tools/list");
+            let tool = |name: &str| {
+                tools
+                    .iter()
+                    .find(|t| t.name == name)
+                    .unwrap_or_else(|| panic!("no tool `{name}` in {tools:?}"))
+            };
+            assert!(tool("greet").output_schema.is_none());
+            assert!(tool("shout").output_schema.is_none());
+            let schema = tool("count")
+                .output_schema
+                .clone()
+                .expect("an outputSchema");
+            assert!(schema["properties"].get("words").is_some(), "{schema:?}");
 
-    let greeted = call_tool(&client, "greet", json!({"name": "Ada"})).await;
-    assert_eq!(text_of(&greeted), "Hello, Ada");
-    assert!(greeted.structured_content.is_none(), "{greeted:?}");
+            let greeted = call_tool(&client, "greet", json!({"name": "Ada"})).await;
+            assert_eq!(text_of(&greeted), "Hello, Ada");
+            assert!(greeted.structured_content.is_none(), "{greeted:?}");
 
-    let shouted = call_tool(&client, "shout", json!({"text": "hey"})).await;
-    assert_eq!(text_of(&shouted), "HEY");
-    assert!(shouted.structured_content.is_none(), "{shouted:?}");
+            let shouted = call_tool(&client, "shout", json!({"text": "hey"})).await;
+            assert_eq!(text_of(&shouted), "HEY");
+            assert!(shouted.structured_content.is_none(), "{shouted:?}");
 
-    let counted = call_tool(&client, "count", json!({"text": "one two three"})).await;
-    assert_eq!(counted.structured_content, Some(json!({"words": 3})));
+            let counted = call_tool(&client, "count", json!({"text": "one two three"})).await;
+            assert_eq!(counted.structured_content, Some(json!({"words": 3})));
 
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+            client.cancel().await.unwrap();
+            server.shutdown().await.unwrap();
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_resource_sends_text_types_as_text_and_the_rest_as_json() {
-    let (server, client) = start().await;
-    let read = |uri: &'static str| {
-        let client = &client;
-        async move {
-            let params = ReadResourceRequestParams::new(uri);
-            let mut result = tokio::time::timeout(TIMEOUT, client.read_resource(params))
-                .await
-                .unwrap_or_else(|_| panic!("{uri} timed out"))
-                .unwrap_or_else(|e| panic!("{uri} failed: {e}"));
-            assert_eq!(result.contents.len(), 1, "{result:?}");
-            match result.contents.remove(0) {
-                ResourceContents::TextResourceContents {
-                    text, mime_type, ..
-                } => (text, mime_type),
-                other => panic!("not text: {other:?}"),
-            }
-        }
-    };
-    assert_eq!(
-        read("kinds://page").await,
-        ("plain text".to_string(), Some("text/plain".to_string()))
-    );
-    assert_eq!(
-        read("kinds://count").await,
-        (
-            r#"{"words":2}"#.to_string(),
-            Some("application/json".to_string())
-        )
-    );
-    client.cancel().await.unwrap();
-    server.shutdown().await.unwrap();
+    bounded(
+        "a_resource_sends_text_types_as_text_and_the_rest_as_json",
+        async {
+            let (server, client) = start().await;
+            let read = |uri: &'static str| {
+                let client = &client;
+                async move {
+                    let params = ReadResourceRequestParams::new(uri);
+                    let mut result = tokio::time::timeout(TIMEOUT, client.read_resource(params))
+                        .await
+                        .unwrap_or_else(|_| panic!("{uri} timed out"))
+                        .unwrap_or_else(|e| panic!("{uri} failed: {e}"));
+                    assert_eq!(result.contents.len(), 1, "{result:?}");
+                    match result.contents.remove(0) {
+                        ResourceContents::TextResourceContents {
+                            text, mime_type, ..
+                        } => (text, mime_type),
+                        other => panic!("not text: {other:?}"),
+                    }
+                }
+            };
+            assert_eq!(
+                read("kinds://page").await,
+                ("plain text".to_string(), Some("text/plain".to_string()))
+            );
+            assert_eq!(
+                read("kinds://count").await,
+                (
+                    r#"{"words":2}"#.to_string(),
+                    Some("application/json".to_string())
+                )
+            );
+            client.cancel().await.unwrap();
+            server.shutdown().await.unwrap();
+        },
+    )
+    .await;
 }

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use cm_test_support::{
-    HttpProcess, Logs, TIMEOUT, assert_platform_timestamp, call_tool, command, keys_in_order,
-    text_of,
+    HttpProcess, Logs, TIMEOUT, assert_platform_timestamp, bounded, call_tool, command,
+    keys_in_order, text_of,
 };
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
@@ -48,131 +48,149 @@ fn words(line: &str) -> Vec<&str> {
 
 #[tokio::test]
 async fn debug_true_writes_human_readable_lines_at_debug_level() {
-    let mut command = command("my-service");
-    command
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .env("DEBUG", "true");
-    let mut child = command.spawn().expect("spawn my-service");
-    let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
+    bounded(
+        "debug_true_writes_human_readable_lines_at_debug_level",
+        async {
+            let mut command = command("my-service");
+            command
+                .args(["--host", "127.0.0.1", "--port", "0"])
+                .env("DEBUG", "true");
+            let mut child = command.spawn().expect("spawn my-service");
+            let logs = Logs::collect(child.stderr.take().expect("stderr is piped"));
 
-    let ready = wait_for_line(&logs, "human-readable service.ready line", |l| {
-        words(l).get(2) == Some(&"service.ready")
-    })
+            let ready = wait_for_line(&logs, "human-readable service.ready line", |l| {
+                words(l).get(2) == Some(&"service.ready")
+            })
+            .await;
+            let address = words(&ready)
+                .into_iter()
+                .find_map(|w| w.strip_prefix("address="))
+                .unwrap_or_else(|| panic!("no address= in {ready}"))
+                .to_string();
+            assert_eq!(words(&ready)[1], "INFO", "{ready}");
+            assert!(
+                ready.contains(&format!("Serving MCP at http://{address}/mcp")),
+                "{ready}"
+            );
+
+            // `/health` logs its events at debug level only: they show that the level is debug.
+            let response = reqwest::Client::new()
+                .get(format!("http://{address}/health"))
+                .timeout(TIMEOUT)
+                .send()
+                .await
+                .expect("GET /health");
+            assert_eq!(response.status(), 200);
+            let complete = wait_for_line(&logs, "human-readable health.check.complete line", |l| {
+                words(l).get(2) == Some(&"health.check.complete")
+            })
+            .await;
+            let w = words(&complete);
+            assert_platform_timestamp(w[0]);
+            assert_eq!(w[1], "DEBUG", "{complete}");
+            assert!(
+                complete.contains("Health check complete success=true"),
+                "{complete}"
+            );
+
+            cm_test_support::signal(child.id().unwrap(), Signal::SIGTERM);
+            let status = tokio::time::timeout(TIMEOUT, child.wait())
+                .await
+                .unwrap_or_else(|_| panic!("my-service did not exit; stderr:\n{}", logs.dump()))
+                .unwrap();
+            assert!(status.success(), "{status}");
+            logs.wait_closed().await;
+            let lines = logs.lines();
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| words(l).get(2) == Some(&"service.shutdown.complete")),
+                "{lines:#?}"
+            );
+            // Not one line in the JSON format.
+            for line in &lines {
+                assert!(
+                    serde_json::from_str::<Value>(line).is_err(),
+                    "a JSON line with DEBUG=true: {line}"
+                );
+            }
+        },
+    )
     .await;
-    let address = words(&ready)
-        .into_iter()
-        .find_map(|w| w.strip_prefix("address="))
-        .unwrap_or_else(|| panic!("no address= in {ready}"))
-        .to_string();
-    assert_eq!(words(&ready)[1], "INFO", "{ready}");
-    assert!(
-        ready.contains(&format!("Serving MCP at http://{address}/mcp")),
-        "{ready}"
-    );
-
-    // `/health` logs its events at debug level only: they show that the level is debug.
-    let response = reqwest::Client::new()
-        .get(format!("http://{address}/health"))
-        .timeout(TIMEOUT)
-        .send()
-        .await
-        .expect("GET /health");
-    assert_eq!(response.status(), 200);
-    let complete = wait_for_line(&logs, "human-readable health.check.complete line", |l| {
-        words(l).get(2) == Some(&"health.check.complete")
-    })
-    .await;
-    let w = words(&complete);
-    assert_platform_timestamp(w[0]);
-    assert_eq!(w[1], "DEBUG", "{complete}");
-    assert!(
-        complete.contains("Health check complete success=true"),
-        "{complete}"
-    );
-
-    cm_test_support::signal(child.id().unwrap(), Signal::SIGTERM);
-    let status = tokio::time::timeout(TIMEOUT, child.wait())
-        .await
-        .unwrap_or_else(|_| panic!("my-service did not exit; stderr:\n{}", logs.dump()))
-        .unwrap();
-    assert!(status.success(), "{status}");
-    logs.wait_closed().await;
-    let lines = logs.lines();
-    assert!(
-        lines
-            .iter()
-            .any(|l| words(l).get(2) == Some(&"service.shutdown.complete")),
-        "{lines:#?}"
-    );
-    // Not one line in the JSON format.
-    for line in &lines {
-        assert!(
-            serde_json::from_str::<Value>(line).is_err(),
-            "a JSON line with DEBUG=true: {line}"
-        );
-    }
 }
 
 #[tokio::test]
 async fn health_checks_log_requested_and_complete_at_debug_level() {
-    let mut server = HttpProcess::start("my-service", &["--log-level", "debug"], &[]).await;
-    server.health().await;
-    let (requested_line, requested) = server.logs.wait_for_event("health.check.requested").await;
-    let (complete_line, complete) = server.logs.wait_for_event("health.check.complete").await;
-    assert_eq!(
-        keys_in_order(&requested_line),
-        ["event_type", "data", "event", "level", "timestamp"],
-        "{requested_line}"
-    );
-    assert_eq!(
-        keys_in_order(&complete_line),
-        [
-            "event_type",
-            "success",
-            "data",
-            "event",
-            "level",
-            "timestamp"
-        ],
-        "{complete_line}"
-    );
-    assert_eq!(requested["level"], "debug");
-    assert_eq!(requested["event"], "Health check requested");
-    assert_eq!(complete["level"], "debug");
-    assert_eq!(complete["success"], true);
-    assert!(server.terminate().await.success());
+    bounded(
+        "health_checks_log_requested_and_complete_at_debug_level",
+        async {
+            let mut server = HttpProcess::start("my-service", &["--log-level", "debug"], &[]).await;
+            server.health().await;
+            let (requested_line, requested) =
+                server.logs.wait_for_event("health.check.requested").await;
+            let (complete_line, complete) =
+                server.logs.wait_for_event("health.check.complete").await;
+            assert_eq!(
+                keys_in_order(&requested_line),
+                ["event_type", "data", "event", "level", "timestamp"],
+                "{requested_line}"
+            );
+            assert_eq!(
+                keys_in_order(&complete_line),
+                [
+                    "event_type",
+                    "success",
+                    "data",
+                    "event",
+                    "level",
+                    "timestamp"
+                ],
+                "{complete_line}"
+            );
+            assert_eq!(requested["level"], "debug");
+            assert_eq!(requested["event"], "Health check requested");
+            assert_eq!(complete["level"], "debug");
+            assert_eq!(complete["success"], true);
+            assert!(server.terminate().await.success());
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn health_checks_are_not_logged_at_the_default_level() {
-    let mut server = HttpProcess::start("my-service", &[], &[]).await;
-    server.health().await;
-    // A call after the health check: the writer keeps the order of events, so once the call's
-    // completion is on stderr, a health check event would be too.
-    let client = server.client().await;
-    let result = call_tool(&client, "my_tool", json!({"input_param": "after health"})).await;
-    assert_eq!(text_of(&result), "Processed: after health");
-    server
-        .logs
-        .wait_for_tool("tool.execution.complete", "my_tool")
-        .await;
-    let health_events: Vec<Value> = server
-        .logs
-        .events()
-        .into_iter()
-        .filter(|v| {
-            v["event_type"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("health.check"))
-        })
-        .collect();
-    assert!(health_events.is_empty(), "{health_events:?}");
-    client.cancel().await.unwrap();
-    assert!(server.terminate().await.success());
+    bounded("health_checks_are_not_logged_at_the_default_level", async {
+        let mut server = HttpProcess::start("my-service", &[], &[]).await;
+        server.health().await;
+        // A call after the health check: the writer keeps the order of events, so once the call's
+        // completion is on stderr, a health check event would be too.
+        let client = server.client().await;
+        let result = call_tool(&client, "my_tool", json!({"input_param": "after health"})).await;
+        assert_eq!(text_of(&result), "Processed: after health");
+        server
+            .logs
+            .wait_for_tool("tool.execution.complete", "my_tool")
+            .await;
+        let health_events: Vec<Value> = server
+            .logs
+            .events()
+            .into_iter()
+            .filter(|v| {
+                v["event_type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("health.check"))
+            })
+            .collect();
+        assert!(health_events.is_empty(), "{health_events:?}");
+        client.cancel().await.unwrap();
+        assert!(server.terminate().await.success());
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn mcp_stateless_true_serves_each_request_without_a_session() {
+    bounded("mcp_stateless_true_serves_each_request_without_a_session", async {
     // The contrast first: by default, initialize opens a session and answers with an event stream.
     let mut stateful = HttpProcess::start("my-service", &[], &[]).await;
     let response = post(&stateful.mcp_url(), INITIALIZE).send().await.unwrap();
@@ -238,6 +256,8 @@ async fn mcp_stateless_true_serves_each_request_without_a_session() {
         "{stream}"
     );
     assert!(server.terminate().await.success());
+    })
+    .await;
 }
 
 /// The status of an initialize POST to `server` with `Origin: origin`.
@@ -256,47 +276,63 @@ const EVIL: &str = "http://evil.example:3000";
 
 #[tokio::test]
 async fn without_allowed_origins_any_origin_is_accepted() {
-    let mut server = HttpProcess::start("my-service", &[], &[]).await;
-    assert_eq!(initialize_from(&server, EVIL).await, 200);
-    assert!(server.terminate().await.success());
+    bounded("without_allowed_origins_any_origin_is_accepted", async {
+        let mut server = HttpProcess::start("my-service", &[], &[]).await;
+        assert_eq!(initialize_from(&server, EVIL).await, 200);
+        assert!(server.terminate().await.success());
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn allowed_origins_by_flag_or_environment_refuse_other_origins() {
-    let by_flag = HttpProcess::start("my-service", &["--allowed-origins", APP], &[]).await;
-    let by_env = HttpProcess::start("my-service", &[], &[("MCP_ALLOWED_ORIGINS", APP)]).await;
-    for (how, mut server) in [
-        ("--allowed-origins", by_flag),
-        ("MCP_ALLOWED_ORIGINS", by_env),
-    ] {
-        assert_eq!(initialize_from(&server, APP).await, 200, "{how}: {APP}");
-        assert_eq!(initialize_from(&server, EVIL).await, 403, "{how}: {EVIL}");
-        // The refusal is per request: the allowed origin is still served afterwards.
-        assert_eq!(initialize_from(&server, APP).await, 200, "{how}: {APP}");
-        assert!(server.terminate().await.success(), "{how}");
-    }
+    bounded(
+        "allowed_origins_by_flag_or_environment_refuse_other_origins",
+        async {
+            let by_flag = HttpProcess::start("my-service", &["--allowed-origins", APP], &[]).await;
+            let by_env =
+                HttpProcess::start("my-service", &[], &[("MCP_ALLOWED_ORIGINS", APP)]).await;
+            for (how, mut server) in [
+                ("--allowed-origins", by_flag),
+                ("MCP_ALLOWED_ORIGINS", by_env),
+            ] {
+                assert_eq!(initialize_from(&server, APP).await, 200, "{how}: {APP}");
+                assert_eq!(initialize_from(&server, EVIL).await, 403, "{how}: {EVIL}");
+                // The refusal is per request: the allowed origin is still served afterwards.
+                assert_eq!(initialize_from(&server, APP).await, 200, "{how}: {APP}");
+                assert!(server.terminate().await.success(), "{how}");
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn mcp_allowed_hosts_from_the_environment_accepts_each_listed_host() {
-    let mut server = HttpProcess::start(
-        "my-service",
-        &[],
-        &[("MCP_ALLOWED_HOSTS", "mcp.internal,other.internal")],
+    bounded(
+        "mcp_allowed_hosts_from_the_environment_accepts_each_listed_host",
+        async {
+            let mut server = HttpProcess::start(
+                "my-service",
+                &[],
+                &[("MCP_ALLOWED_HOSTS", "mcp.internal,other.internal")],
+            )
+            .await;
+            let port = server.base.rsplit(':').next().unwrap().to_string();
+            let status = |host: String| {
+                let request = post(&server.mcp_url(), INITIALIZE).header("host", host);
+                async move { request.send().await.unwrap().status().as_u16() }
+            };
+            assert_eq!(status("evil.example".into()).await, 403);
+            for host in [
+                "mcp.internal".to_string(),
+                format!("other.internal:{port}"),
+                format!("127.0.0.1:{port}"),
+            ] {
+                assert_eq!(status(host.clone()).await, 200, "{host}");
+            }
+            assert!(server.terminate().await.success());
+        },
     )
     .await;
-    let port = server.base.rsplit(':').next().unwrap().to_string();
-    let status = |host: String| {
-        let request = post(&server.mcp_url(), INITIALIZE).header("host", host);
-        async move { request.send().await.unwrap().status().as_u16() }
-    };
-    assert_eq!(status("evil.example".into()).await, 403);
-    for host in [
-        "mcp.internal".to_string(),
-        format!("other.internal:{port}"),
-        format!("127.0.0.1:{port}"),
-    ] {
-        assert_eq!(status(host.clone()).await, 200, "{host}");
-    }
-    assert!(server.terminate().await.success());
 }

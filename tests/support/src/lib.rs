@@ -33,6 +33,18 @@ pub async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output 
         .unwrap_or_else(|_| panic!("{what} did not finish within {TIMEOUT:?}"))
 }
 
+/// The bound on a whole test run through [`bounded`]: several bounded steps fit in it.
+pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs a test's body bounded by [`TEST_TIMEOUT`], so that a step that hangs without a bound of its
+/// own (a request to a stuck server) fails the test with its name instead of stalling the run:
+/// `#[tokio::test] async fn it_works() { bounded("it_works", async { .. }).await }`.
+pub async fn bounded(test: &str, body: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(TEST_TIMEOUT, body)
+        .await
+        .unwrap_or_else(|_| panic!("{test} hung: it did not finish within {TEST_TIMEOUT:?}"))
+}
+
 /// A port of 127.0.0.1 held for a service that is down now and may come up later on that very
 /// port (a database or manager the server under test must retry): bound but not listening, so a
 /// connection to it is refused, as to a service that is down, and no other process can take the
@@ -78,6 +90,12 @@ impl Default for HeldPort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    #[should_panic(expected = "stuck_test hung: it did not finish within 120s")]
+    async fn a_test_that_hangs_fails_with_its_name() {
+        bounded("stuck_test", std::future::pending()).await;
+    }
 
     #[tokio::test]
     async fn a_held_port_refuses_connections_keeps_the_port_and_then_listens() {
