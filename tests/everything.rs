@@ -690,6 +690,10 @@ async fn subscribers_and_only_subscribers_hear_of_updates() {
         text_of(&result),
         "Updated test://watched-resource; notified 0 subscriber(s)"
     );
+    // That B heard neither update is proven by the server's own count, a positive signal: each
+    // update was sent to exactly the sessions counted ("notified 1", received by A; then "notified
+    // 0"), so none went to B. B's own record is checked too, though a notification still on its way
+    // could not show there yet.
     assert!(bystander.recorded.lock().unwrap().updated.is_empty());
 
     // A URI no resource serves cannot be subscribed to.
