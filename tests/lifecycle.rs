@@ -8,7 +8,10 @@ use cm_test_support::{
     Client, HttpProcess, SlowCall, call_tool, command, connect_http, connect_stdio, expect_answer,
     run_to_end, text_of,
 };
-use common::gate::Gate;
+use common::{
+    gate::Gate,
+    shutdown::{DRAINED_SHUTDOWN, shutdown_sequence},
+};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
@@ -319,29 +322,6 @@ async fn sigterm_during_held_call(server_args: &[&str]) -> (HttpProcess, Client,
     cm_test_support::signal(server.pid(), Signal::SIGTERM);
     (server, client, call, gate)
 }
-
-/// The platform events of a shutdown, and of the `wait_for_gate` call, in the order they were logged.
-fn shutdown_sequence(logs: &cm_test_support::Logs) -> Vec<String> {
-    logs.events()
-        .into_iter()
-        .filter_map(|v| {
-            let t = v["event_type"].as_str()?;
-            let relevant = t.starts_with("service.shutdown")
-                || t == "fixture.shutdown.hook"
-                || (t.starts_with("tool.execution") && v["data"]["tool_name"] == "wait_for_gate");
-            relevant.then(|| t.to_string())
-        })
-        .collect()
-}
-
-const DRAINED_SHUTDOWN: [&str; 6] = [
-    "tool.execution.start",
-    "service.shutdown.signal",
-    "tool.execution.complete",
-    "service.shutdown.start",
-    "fixture.shutdown.hook",
-    "service.shutdown.complete",
-];
 
 #[tokio::test]
 async fn sigterm_drains_the_call_in_flight_then_exits_cleanly() {

@@ -11,8 +11,11 @@ use cm_mcp::rmcp::{
     model::{CallToolRequestParams, CallToolResult},
     service::Peer,
 };
-use cm_test_support::{HttpProcess, Logs, TIMEOUT, args, connect_http, expect_answer, text_of};
-use common::gate::Gate;
+use cm_test_support::{HttpProcess, TIMEOUT, args, connect_http, expect_answer, text_of};
+use common::{
+    gate::Gate,
+    shutdown::{DRAINED_SHUTDOWN, shutdown_sequence},
+};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use tokio::{net::TcpStream, task::JoinHandle};
@@ -32,30 +35,6 @@ async fn start_held_call(
     gate.arrived("the held call").await;
     call
 }
-
-/// The platform events of a shutdown, and of the `wait_for_gate` call, in the order they were
-/// logged.
-fn shutdown_sequence(logs: &Logs) -> Vec<String> {
-    logs.events()
-        .into_iter()
-        .filter_map(|v| {
-            let t = v["event_type"].as_str()?;
-            let relevant = t.starts_with("service.shutdown")
-                || t == "fixture.shutdown.hook"
-                || (t.starts_with("tool.execution") && v["data"]["tool_name"] == "wait_for_gate");
-            relevant.then(|| t.to_string())
-        })
-        .collect()
-}
-
-const DRAINED_SHUTDOWN: [&str; 6] = [
-    "tool.execution.start",
-    "service.shutdown.signal",
-    "tool.execution.complete",
-    "service.shutdown.start",
-    "fixture.shutdown.hook",
-    "service.shutdown.complete",
-];
 
 /// `host:port` of a server's `base` URL.
 fn address(server: &HttpProcess) -> String {

@@ -7,6 +7,7 @@
 
 pub mod gate;
 pub mod platform;
+pub mod shutdown;
 
 // The stand-in waits with the one bound of every test.
 use cm_test_support::TIMEOUT;

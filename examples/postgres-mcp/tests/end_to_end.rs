@@ -7,7 +7,7 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use cm_test_support::{TIMEOUT, read_json, run_to_end, server_command, text_of, try_read_json};
-use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, unique};
+use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, unique, wait_sleeping};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/postgres.sql");
@@ -15,31 +15,6 @@ const FIXTURE: &str = include_str!("fixtures/postgres.sql");
 /// How many calls are in flight when the backends are terminated: fewer than the pool's size (5),
 /// so that each holds a connection of its own.
 const IN_FLIGHT: i64 = 4;
-
-/// Waits (bounded by [`TIMEOUT`]) until `count` backends on `admin`'s database are inside `pg_sleep`:
-/// the calls are running in the database, not queued in the server.
-async fn wait_sleeping(admin: &tokio_postgres::Client, count: i64) {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        let sleeping: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE datname = current_database() AND wait_event = 'PgSleep'",
-                &[],
-            )
-            .await
-            .expect("read pg_stat_activity")
-            .get(0);
-        if sleeping == count {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sleeping} of {count} calls were running in the database after {TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test]
 async fn demo_over_mcp() {

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use cm_test_support::TIMEOUT;
-use common::{TestDb, admin_or_skip};
+use common::{TestDb, admin_or_skip, wait_sleeping};
 use postgres_mcp::{Config, ConnectorUrl, Database, DatabaseTarget, QueryError};
 use serde_json::json;
 
@@ -269,7 +269,7 @@ async fn down_at_start_then_up_and_restarts() {
                 bounded(db.execute("SELECT pg_sleep(600), 1 AS one")).await
             }));
         }
-        wait_sleeping(&test, IN_FLIGHT).await;
+        wait_sleeping(&test.admin_on_db().await, IN_FLIGHT).await;
         proxy.cut_all();
         for call in calls {
             match call.await.expect("no panic") {
@@ -329,32 +329,6 @@ async fn wait_for<T: std::fmt::Debug>(
         assert!(
             tokio::time::Instant::now() < deadline,
             "never saw {what} within {TIMEOUT:?}; last: {value:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Waits (bounded by [`TIMEOUT`]) until `count` backends on the test's database are inside
-/// `pg_sleep`: the calls are running in the database, not queued on the client side.
-async fn wait_sleeping(test: &TestDb, count: i64) {
-    let admin = test.admin_on_db().await;
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        let sleeping: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE datname = current_database() AND wait_event = 'PgSleep'",
-                &[],
-            )
-            .await
-            .expect("read pg_stat_activity")
-            .get(0);
-        if sleeping == count {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sleeping} of {count} calls were running in the database after {TIMEOUT:?}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

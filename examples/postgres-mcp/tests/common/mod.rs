@@ -291,3 +291,28 @@ impl ServerProcess {
 pub async fn execute_sql(client: &McpClient, sql: &str) -> CallToolResult {
     call_tool(client, "execute_sql", json!({ "sql_query": sql })).await
 }
+
+/// Waits (bounded by [`TIMEOUT`]) until `count` backends on `admin`'s database are inside `pg_sleep`:
+/// the calls are running in the database, not queued in the server.
+pub async fn wait_sleeping(admin: &tokio_postgres::Client, count: i64) {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let sleeping: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event = 'PgSleep'",
+                &[],
+            )
+            .await
+            .expect("read pg_stat_activity")
+            .get(0);
+        if sleeping == count {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sleeping} of {count} calls were running in the database after {TIMEOUT:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
