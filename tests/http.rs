@@ -20,7 +20,10 @@ use cm_mcp::{
         },
     },
 };
-use cm_test_support::{Client, TIMEOUT, bounded, call_tool, connect_http, text_contents, text_of};
+use cm_test_support::{
+    Client, INITIALIZE, TIMEOUT, bounded, call_tool, connect_http, post, stateless_json,
+    text_contents, text_of,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -774,17 +777,6 @@ async fn prompts_list_and_get() {
 // ---------------------------------------------------------------------------------------------
 // Protocol edges over raw HTTP.
 
-const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
-
-fn post(url: &str, body: &'static str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .timeout(TIMEOUT)
-        .body(body)
-}
-
 #[tokio::test]
 async fn health_has_the_platform_shape() {
     bounded("health_has_the_platform_shape", async {
@@ -843,17 +835,7 @@ async fn stateless_mode_answers_json_without_sessions() {
     })
     .await;
     let response = post(&server.url(), INITIALIZE).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
-    assert!(response.headers().get("mcp-session-id").is_none());
-    let body: Value = response.json().await.unwrap();
+    let body = stateless_json(response).await;
     assert_eq!(body["id"], 1);
     assert_eq!(body["result"]["serverInfo"]["name"], "http-test");
 

@@ -4,8 +4,8 @@
 
 use cm_mcp::rmcp::model::{CallToolRequestParams, RequestMetaObject};
 use cm_test_support::{
-    HttpProcess, Logs, args, assert_hex, assert_platform_timestamp, call_tool_with, connect_http,
-    connect_stdio, keys_in_order, text_of, within,
+    HttpProcess, Logs, TRACE_KEYS, args, assert_hex, assert_platform_timestamp, call_tool_with,
+    connect_http, connect_stdio, keys_in_order, text_of, within,
 };
 use serde_json::{Value, json};
 
@@ -14,16 +14,6 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 const API_KEY: &str = "sk-test-6f1d2c";
 /// `printf %s sk-test-6f1d2c | sha256sum`, first 16 hex characters.
 const API_KEY_HASH: &str = "ed8f770f5a79cde1";
-
-/// The trace fields every event written during a call ends with, in the platform's order.
-const TRACE_KEYS: [&str; 6] = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "session_id",
-    "api_key_hash",
-    "origin_service",
-];
 
 fn expected_keys(head: &[&str]) -> Vec<String> {
     head.iter()

@@ -6,23 +6,11 @@
 use std::time::Duration;
 
 use cm_test_support::{
-    HttpProcess, Logs, TIMEOUT, assert_platform_timestamp, bounded, call_tool, command,
-    keys_in_order, text_of,
+    HttpProcess, INITIALIZE, Logs, TIMEOUT, assert_platform_timestamp, bounded, call_tool, command,
+    keys_in_order, post, stateless_json, text_of,
 };
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
-
-const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
-
-/// A raw MCP POST of `body` to `url`, as a client that accepts both JSON and event streams.
-fn post(url: &str, body: &'static str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .timeout(TIMEOUT)
-        .body(body)
-}
 
 /// Waits (bounded by [`TIMEOUT`]) for a raw stderr line for which `matches` holds; returns it.
 /// For the human-readable format, which [`Logs`]' JSON helpers cannot parse.
@@ -200,17 +188,7 @@ async fn mcp_stateless_true_serves_each_request_without_a_session() {
 
     let mut server = HttpProcess::start("my-service", &[], &[("MCP_STATELESS", "true")]).await;
     let response = post(&server.mcp_url(), INITIALIZE).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
-    assert!(response.headers().get("mcp-session-id").is_none());
-    let body: Value = response.json().await.unwrap();
+    let body = stateless_json(response).await;
     assert_eq!(
         body["result"]["serverInfo"]["name"], "my-fastmcp-service",
         "{body}"

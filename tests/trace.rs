@@ -4,8 +4,8 @@
 
 use cm_mcp::rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams};
 use cm_test_support::{
-    HttpProcess, Logs, TIMEOUT, args, assert_hex, bounded, call_tool, connect_http, keys_in_order,
-    text_contents, text_of,
+    HttpProcess, Logs, TIMEOUT, TRACE_KEYS, args, assert_hex, bounded, call_tool, connect_http,
+    keys_in_order, text_contents, text_of,
 };
 use serde_json::{Value, json};
 
@@ -14,16 +14,6 @@ const CALLER_SPAN: &str = "b7ad6b7169203331";
 const API_KEY: &str = "sk-trace-test-91c2";
 /// `printf %s sk-trace-test-91c2 | sha256sum`, first 16 hex characters.
 const API_KEY_HASH: &str = "9dd51f056bc81748";
-
-/// The trace fields every line written during a call ends with, in the platform's order.
-const TRACE_KEYS: [&str; 6] = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "session_id",
-    "api_key_hash",
-    "origin_service",
-];
 
 /// The last six keys of `line`, which must be [`TRACE_KEYS`].
 fn assert_ends_with_trace_keys(line: &str) {

@@ -11,7 +11,12 @@ mod definitions;
 mod model;
 mod uri_template;
 
-use std::{borrow::Cow, collections::HashMap, fmt, sync::Arc};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, hash_map::Entry},
+    fmt,
+    sync::Arc,
+};
 
 use rmcp::model::{Prompt, Reference, Resource, ResourceTemplate, Tool};
 use serde_json::{Value, json};
@@ -105,38 +110,36 @@ trait Definition: 'static {
     fn location(&self) -> &Location;
 }
 
-impl Definition for ToolDef {
-    fn kind(&self) -> (&'static str, &'static str) {
-        ("tool name", "; rename one with #[cm_tool(name = \"...\")]")
-    }
-    fn key(&self) -> Cow<'static, str> {
-        Cow::Borrowed(self.name)
-    }
-    fn shown(&self) -> &'static str {
-        self.name
-    }
-    fn location(&self) -> &Location {
-        &self.location
-    }
+/// Tools and prompts: unique by name, renamed with the macro's `name` option.
+macro_rules! named_definition {
+    ($def:ty, $kind:literal, $hint:literal) => {
+        impl Definition for $def {
+            fn kind(&self) -> (&'static str, &'static str) {
+                ($kind, $hint)
+            }
+            fn key(&self) -> Cow<'static, str> {
+                Cow::Borrowed(self.name)
+            }
+            fn shown(&self) -> &'static str {
+                self.name
+            }
+            fn location(&self) -> &Location {
+                &self.location
+            }
+        }
+    };
 }
 
-impl Definition for PromptDef {
-    fn kind(&self) -> (&'static str, &'static str) {
-        (
-            "prompt name",
-            "; rename one with #[cm_prompt(name = \"...\")]",
-        )
-    }
-    fn key(&self) -> Cow<'static, str> {
-        Cow::Borrowed(self.name)
-    }
-    fn shown(&self) -> &'static str {
-        self.name
-    }
-    fn location(&self) -> &Location {
-        &self.location
-    }
-}
+named_definition!(
+    ToolDef,
+    "tool name",
+    "; rename one with #[cm_tool(name = \"...\")]"
+);
+named_definition!(
+    PromptDef,
+    "prompt name",
+    "; rename one with #[cm_prompt(name = \"...\")]"
+);
 
 impl Definition for ResourceDef {
     fn kind(&self) -> (&'static str, &'static str) {
@@ -168,28 +171,23 @@ impl Definition for ResourceDef {
 /// `defs` without the second and later definitions of a key, each of those reported in `problems`.
 /// Sorted first: inventory's order depends on the linker, and lists and errors must be stable.
 fn unique<D: Definition>(mut defs: Vec<&'static D>, problems: &mut Vec<String>) -> Vec<&'static D> {
-    defs.sort_by(|a, b| {
-        (a.key(), a.location().file, a.location().line).cmp(&(
-            b.key(),
-            b.location().file,
-            b.location().line,
-        ))
-    });
+    // Cached: a template's key is its shape, built once per definition rather than per comparison.
+    defs.sort_by_cached_key(|d| (d.key(), d.location().file, d.location().line));
     let mut first: HashMap<Cow<'static, str>, &'static D> = HashMap::new();
     defs.into_iter()
-        .filter(|def| match first.get(&def.key()) {
-            Some(earlier) => {
+        .filter(|def| match first.entry(def.key()) {
+            Entry::Occupied(earlier) => {
                 let (kind, hint) = def.kind();
                 problems.push(format!(
                     "duplicate {kind} `{}`: defined by {} and by {}{hint}",
-                    earlier.shown(),
-                    earlier.location(),
+                    earlier.get().shown(),
+                    earlier.get().location(),
                     def.location()
                 ));
                 false
             }
-            None => {
-                first.insert(def.key(), def);
+            Entry::Vacant(slot) => {
+                slot.insert(def);
                 true
             }
         })

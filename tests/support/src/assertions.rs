@@ -4,6 +4,16 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+/// The trace fields every line written during a call ends with, in the platform's order.
+pub const TRACE_KEYS: [&str; 6] = [
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "session_id",
+    "api_key_hash",
+    "origin_service",
+];
+
 /// The keys of a JSON object line, in the order they are written (serde_json's map sorts them).
 pub fn keys_in_order(line: &str) -> Vec<String> {
     struct Keys(Vec<String>);

@@ -12,6 +12,7 @@ pub mod binaries;
 pub mod logs;
 pub mod mcp;
 pub mod process;
+pub mod raw;
 pub mod skip;
 
 pub use assertions::*;
@@ -19,6 +20,7 @@ pub use binaries::*;
 pub use logs::*;
 pub use mcp::*;
 pub use process::*;
+pub use raw::*;
 pub use skip::*;
 
 /// The bound on every wait in the tests: long enough for a loaded CI machine, short enough that a
