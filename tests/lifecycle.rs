@@ -84,6 +84,7 @@ async fn manifest_does_not_run_the_startup_hook() {
             "log_note",
             "panics",
             "parse_number",
+            "report_after_gate",
             "sleep_ms",
             "startup_value",
             "store_token",
@@ -130,33 +131,6 @@ async fn help_lists_the_flags() {
 }
 
 #[tokio::test]
-async fn bad_flags_exit_2_naming_the_flag() {
-    for (flags, needles) in [
-        (&["--port", "abc"][..], &["--port", "abc"][..]),
-        (&["--log-level", "loud"], &["--log-level", "loud"]),
-        (&["--no-such-flag"], &["--no-such-flag"]),
-        (
-            &["--stdio", "--streamable-http"],
-            &["--stdio", "--streamable-http"],
-        ),
-    ] {
-        let mut cmd = command("my-service");
-        cmd.args(flags);
-        let output = run_to_end(cmd).await;
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{flags:?}: {}",
-            stderr(&output)
-        );
-        let message = stderr(&output);
-        for needle in needles {
-            assert!(message.contains(needle), "{flags:?}: {message}");
-        }
-    }
-}
-
-#[tokio::test]
 async fn fastmcp_transport_stdio_selects_stdio() {
     let server = connect_stdio("my-service", &[], &[("FastMCP_TRANSPORT", "stdio")]).await;
     let tools = tokio::time::timeout(cm_test_support::TIMEOUT, server.client.list_all_tools())
@@ -180,46 +154,6 @@ async fn a_flag_wins_over_fastmcp_transport() {
     let (_, start) = server.logs.wait_for_event("service.init.start").await;
     assert_eq!(start["data"]["transport"], "streamable-http");
     assert!(server.terminate().await.success());
-}
-
-#[tokio::test]
-async fn an_unknown_fastmcp_transport_fails_clearly() {
-    let mut cmd = command("my-service");
-    cmd.args(["--host", "127.0.0.1", "--port", "0"])
-        .env("FastMCP_TRANSPORT", "bogus");
-    let output = run_to_end(cmd).await;
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let message = stderr(&output);
-    assert!(
-        message.contains(
-            "FastMCP_TRANSPORT=`bogus` is not a transport: use `stdio` or `streamable-http`"
-        ),
-        "{message}"
-    );
-    // The failure is also a platform event.
-    let event = message
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["event_type"] == "service.init.error")
-        .unwrap_or_else(|| panic!("no service.init.error event:\n{message}"));
-    assert_eq!(event["error_type"], "StartupError");
-    assert_eq!(event["level"], "error");
-}
-
-#[tokio::test]
-async fn a_port_in_use_fails_with_a_hint() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port().to_string();
-    let mut cmd = command("my-service");
-    cmd.args(["--host", "127.0.0.1", "--port", &port]);
-    let output = run_to_end(cmd).await;
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let message = stderr(&output);
-    assert!(
-        message.contains(&format!("cannot listen on 127.0.0.1:{port}"))
-            && message.contains("--port"),
-        "{message}"
-    );
 }
 
 #[tokio::test]

@@ -2,7 +2,12 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use clap::{Parser, ValueEnum};
+use clap::{
+    Command, Parser, ValueEnum,
+    error::{ContextKind, ContextValue, ErrorKind},
+};
+
+use crate::platform::SettingsError;
 
 /// The flags every server accepts.
 #[derive(Debug, Clone, Parser)]
@@ -123,10 +128,78 @@ impl Cli {
                 "" | "http" | "streamable-http" | "streamable_http" => {
                     Ok(Transport::StreamableHttp)
                 }
-                other => anyhow::bail!(
-                    "FastMCP_TRANSPORT=`{other}` is not a transport: use `stdio` or `streamable-http`"
-                ),
+                other => Err(SettingsError::new(
+                    "FastMCP_TRANSPORT",
+                    format!(
+                        "FastMCP_TRANSPORT=`{other}` is not a transport: use `stdio` or `streamable-http`"
+                    ),
+                )
+                .into()),
             },
         }
     }
+}
+
+/// Parses the command line of `command` into [`Cli`]. Help and version requests print and exit as
+/// usual; a bad flag or environment variable becomes a [`SettingsError`] of one line naming the flag,
+/// its variable and the fix, which the server logs before exiting with status 2.
+pub(crate) fn parse(command: Command) -> Result<Cli, SettingsError> {
+    use clap::FromArgMatches as _;
+    let result = command
+        .clone()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    match result {
+        Ok(cli) => Ok(cli),
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            error.exit()
+        }
+        Err(error) => Err(one_line(&command, &error)),
+    }
+}
+
+/// clap's message, which spans several lines, as one line that also names the flag's variable.
+fn one_line(command: &Command, error: &clap::Error) -> SettingsError {
+    let rendered = error.render().to_string();
+    let problem = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            !line.is_empty()
+                && !line.starts_with("For more information")
+                && !line.starts_with("Usage:")
+        })
+        .map(|line| line.strip_prefix("error: ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("; ");
+    // `--port <PORT>` names the flag; its long name finds the variable that can set it too.
+    let flag = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.split_whitespace().next().map(str::to_string),
+        _ => None,
+    };
+    let variable = flag.as_deref().and_then(|flag| {
+        let long = flag.strip_prefix("--")?;
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))?;
+        arg.get_env().map(|env| env.to_string_lossy().into_owned())
+    });
+    let fix = match (error.kind(), &flag, &variable) {
+        (ErrorKind::ArgumentConflict, _, _) => "give only one of them".to_string(),
+        (ErrorKind::UnknownArgument, Some(flag), _) => format!("remove {flag} or correct its name"),
+        (_, Some(flag), Some(variable)) => format!("set {flag} or {variable} to a valid value"),
+        (_, Some(flag), None) => format!("give {flag} a valid value"),
+        _ => "correct the command line".to_string(),
+    };
+    SettingsError::misconfigured(
+        variable.or(flag),
+        format!("{problem}: {fix} (`--help` lists every flag and its variable)"),
+    )
 }

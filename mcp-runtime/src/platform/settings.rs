@@ -78,6 +78,11 @@ impl SettingsError {
         }
     }
 
+    /// A configuration problem that may not be about one variable (an unknown flag).
+    pub(crate) fn misconfigured(variable: Option<String>, message: String) -> SettingsError {
+        SettingsError { variable, message }
+    }
+
     /// The env var at fault, when one is.
     pub fn variable(&self) -> Option<&str> {
         self.variable.as_deref()

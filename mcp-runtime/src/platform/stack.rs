@@ -17,8 +17,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    connections::Connections, connectors::ConnectorsBlock, endpoint::Endpoint,
-    settings::SettingsSource,
+    connections::Connections,
+    connectors::ConnectorsBlock,
+    endpoint::Endpoint,
+    settings::{SettingsError, SettingsSource},
 };
 
 /// The manager's base URL inside a cluster (`MANAGER_URL` overrides it).
@@ -100,12 +102,29 @@ struct StackClient {
     declared: ConnectorsBlock,
 }
 
-fn base_url(var: &str, default: &str) -> String {
-    std::env::var(var)
+/// `var`'s value, or `default`; a value that is not an absolute URL with one of `schemes` is a
+/// configuration error, not something to retry forever.
+fn base_url(var: &str, default: &str, schemes: &[&str]) -> Result<String, SettingsError> {
+    let Some(value) = std::env::var(var)
         .ok()
         .map(|v| v.trim().trim_end_matches('/').to_string())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_string())
+    else {
+        return Ok(default.to_string());
+    };
+    let problem = match reqwest::Url::parse(&value) {
+        Ok(url) if !schemes.contains(&url.scheme()) => format!("its scheme is `{}`", url.scheme()),
+        Ok(url) if url.host_str().is_none() => "it has no host".to_string(),
+        Ok(_) => return Ok(value),
+        Err(error) => error.to_string(),
+    };
+    Err(SettingsError::new(
+        var,
+        format!(
+            "{var} is not a usable URL ({problem}): set it to a {} URL such as `{default}`, or unset it",
+            schemes.join("/")
+        ),
+    ))
 }
 
 impl StackClient {
@@ -129,11 +148,11 @@ impl StackClient {
             http,
             manager_url: format!(
                 "{}/internal/{name}",
-                base_url("MANAGER_URL", DEFAULT_MANAGER_URL)
+                base_url("MANAGER_URL", DEFAULT_MANAGER_URL, &["http", "https"])?
             ),
             realtime_url: format!(
                 "{}/internal/{name}",
-                base_url("REALTIME_URL", DEFAULT_REALTIME_URL)
+                base_url("REALTIME_URL", DEFAULT_REALTIME_URL, &["ws", "wss"])?
             ),
             settings,
             connections,

@@ -43,6 +43,20 @@ async fn wait_for_gate(gate: String) -> Result<String, ToolError> {
     Ok("the gate opened".into())
 }
 
+/// Runs until the test opens its gate, then tells the client about it (a log message and a progress
+/// notification) before answering: a call that still talks to the client after stdin has closed.
+///
+/// # Arguments
+/// * `gate` - The test's gate, `127.0.0.1:PORT`.
+/// * `note` - What the log message says.
+#[cm_tool]
+async fn report_after_gate(gate: String, note: String, ctx: Context) -> Result<String, ToolError> {
+    gate_opened(&gate).await?;
+    ctx.info(note.as_str()).await;
+    ctx.report_progress(1.0, Some(1.0), Some("done")).await;
+    Ok(format!("reported {note}"))
+}
+
 /// Connects to the test's gate at `addr` and waits until the test opens it (closes the connection).
 async fn gate_opened(addr: &str) -> std::io::Result<()> {
     let mut gate = tokio::net::TcpStream::connect(addr).await?;
