@@ -9,7 +9,7 @@
 //! taken. The call path has checked the argument names against the spec before any extraction
 //! runs, so an extractor only takes what it described.
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, generate::SchemaSettings};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -148,7 +148,7 @@ pub(crate) struct ArgSpec {
 impl Default for ArgsSpec {
     fn default() -> Self {
         ArgsSpec {
-            generator: SchemaSettings::draft2020_12().into_generator(),
+            generator: crate::schema::settings().into_generator(),
             args: Vec::new(),
             whole: None,
         }
@@ -159,6 +159,7 @@ impl ArgsSpec {
     /// Adds an argument of type `T`. It is required unless `null` is a valid `T` (`Option<_>`).
     pub fn add<T: DeserializeOwned + JsonSchema>(&mut self, param: &'static ParamInfo) {
         let mut schema = self.generator.subschema_for::<T>();
+        crate::schema::standardize(&mut schema);
         if let Some(description) = param.description {
             schema.insert("description".into(), description.into());
         }
@@ -172,7 +173,7 @@ impl ArgsSpec {
 
     /// Makes `T`'s own (root) schema the whole argument object's schema, as [`Arguments<T>`] does.
     pub fn set_whole<T: JsonSchema>(&mut self, param: &'static ParamInfo) {
-        let schema = SchemaSettings::draft2020_12()
+        let schema = crate::schema::settings()
             .into_generator()
             .into_root_schema_for::<T>();
         let mut object = match schema.to_value() {
