@@ -4,8 +4,9 @@
 //! It speaks the protocol of the platform's SDK (`confidentialmind-core`): `GET`, `PATCH`
 //! (`deployment_state: "deployed"`), `GET` on `{manager}/internal/{SERVICE_NAME}`, then a websocket on
 //! `{realtime}/internal/{SERVICE_NAME}` whose `{"payload": ...}` messages are applied and followed by a
-//! fresh `GET`. A manager that is down, slow or failing never stops the server: it serves, logs, and
-//! registers when it can.
+//! fresh `GET`. A manager that is down, slow or failing never stops the server: it serves with the
+//! last configuration it received, logs, registers when it can, and after any gap in the socket
+//! fetches the document again until the manager answers (see `follow_realtime`).
 
 use std::{sync::Arc, time::Duration};
 
