@@ -243,6 +243,58 @@ async fn a_panic_in_a_tool_resource_or_prompt_is_an_error_and_the_server_keeps_s
 }
 
 #[tokio::test]
+async fn anyhow_and_boxed_errors_are_tool_errors_with_their_chain_and_root_cause_type() {
+    bounded(
+        "anyhow_and_boxed_errors_are_tool_errors_with_their_chain_and_root_cause_type",
+        async {
+            let server = connect_stdio("fixture-server", &["--stdio"], &[]).await;
+            let client = &server.client;
+            let cases = [
+                (
+                    "require_https",
+                    json!({"url": "http://example.com", "port": "443"}),
+                    "`http://example.com` is not an https URL",
+                    "Error",
+                ),
+                (
+                    "require_https",
+                    json!({"url": "https://example.com", "port": "https"}),
+                    "reading the port: invalid digit found in string",
+                    "ParseIntError",
+                ),
+                (
+                    "read_file",
+                    json!({"path": "/nonexistent/cm-mcp-test"}),
+                    "No such file or directory (os error 2)",
+                    "io::Error",
+                ),
+            ];
+            for (tool, args, message, error_type) in cases {
+                let result = call_tool(client, tool, args.clone()).await;
+                assert_eq!(result.is_error, Some(true), "{tool} {args}");
+                assert_eq!(text_of(&result), message, "{tool} {args}");
+                let (_, event) = server
+                    .logs
+                    .wait_for("the error event", |v| {
+                        v["event_type"] == "tool.execution.error" && v["error"] == message
+                    })
+                    .await;
+                assert_eq!(event["error_type"], error_type, "{event}");
+            }
+            let result = call_tool(
+                client,
+                "require_https",
+                json!({"url": "https://example.com", "port": "8443"}),
+            )
+            .await;
+            assert_eq!(text_of(&result), "https://example.com:8443");
+            server.client.cancel().await.unwrap();
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_custom_injected_parameter_reads_its_header_and_stays_out_of_the_schema() {
     bounded(
         "a_custom_injected_parameter_reads_its_header_and_stays_out_of_the_schema",

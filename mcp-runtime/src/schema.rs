@@ -98,7 +98,10 @@ mod tests {
             properties["count"],
             json!({"type": "integer", "minimum": 0, "maximum": 4294967295u32})
         );
-        assert_eq!(properties["total"], json!({"type": "integer", "minimum": 0}));
+        assert_eq!(
+            properties["total"],
+            json!({"type": "integer", "minimum": 0})
+        );
         assert_eq!(properties["offset"], json!({"type": "integer"}));
         assert_eq!(properties["ratio"], json!({"type": "number"}));
         assert_eq!(

@@ -65,6 +65,28 @@ async fn gate_opened(addr: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Checks a URL and its port with anyhow, as an author whose code already uses it would.
+///
+/// # Arguments
+/// * `url` - An https URL.
+/// * `port` - Its port.
+#[cm_tool]
+async fn require_https(url: String, port: String) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    anyhow::ensure!(url.starts_with("https://"), "`{url}` is not an https URL");
+    let port: u16 = port.parse().context("reading the port")?;
+    Ok(format!("{url}:{port}"))
+}
+
+/// Reads a file, failing with a boxed error.
+///
+/// # Arguments
+/// * `path` - The file.
+#[cm_tool]
+async fn read_file(path: String) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(std::fs::read_to_string(path)?)
+}
+
 /// Parses a non-negative integer.
 ///
 /// # Arguments
