@@ -5,8 +5,8 @@ mod common;
 
 use cm_mcp::rmcp::{RoleClient, model::CallToolRequestParams, service::Peer};
 use cm_test_support::{
-    Client, HttpProcess, SlowCall, call_tool, command, connect_http, connect_stdio, expect_answer,
-    run_to_end, text_of,
+    Client, HttpProcess, Logs, SlowCall, TIMEOUT, call_tool, command, connect_http, connect_stdio,
+    expect_answer, run_to_end, text_of,
 };
 use common::{
     gate::Gate,
@@ -21,6 +21,39 @@ fn stdout(output: &std::process::Output) -> String {
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn version_prints_the_server_name_and_its_version() {
+    let mut cmd = command("my-service");
+    cmd.arg("--version");
+    let output = run_to_end(cmd).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!("my-fastmcp-service {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn a_host_name_is_accepted_for_host() {
+    let mut cmd = command("my-service");
+    cmd.args(["--host", "localhost", "--port", "0"]);
+    let mut child = cmd.spawn().expect("spawn my-service");
+    let logs = Logs::collect(child.stderr.take().unwrap());
+    let (_, ready) = logs.wait_for_event("service.ready").await;
+    let address = ready["data"]["address"].as_str().unwrap_or_default();
+    let port = address
+        .strip_prefix("127.0.0.1:")
+        .unwrap_or_else(|| panic!("`localhost` listens on the IPv4 loopback: {ready}"));
+    let health = reqwest::Client::new()
+        .get(format!("http://localhost:{port}/health"))
+        .timeout(TIMEOUT)
+        .send()
+        .await
+        .expect("/health at localhost");
+    assert_eq!(health.status(), 200);
+    child.kill().await.unwrap();
 }
 
 #[tokio::test]
@@ -57,6 +90,9 @@ async fn manifest_prints_every_definition_and_exits() {
     assert_eq!(manifest["resources"][0]["uri"], "my-service://info");
     assert_eq!(manifest["resourceTemplates"], json!([]));
     assert_eq!(manifest["prompts"], json!([]));
+    // Lists are lists, never null, the empty one of array connectors included.
+    assert_eq!(manifest["connectors"]["connectors"][0]["config_id"], "MYSERVICE");
+    assert_eq!(manifest["connectors"]["array_connectors"], json!([]));
     // No transport, no lifecycle: nothing was started.
     assert!(
         !stderr(&output).contains("service.init"),

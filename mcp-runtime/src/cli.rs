@@ -1,6 +1,9 @@
 //! Command-line flags and their environment variables, shared by every server built with the framework.
 
-use std::{net::IpAddr, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use clap::{
     Command, Parser, ValueEnum,
@@ -11,7 +14,6 @@ use crate::platform::SettingsError;
 
 /// The flags every server accepts.
 #[derive(Debug, Clone, Parser)]
-#[command(disable_version_flag = true)]
 pub struct Cli {
     /// Serve MCP over stdin/stdout (also: FastMCP_TRANSPORT=stdio).
     #[arg(long, conflicts_with = "streamable_http")]
@@ -21,9 +23,10 @@ pub struct Cli {
     #[arg(long)]
     pub streamable_http: bool,
 
-    /// Address to listen on.
+    /// Address or host name to listen on (`0.0.0.0` for every interface, `localhost` for this machine
+    /// only).
     #[arg(long, env = "MCP_HOST", default_value = "0.0.0.0")]
-    pub host: IpAddr,
+    pub host: String,
 
     /// Port to listen on (a ConfidentialMind stack expects 8080).
     #[arg(long, env = "MCP_PORT", default_value_t = 8080)]
@@ -113,6 +116,32 @@ pub enum Transport {
 }
 
 impl Cli {
+    /// The address to listen on: `--host` (an IP address, or a name resolved now, IPv4 preferred)
+    /// and `--port`. A name that does not resolve is bad configuration naming `MCP_HOST`.
+    pub async fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        let host = self.host.trim();
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, self.port));
+        }
+        let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, self.port))
+            .await
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        resolved
+            .iter()
+            .find(|addr| addr.is_ipv4())
+            .or(resolved.first())
+            .copied()
+            .ok_or_else(|| {
+                SettingsError::new(
+                    "MCP_HOST",
+                    format!(
+                        "--host `{host}` is neither an IP address nor a name this machine resolves: set --host or MCP_HOST to an address such as 0.0.0.0 or 127.0.0.1, or to a resolvable name such as localhost"
+                    ),
+                )
+            })
+    }
+
     /// The transport the flags and `FastMCP_TRANSPORT` choose: a flag wins, then the variable, then HTTP.
     pub fn transport(&self) -> anyhow::Result<Transport> {
         if self.stdio {

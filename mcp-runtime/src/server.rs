@@ -214,10 +214,13 @@ impl Server {
     pub async fn run(self) -> anyhow::Result<()> {
         // The platform's SDK lets .env values override the environment.
         let _ = dotenvy::dotenv_override();
-        let command = Cli::command().about(format!(
-            "{}: an MCP server built with cm-mcp (stdio or streamable HTTP at /mcp, /health at the root)",
-            self.name
-        ));
+        let command = Cli::command()
+            .about(format!(
+                "{}: an MCP server built with cm-mcp (stdio or streamable HTTP at /mcp, /health at the root)",
+                self.name
+            ))
+            .name(self.name.clone())
+            .version(self.version.clone());
         match crate::cli::parse(command) {
             Ok(cli) => self.run_with(cli).await,
             Err(error) => {
@@ -344,7 +347,12 @@ impl Server {
     /// The manifest `--manifest` prints: server info, every definition with its schemas, and the
     /// connectors the service registers with the config manager.
     pub fn manifest(self) -> anyhow::Result<serde_json::Value> {
-        let connectors = serde_json::to_value(ConnectorsBlock::declared(&self.connectors))?;
+        let mut connectors = serde_json::to_value(ConnectorsBlock::declared(&self.connectors))?;
+        // The manager's wire shape allows `null` for no array connectors; a manifest's lists are
+        // lists, so that a reader iterates them without a check.
+        if connectors["array_connectors"].is_null() {
+            connectors["array_connectors"] = serde_json::json!([]);
+        }
         // The manifest describes the server, wherever it would run.
         let (shared, _, _) = self.into_parts(Mode::Local)?;
         let mut manifest = shared.registry.manifest();
@@ -387,7 +395,7 @@ impl Server {
                 transport::serve_stdio(shared.clone(), shutdown.clone(), cli.shutdown_grace).await
             }
             Transport::StreamableHttp => {
-                let addr = SocketAddr::new(cli.host, cli.port);
+                let addr = cli.listen_addr().await?;
                 let options = HttpOptions::from_cli(&cli);
                 let running =
                     transport::start_http(shared.clone(), health, addr, options, shutdown.clone())
