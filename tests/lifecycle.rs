@@ -91,7 +91,10 @@ async fn manifest_prints_every_definition_and_exits() {
     assert_eq!(manifest["resourceTemplates"], json!([]));
     assert_eq!(manifest["prompts"], json!([]));
     // Lists are lists, never null, the empty one of array connectors included.
-    assert_eq!(manifest["connectors"]["connectors"][0]["config_id"], "MYSERVICE");
+    assert_eq!(
+        manifest["connectors"]["connectors"][0]["config_id"],
+        "MYSERVICE"
+    );
     assert_eq!(manifest["connectors"]["array_connectors"], json!([]));
     // No transport, no lifecycle: nothing was started.
     assert!(

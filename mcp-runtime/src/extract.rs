@@ -278,6 +278,12 @@ impl ArgsSpec {
     note = "an argument's type implements serde::Deserialize and schemars::JsonSchema (derive both); injected types are Context, &Context, State<T>, &TraceContext, or any type that implements FromCall"
 )]
 pub trait FromCall<'a>: Sized {
+    /// Whether the caller passes this parameter as an argument (`true` for every
+    /// `Deserialize + JsonSchema` type and [`Arguments<T>`]). `#[cm_resource]` checks it at compile
+    /// time: a resource's arguments come from its URI's variables, so a parameter no variable binds
+    /// must be injected. An extractor that takes an argument of its own says `true`.
+    const IS_ARGUMENT: bool = false;
+
     /// Adds the parameter to the definition's arguments; injected types add nothing.
     fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
         let _ = (param, spec);
@@ -291,6 +297,8 @@ pub trait FromCall<'a>: Sized {
 // the missing `Deserialize`/`JsonSchema` bounds with their lists of unrelated implementors.
 #[diagnostic::do_not_recommend]
 impl<'a, T: DeserializeOwned + JsonSchema> FromCall<'a> for T {
+    const IS_ARGUMENT: bool = true;
+
     fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
         spec.add::<T>(param);
     }
@@ -366,6 +374,8 @@ impl<T> std::ops::Deref for Arguments<T> {
 }
 
 impl<'a, T: DeserializeOwned + JsonSchema> FromCall<'a> for Arguments<T> {
+    const IS_ARGUMENT: bool = true;
+
     fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
         spec.set_whole::<T>(param);
     }

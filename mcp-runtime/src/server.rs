@@ -304,7 +304,7 @@ impl Server {
 
     /// Splits the builder into what the transports share and the lifecycle hooks, for `mode`.
     fn into_parts(self, mode: Mode) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
-        let registry = Registry::collect().context("the server's definitions conflict")?;
+        let registry = Registry::collect().context("the server's tools, resources and prompts cannot be served as written (fix each problem below and rebuild)")?;
         let mut implementation = Implementation::new(self.name.clone(), self.version);
         if let Some(title) = self.title {
             implementation = implementation.with_title(title);
