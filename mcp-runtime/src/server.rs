@@ -230,7 +230,31 @@ impl Server {
         }
     }
 
-    /// [`run`](Server::run) with flags given by the caller instead of the command line.
+    /// [`run`](Server::run) with flags given by the caller instead of the command line: for a server
+    /// with flags of its own, which flattens [`Cli`] into its own parser. (`run` also loads `.env`
+    /// before parsing; call `dotenvy::dotenv_override()` first to do the same.)
+    ///
+    /// ```no_run
+    /// use clap::Parser;
+    /// use mcp_runtime::{Server, cli::Cli};
+    ///
+    /// #[derive(Parser)]
+    /// struct Args {
+    ///     #[command(flatten)]
+    ///     server: Cli,
+    ///     /// Where the documents are.
+    ///     #[arg(long, env = "DOCS_DIR", default_value = "docs")]
+    ///     docs_dir: std::path::PathBuf,
+    /// }
+    ///
+    /// # async fn main_() -> anyhow::Result<()> {
+    /// let args = Args::parse();
+    /// Server::new("docs")
+    ///     .state(args.docs_dir)
+    ///     .run_with(args.server)
+    ///     .await
+    /// # }
+    /// ```
     pub async fn run_with(self, cli: Cli) -> anyhow::Result<()> {
         let format = log_format();
         let filter = match (cli.log_level, std::env::var("RUST_LOG")) {
