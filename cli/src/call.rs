@@ -62,6 +62,13 @@ fn parse(args: Args) -> Result<Request, Failure> {
                  (`cm-mcp call TOOL KEY=VALUE... -- ./my-server --stdio`)"
             )));
         }
+        if url.starts_with("https://") {
+            // rmcp's HTTP client is reqwest 0.13, whose TLS needs aws-lc-rs or a platform verifier
+            // this workspace does not build; a plain error beats a confusing connection failure.
+            return Err(Failure::Usage(format!(
+                "`{url}`: this build of cm-mcp speaks plain HTTP only: call the server at an http:// address, or over stdio after `--`"
+            )));
+        }
         Target::Http(url)
     } else {
         Target::Stdio(args.command)
@@ -77,7 +84,10 @@ fn parse(args: Args) -> Result<Request, Failure> {
     let mut arguments = Map::new();
     for pair in words {
         let (key, value) = key_value("tool argument", &pair)?;
-        if arguments.insert(key.to_owned(), argument_value(value)).is_some() {
+        if arguments
+            .insert(key.to_owned(), argument_value(value))
+            .is_some()
+        {
             return Err(Failure::Usage(format!(
                 "the argument `{key}` is given twice: give it once"
             )));
@@ -330,7 +340,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             render(&result),
-            (true, "one\n[image: image/png, 4 bytes of base64]".to_owned())
+            (
+                true,
+                "one\n[image: image/png, 4 bytes of base64]".to_owned()
+            )
         );
     }
 
@@ -339,9 +352,18 @@ mod tests {
         for (words, command, expected) in [
             (&["my_tool"][..], &[][..], "is not a server's URL"),
             (&["http://h/mcp"][..], &[][..], "no tool named"),
+            (&["https://h/mcp", "t"][..], &[][..], "plain HTTP only"),
             (&["http://h/mcp", "t", "novalue"][..], &[][..], "KEY=VALUE"),
-            (&["http://h/mcp", "t", "a=1", "a=2"][..], &[][..], "given twice"),
-            (&["http://h/mcp", "t"][..], &["./s"][..], "is not a tool's name"),
+            (
+                &["http://h/mcp", "t", "a=1", "a=2"][..],
+                &[][..],
+                "given twice",
+            ),
+            (
+                &["http://h/mcp", "t"][..],
+                &["./s"][..],
+                "is not a tool's name",
+            ),
         ] {
             match parse(args(words, command)) {
                 Err(Failure::Usage(message)) => {

@@ -261,7 +261,10 @@ mod tests {
             type_of(&json!({"type": "array", "items": {"type": "integer"}})),
             "array of integer"
         );
-        assert_eq!(type_of(&json!({"type": ["string", "null"]})), "string | null");
+        assert_eq!(
+            type_of(&json!({"type": ["string", "null"]})),
+            "string | null"
+        );
         assert_eq!(type_of(&json!({"enum": ["a", "b"]})), r#""a" | "b""#);
         assert_eq!(type_of(&json!({"$ref": "#/$defs/Point"})), "Point");
         assert_eq!(type_of(&json!({})), "any");
@@ -277,7 +280,15 @@ mod tests {
             "connectors": {"connectors": [], "array_connectors": [{"config_id": "DBS", "type": "database", "label": "Databases"}]}
         });
         let text = summary(&manifest);
-        assert!(text.contains("  summarize(text, style?)\n    Summarizes.\n      text: What to summarize.\n"), "{text}");
-        assert!(text.contains("Connectors (1)\n  DBS  database (array)  Databases\n"), "{text}");
+        assert!(
+            text.contains(
+                "  summarize(text, style?)\n    Summarizes.\n      text: What to summarize.\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Connectors (1)\n  DBS  database (array)  Databases\n"),
+            "{text}"
+        );
     }
 }

@@ -79,7 +79,10 @@ pub fn run(args: Args) -> Outcome {
         dir.display(),
         source.describe()
     );
-    println!("Next:\n  cd {}\n  cargo test\n  cargo run -- --port 8080", dir.display());
+    println!(
+        "Next:\n  cd {}\n  cargo test\n  cargo run -- --port 8080",
+        dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

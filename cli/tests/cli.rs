@@ -182,7 +182,10 @@ async fn inspect_of_a_program_that_is_not_a_server_fails_saying_so() {
     let output = cm_mcp(&["inspect", "/bin/false"]).await;
 
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    assert!(stderr(&output).contains("is it a cm-mcp server?"), "{output:?}");
+    assert!(
+        stderr(&output).contains("is it a cm-mcp server?"),
+        "{output:?}"
+    );
 }
 
 /// `cm-mcp install claude-desktop` of my-service into `config`, with `extra` arguments.
@@ -250,10 +253,7 @@ async fn install_adds_the_server_and_keeps_the_other_servers_and_keys_in_their_o
         json!(my_service())
     );
     assert_eq!(text, expected);
-    assert!(
-        stdout(&output).contains("Added `mine` in"),
-        "{output:?}"
-    );
+    assert!(stdout(&output).contains("Added `mine` in"), "{output:?}");
 }
 
 #[tokio::test]
@@ -269,19 +269,32 @@ async fn install_into_a_missing_file_creates_it_with_the_server_named_after_the_
         written,
         json!({"mcpServers": {"my-service": {"command": my_service(), "args": ["--stdio"]}}})
     );
-    assert!(Path::new(written["mcpServers"]["my-service"]["command"].as_str().unwrap()).is_absolute());
+    assert!(
+        Path::new(
+            written["mcpServers"]["my-service"]["command"]
+                .as_str()
+                .unwrap()
+        )
+        .is_absolute()
+    );
 }
 
 #[tokio::test]
 async fn install_again_replaces_the_servers_entry() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("claude_desktop_config.json");
-    assert_eq!(install(&config, &["--env", "A=1"]).await.status.code(), Some(0));
+    assert_eq!(
+        install(&config, &["--env", "A=1"]).await.status.code(),
+        Some(0)
+    );
 
     let output = install(&config, &[]).await;
 
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert!(stdout(&output).contains("Replaced `my-service`"), "{output:?}");
+    assert!(
+        stdout(&output).contains("Replaced `my-service`"),
+        "{output:?}"
+    );
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
     assert_eq!(written["mcpServers"]["my-service"].get("env"), None);
 }
@@ -290,7 +303,8 @@ async fn install_again_replaces_the_servers_entry() {
 async fn install_into_a_malformed_file_leaves_it_untouched_and_says_where_it_is_malformed() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("claude_desktop_config.json");
-    let malformed = "{\n  \"mcpServers\": {\n    \"weather\": {\"command\": \"/opt/weather\",}\n  }\n}\n";
+    let malformed =
+        "{\n  \"mcpServers\": {\n    \"weather\": {\"command\": \"/opt/weather\",}\n  }\n}\n";
     std::fs::write(&config, malformed).unwrap();
 
     let output = install(&config, &[]).await;
@@ -322,7 +336,10 @@ async fn install_without_config_writes_claude_desktops_file_under_the_config_hom
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let config = home.path().join("Claude/claude_desktop_config.json");
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    assert_eq!(written["mcpServers"]["my-service"]["args"], json!(["--stdio"]));
+    assert_eq!(
+        written["mcpServers"]["my-service"]["args"],
+        json!(["--stdio"])
+    );
 }
 
 /// The target directory the tests run from, which the generated crate's build shares.
@@ -370,7 +387,13 @@ async fn new_generates_a_crate_whose_tests_pass() {
     .await;
 
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    for file in ["Cargo.toml", "README.md", ".gitignore", "src/main.rs", "src/tests.rs"] {
+    for file in [
+        "Cargo.toml",
+        "README.md",
+        ".gitignore",
+        "src/main.rs",
+        "src/tests.rs",
+    ] {
         assert!(crate_dir.join(file).is_file(), "no {file}");
     }
     let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
@@ -399,7 +422,9 @@ async fn new_generates_a_crate_whose_tests_pass() {
         .kill_on_drop(true);
     let output = tokio::time::timeout(BUILD_TIMEOUT, test.output())
         .await
-        .unwrap_or_else(|_| panic!("`cargo test` of the generated crate did not finish within {BUILD_TIMEOUT:?}"))
+        .unwrap_or_else(|_| {
+            panic!("`cargo test` of the generated crate did not finish within {BUILD_TIMEOUT:?}")
+        })
         .expect("run cargo test");
 
     assert!(
