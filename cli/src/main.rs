@@ -30,9 +30,13 @@ enum Command {
     New(new::Args),
     /// Calls one tool of a server and prints its result.
     ///
-    /// Over HTTP: `cm-mcp call http://127.0.0.1:8080/mcp my_tool input_param=hi`.
-    /// Over stdio, the server's command after `--`: `cm-mcp call my_tool input_param=hi -- ./my-server --stdio`.
+    /// Over HTTP: `cm-mcp call http://127.0.0.1:8080/mcp my_tool input_param=hi`
+    ///
+    /// Over stdio, the server's command after `--`: `cm-mcp call my_tool input_param=hi -- ./my-server --stdio`
+    ///
     /// Values are JSON when they parse as JSON (`n=5`, `flag=true`, `tags=["a"]`), else strings.
+    /// Text content prints as text, structured content as pretty JSON; an error result prints to
+    /// stderr and exits 1.
     Call(call::Args),
     /// Prints what a server binary defines (its `--manifest`): tools, resources, prompts, connectors.
     Inspect(inspect::Args),
