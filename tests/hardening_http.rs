@@ -140,8 +140,8 @@ fn connections(pid: u32) -> usize {
         .count()
 }
 
-/// The JSON-RPC error message of a refusal, after checking its shape.
-async fn refusal_message(response: reqwest::Response) -> String {
+/// The JSON-RPC error message of a refusal, after checking its shape, and the id it answers.
+async fn refusal(response: reqwest::Response) -> (String, Value) {
     let content_type = response.headers()["content-type"]
         .to_str()
         .unwrap()
@@ -153,10 +153,8 @@ async fn refusal_message(response: reqwest::Response) -> String {
     let body: Value = response.json().await.expect("a JSON body");
     assert_eq!(body["jsonrpc"], "2.0", "{body}");
     assert!(body["error"]["code"].is_i64(), "{body}");
-    body["error"]["message"]
-        .as_str()
-        .expect("a message")
-        .to_string()
+    let message = body["error"]["message"].as_str().expect("a message");
+    (message.to_string(), body["id"].clone())
 }
 
 #[tokio::test]
@@ -188,6 +186,9 @@ async fn a_flood_of_initialize_requests_leaves_memory_bounded_and_old_sessions_w
                 .await;
             let opened = statuses.iter().filter(|s| **s == 200).count();
             let refused = statuses.iter().filter(|s| **s == 503).count();
+            let rss = rss_mib(server.pid());
+            eprintln!("{opened} sessions opened, {refused} refused; RSS {rss:.1} MiB");
+            assert!(rss < 100.0, "RSS {rss:.1} MiB after the flood");
             assert_eq!(
                 opened + refused,
                 statuses.len(),
@@ -197,10 +198,6 @@ async fn a_flood_of_initialize_requests_leaves_memory_bounded_and_old_sessions_w
                 opened < 1000,
                 "{opened} sessions opened beside the old one: the default cap is 1000"
             );
-
-            let rss = rss_mib(server.pid());
-            eprintln!("{opened} sessions opened, {refused} refused; RSS {rss:.1} MiB");
-            assert!(rss < 100.0, "RSS {rss:.1} MiB after the flood");
             assert_eq!(
                 call_in(&http, &url, &old, 42).await,
                 (200, "parsed 42".to_string()),
@@ -227,7 +224,8 @@ async fn sessions_beyond_the_cap_are_refused_with_503_naming_the_limit() {
                 .await
                 .unwrap();
             assert_eq!(refused.status(), 503);
-            let message = refusal_message(refused).await;
+            let (message, id) = refusal(refused).await;
+            assert_eq!(id, 1, "the refusal answers the initialize request");
             for needle in ["2 live sessions", "--max-sessions", "MCP_MAX_SESSIONS"] {
                 assert!(message.contains(needle), "{needle} is not in: {message}");
             }
@@ -604,7 +602,7 @@ async fn oversized_bodies_are_answered_413_naming_the_limit() {
             for request in [declared, streamed] {
                 let response = request.send().await.unwrap();
                 assert_eq!(response.status(), 413);
-                let message = refusal_message(response).await;
+                let (message, _) = refusal(response).await;
                 for needle in ["1000 bytes", "--max-body-bytes", "MCP_MAX_BODY_BYTES"] {
                     assert!(message.contains(needle), "{needle} is not in: {message}");
                 }

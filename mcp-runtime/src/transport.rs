@@ -218,6 +218,7 @@ pub(crate) async fn start_http(
             read_timeout: options.body_read_timeout,
         },
         options.session_idle_timeout,
+        options.stateless,
     );
     let router = Router::new()
         .route("/health", get(health::handler))

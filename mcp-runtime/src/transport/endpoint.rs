@@ -54,6 +54,8 @@ struct Endpoint {
     body: BodyLimits,
     /// Told to a client refused a session: how long until an idle one makes room.
     idle_timeout: Duration,
+    /// Without sessions, rmcp answers `DELETE` with 405 itself.
+    stateless: bool,
 }
 
 impl McpEndpoint {
@@ -63,6 +65,7 @@ impl McpEndpoint {
         posts: TaskTracker,
         body: BodyLimits,
         idle_timeout: Duration,
+        stateless: bool,
     ) -> McpEndpoint {
         McpEndpoint(Arc::new(Endpoint {
             rmcp,
@@ -70,6 +73,7 @@ impl McpEndpoint {
             posts,
             body,
             idle_timeout,
+            stateless,
         }))
     }
 }
@@ -96,11 +100,19 @@ impl Endpoint {
         let request = if method == http::Method::POST {
             // GET streams are not counted: they last as long as a session.
             in_flight = Some(self.posts.token());
-            match self.read_body(request).await {
-                Ok(request) => request,
+            let (parts, body) = match self.read_body(request).await {
+                Ok(read) => read,
                 Err(refused) => return refused,
+            };
+            if !self.stateless
+                && self.sessions.is_full()
+                && !parts.headers.contains_key("mcp-session-id")
+                && let Some(refused) = self.refuse_initialize(&body)
+            {
+                return refused;
             }
-        } else if method == http::Method::DELETE {
+            Request::from_parts(parts, Body::from(body))
+        } else if method == http::Method::DELETE && !self.stateless {
             if let Some(unknown) = self.unknown_session(request.headers()).await {
                 return unknown;
             }
@@ -130,8 +142,8 @@ impl Endpoint {
         })
     }
 
-    /// The request with its body read in full, or the answer to a body too large or too slow.
-    async fn read_body(&self, request: Request) -> Result<Request, Response> {
+    /// The request's head and its body read in full, or the answer to a body too large or too slow.
+    async fn read_body(&self, request: Request) -> Result<(http::request::Parts, Bytes), Response> {
         let BodyLimits {
             max_bytes,
             read_timeout,
@@ -147,15 +159,17 @@ impl Endpoint {
         }
         let read = Limited::new(body, max_bytes).collect();
         match tokio::time::timeout(read_timeout, read).await {
-            Ok(Ok(collected)) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
+            Ok(Ok(collected)) => Ok((parts, collected.to_bytes())),
             Ok(Err(error)) if error.is::<LengthLimitError>() => Err(self.too_large()),
             Ok(Err(error)) => Err(refusal(
                 StatusCode::BAD_REQUEST,
+                None,
                 -32600,
                 format!("Invalid request: the body could not be read ({error})"),
             )),
             Err(_) => Err(refusal(
                 StatusCode::REQUEST_TIMEOUT,
+                None,
                 -32600,
                 format!(
                     "Request timeout: the body did not arrive within {} (the limit; \
@@ -169,6 +183,7 @@ impl Endpoint {
     fn too_large(&self) -> Response {
         refusal(
             StatusCode::PAYLOAD_TOO_LARGE,
+            None,
             -32600,
             format!(
                 "Request body too large: the limit is {} bytes (raise it with --max-body-bytes \
@@ -193,8 +208,39 @@ impl Endpoint {
         )
     }
 
-    /// rmcp answers a session the manager refused with `500` and the manager's error as text:
-    /// that one becomes a `503` naming the limit; any other `500` passes unchanged.
+    /// When every place is taken, an `initialize` is answered 503 here, with its id, before rmcp
+    /// creates a handler for it and logs the manager's refusal as an internal error.
+    fn refuse_initialize(&self, body: &[u8]) -> Option<Response> {
+        #[derive(serde::Deserialize)]
+        struct Probe<'a> {
+            #[serde(borrow)]
+            method: Option<&'a str>,
+            id: Option<serde_json::Value>,
+        }
+        let probe: Probe<'_> = serde_json::from_slice(body).ok()?;
+        (probe.method == Some("initialize")).then(|| self.too_many_sessions(probe.id))
+    }
+
+    fn too_many_sessions(&self, id: Option<serde_json::Value>) -> Response {
+        self.sessions.refused();
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            id,
+            -32000,
+            format!(
+                "Too many sessions: this server holds its limit of {} live sessions. Close \
+                 unused sessions (DELETE /mcp), wait for idle ones to expire (after {}, \
+                 --session-idle-timeout or MCP_SESSION_IDLE_TIMEOUT), or raise the limit with \
+                 --max-sessions or MCP_MAX_SESSIONS",
+                self.sessions.max(),
+                seconds(self.idle_timeout)
+            ),
+        )
+    }
+
+    /// rmcp answers a session the manager refused with `500` and the manager's error as text (when
+    /// a place was taken between [`Self::refuse_initialize`]'s look and rmcp's request): that one
+    /// becomes a `503` naming the limit; any other `500` passes unchanged.
     async fn session_limit<B>(&self, response: http::Response<B>) -> Response
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -207,26 +253,20 @@ impl Endpoint {
         if !String::from_utf8_lossy(&bytes).contains(SESSION_LIMIT) {
             return Response::from_parts(parts, Body::from(bytes));
         }
-        refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            -32000,
-            format!(
-                "Too many sessions: this server holds its limit of {} live sessions. Close \
-                 unused sessions (DELETE /mcp), wait for idle ones to expire (after {}, \
-                 --session-idle-timeout or MCP_SESSION_IDLE_TIMEOUT), or raise the limit with \
-                 --max-sessions or MCP_MAX_SESSIONS",
-                self.sessions.max(),
-                seconds(self.idle_timeout)
-            ),
-        )
+        self.too_many_sessions(None)
     }
 }
 
-/// An HTTP error with a JSON-RPC error object (id `null`: the request was not read as JSON-RPC).
-fn refusal(status: StatusCode, code: i32, message: String) -> Response {
+/// An HTTP error with a JSON-RPC error object (id `null` when the request was not read as JSON-RPC).
+fn refusal(
+    status: StatusCode,
+    id: Option<serde_json::Value>,
+    code: i32,
+    message: String,
+) -> Response {
     let error = serde_json::json!({
         "jsonrpc": "2.0",
-        "id": null,
+        "id": id,
         "error": { "code": code, "message": message },
     });
     let mut response = (status, axum::Json(error)).into_response();
@@ -296,6 +336,7 @@ where
     };
     refusal(
         StatusCode::BAD_REQUEST,
+        None,
         -32700,
         format!(
             "Parse error: the body is not a JSON-RPC message ({})",

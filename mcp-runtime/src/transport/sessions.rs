@@ -1,18 +1,16 @@
-//! The sessions of the streamable HTTP transport, bounded in number, in idle time and in size.
+//! The sessions of the streamable HTTP transport, bounded in number and in idle time.
 //!
 //! rmcp's `LocalSessionManager` keeps every session a client opens until it has been idle for its
 //! `keep_alive`, and nothing caps how many there are: a client looping on `initialize` grows the
 //! server by tens of kilobytes a call until it is killed. [`BoundedSessions`] wraps it (rather than
 //! forking it) and refuses a session beyond `max`; the refusal reaches the client as a 503 with a
-//! JSON-RPC error built in `endpoint.rs`. Sessions that exist keep working: a flood is refused, it
+//! JSON-RPC error built in `endpoint.rs` (which, when every place is taken, refuses an `initialize`
+//! before it reaches rmcp). The idle timeout is rmcp's own `SessionConfig::keep_alive`. Sessions that exist keep working: a flood is refused, it
 //! does not evict anyone. The count is exact because only the manager that removes a session from
 //! the map gives its place back; rmcp closes a session twice (on `DELETE`, then when its worker
 //! ends), and idle expiry comes through the same `close_session`.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicUsize, Ordering},
-};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::Stream;
 use rmcp::{
@@ -20,7 +18,7 @@ use rmcp::{
     transport::{
         WorkerTransport,
         streamable_http_server::session::{
-            EventStore, RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
+            ServerSseMessage, SessionId, SessionManager,
             local::{
                 LocalSessionManager, LocalSessionManagerError, LocalSessionWorker, SessionConfig,
             },
@@ -69,6 +67,24 @@ impl BoundedSessions {
         }
     }
 
+    /// Whether every place is taken (a look, not a reservation: `create_session` decides).
+    pub(crate) fn is_full(&self) -> bool {
+        self.live.load(Ordering::Relaxed) >= self.max
+    }
+
+    /// Logs that sessions are refused: once until a place is free again, not once per request of a
+    /// flood.
+    pub(crate) fn refused(&self) {
+        if !self.refusing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                event_type = "mcp.session.refused",
+                data.max_sessions = self.max,
+                "New sessions are refused with 503: {} are live, the limit (--max-sessions, MCP_MAX_SESSIONS)",
+                self.max
+            );
+        }
+    }
+
     /// The limit.
     pub(crate) fn max(&self) -> usize {
         self.max
@@ -92,13 +108,7 @@ impl SessionManager for BoundedSessions {
                 (n < max).then_some(n + 1)
             })
             .map_err(|_| {
-                if !self.refusing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        event_type = "mcp.session.refused",
-                        data.max_sessions = max,
-                        "New sessions are refused with 503: {max} are live, the limit (--max-sessions, MCP_MAX_SESSIONS)"
-                    );
-                }
+                self.refused();
                 SessionsError::Full { max }
             })?;
         match self.inner.create_session().await {
@@ -164,16 +174,5 @@ impl SessionManager for BoundedSessions {
         last_event_id: String,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
         Ok(self.inner.resume(id, last_event_id).await?)
-    }
-
-    async fn restore_session(
-        &self,
-        _id: SessionId,
-    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
-        Ok(RestoreOutcome::NotSupported)
-    }
-
-    fn event_store(&self) -> Option<Arc<dyn EventStore>> {
-        None
     }
 }
