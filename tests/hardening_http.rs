@@ -657,3 +657,42 @@ async fn idle_connections_are_bounded_while_other_clients_are_served() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn help_names_every_limit_with_its_variable_and_bad_values_are_refused() {
+    bounded(
+        "help_names_every_limit_with_its_variable_and_bad_values_are_refused",
+        async {
+            let mut help = cm_test_support::command("fixture-server");
+            help.arg("--help");
+            let output = cm_test_support::run_to_end(help).await;
+            assert!(output.status.success());
+            let text = String::from_utf8_lossy(&output.stdout);
+            for (flag, variable) in [
+                ("--max-sessions", "MCP_MAX_SESSIONS"),
+                ("--session-idle-timeout", "MCP_SESSION_IDLE_TIMEOUT"),
+                ("--max-body-bytes", "MCP_MAX_BODY_BYTES"),
+                ("--header-read-timeout", "MCP_HEADER_READ_TIMEOUT"),
+                ("--body-read-timeout", "MCP_BODY_READ_TIMEOUT"),
+                ("--max-connections", "MCP_MAX_CONNECTIONS"),
+            ] {
+                assert!(text.contains(flag), "{flag} is not in --help:\n{text}");
+                assert!(
+                    text.contains(variable),
+                    "{variable} is not in --help:\n{text}"
+                );
+            }
+
+            let mut zero = cm_test_support::command("fixture-server");
+            zero.args(["--max-sessions", "0"]);
+            let output = cm_test_support::run_to_end(zero).await;
+            assert_eq!(output.status.code(), Some(2));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("--max-sessions") && stderr.contains("not a positive whole number"),
+                "{stderr}"
+            );
+        },
+    )
+    .await;
+}

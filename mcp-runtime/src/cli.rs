@@ -46,8 +46,8 @@ pub struct Cli {
     #[arg(long, env = "MCP_SHUTDOWN_GRACE", value_parser = parse_seconds, default_value = "10")]
     pub shutdown_grace: Duration,
 
-    /// Sessions open at once (HTTP); an `initialize` beyond is answered 503. Each idle session
-    /// holds about 30 KiB.
+    /// Sessions open at once (HTTP); an `initialize` beyond is answered 503. Each open session
+    /// holds 50-90 KiB (BENCHMARKS.md).
     #[arg(long, env = "MCP_MAX_SESSIONS", value_parser = parse_count, default_value = "1000")]
     pub max_sessions: usize,
 
