@@ -27,8 +27,10 @@ pub use mcp_runtime::*;
 pub mod prelude {
     pub use mcp_macros::{cm_prompt, cm_resource, cm_tool};
     pub use mcp_runtime::{
-        Connection, Connector, ConnectorType, Context, Image, Json, Mode, Server, Settings,
-        Startup, State, ToolError, TraceContext, connector_id,
+        Arguments, Audio, Completer, Completion, Connection, ConnectionState, Connector,
+        ConnectorType, Context, Elicitation, Embedded, ErrorKind, Image, Json, JsonObject, Mode,
+        Sampled, SamplingRequest, Server, Settings, Startup, State, Subscriptions, ToolError,
+        TraceContext, connector_id,
         rmcp::model::{ContentBlock, PromptMessage, Role},
     };
 }

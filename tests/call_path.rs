@@ -195,6 +195,15 @@ async fn a_panic_in_a_tool_resource_or_prompt_is_an_error_and_the_server_keeps_s
                 event["error"],
                 "`panics` panicked: the tool's secret detail"
             );
+            // The panic itself is an event too (not the standard hook's raw text), with where it
+            // happened, inside the call's trace.
+            let (_, panic) = server.logs.wait_for_event("service.panic").await;
+            assert_eq!(panic["level"], "error");
+            assert_eq!(panic["error"], "the tool's secret detail");
+            assert_eq!(panic["error_type"], "Panic");
+            let location = panic["data"]["location"].as_str().unwrap_or_default();
+            assert!(location.contains("fixture-server/src/main.rs:"), "{panic}");
+            assert_eq!(panic["trace_id"], event["trace_id"], "{panic}\n{event}");
 
             let error = client
                 .read_resource(ReadResourceRequestParams::new("fixture://panics"))
@@ -219,6 +228,66 @@ async fn a_panic_in_a_tool_resource_or_prompt_is_an_error_and_the_server_keeps_s
 
             let result = call_tool(client, "parse_number", json!({"text": "7"})).await;
             assert_eq!(text_of(&result), "parsed 7");
+            server.client.cancel().await.unwrap();
+            server.logs.wait_closed().await;
+            assert_eq!(server.logs.of_type("service.panic").len(), 3);
+            for line in server.logs.lines() {
+                assert!(
+                    serde_json::from_str::<Value>(&line).is_ok_and(|v| v.is_object()),
+                    "every line of the log is one JSON object, panics included: {line}"
+                );
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn anyhow_and_boxed_errors_are_tool_errors_with_their_chain_and_root_cause_type() {
+    bounded(
+        "anyhow_and_boxed_errors_are_tool_errors_with_their_chain_and_root_cause_type",
+        async {
+            let server = connect_stdio("fixture-server", &["--stdio"], &[]).await;
+            let client = &server.client;
+            let cases = [
+                (
+                    "require_https",
+                    json!({"url": "http://example.com", "port": "443"}),
+                    "`http://example.com` is not an https URL",
+                    "Error",
+                ),
+                (
+                    "require_https",
+                    json!({"url": "https://example.com", "port": "https"}),
+                    "reading the port: invalid digit found in string",
+                    "ParseIntError",
+                ),
+                (
+                    "read_file",
+                    json!({"path": "/nonexistent/cm-mcp-test"}),
+                    "No such file or directory (os error 2)",
+                    "io::Error",
+                ),
+            ];
+            for (tool, args, message, error_type) in cases {
+                let result = call_tool(client, tool, args.clone()).await;
+                assert_eq!(result.is_error, Some(true), "{tool} {args}");
+                assert_eq!(text_of(&result), message, "{tool} {args}");
+                let (_, event) = server
+                    .logs
+                    .wait_for("the error event", |v| {
+                        v["event_type"] == "tool.execution.error" && v["error"] == message
+                    })
+                    .await;
+                assert_eq!(event["error_type"], error_type, "{event}");
+            }
+            let result = call_tool(
+                client,
+                "require_https",
+                json!({"url": "https://example.com", "port": "8443"}),
+            )
+            .await;
+            assert_eq!(text_of(&result), "https://example.com:8443");
             server.client.cancel().await.unwrap();
         },
     )

@@ -115,7 +115,9 @@ async fn a_server_with_duplicates_does_not_start() {
         .expect("the server started despite duplicate names");
     let message = format!("{error:#}");
     assert!(
-        message.starts_with("the server's definitions conflict: "),
+        message.starts_with(
+            "the server's tools, resources and prompts cannot be served as written (fix each problem below and rebuild): "
+        ),
         "{message}"
     );
     assert!(

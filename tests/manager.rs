@@ -512,6 +512,12 @@ async fn a_dropped_websocket_is_restored_and_missed_updates_fetched() {
         .wait_for_target("connection.retry", "realtime")
         .await;
     assert_eq!(server.health().await["status"], "healthy");
+    // Calls are served while no socket is open.
+    let client = server.client().await;
+    assert_eq!(
+        call(&client, "my_tool", json!({"input_param": "unsubscribed"})).await,
+        (false, "Processed: unsubscribed".to_string())
+    );
 
     // Assigned while the socket is down: nobody can push it; the re-fetch after reconnecting finds it.
     manager.set_connectors(my_service_block(Some("missed-1")));
@@ -522,7 +528,6 @@ async fn a_dropped_websocket_is_restored_and_missed_updates_fetched() {
             h["service_connected"] == true
         })
         .await;
-    let client = server.client().await;
     let info = read_json(&client, "my-service://info").await;
     assert_eq!(
         info["url"],
@@ -534,5 +539,185 @@ async fn a_dropped_websocket_is_restored_and_missed_updates_fetched() {
     wait_resource(&client, "my-service://info", PUSH_BOUND, |v| {
         v["url"] == "http://pushed-2.api-services.svc.cluster.local:8080"
     })
+    .await;
+}
+
+/// `my-service://info`'s URL for the stack id `id`.
+fn my_service_url(id: &str) -> String {
+    format!("http://{id}.api-services.svc.cluster.local:8080")
+}
+
+#[tokio::test]
+async fn while_the_manager_is_down_calls_use_the_last_configuration_and_it_is_followed_again_when_back()
+ {
+    bounded(
+        "while_the_manager_is_down_calls_use_the_last_configuration_and_it_is_followed_again_when_back",
+        async {
+            let manager = Manager::start(my_service_doc(
+                json!({"name": "before", "description": "known before the outage"}),
+                Value::Null,
+                my_service_block(Some("before-1")),
+            ))
+            .await;
+            let dir = scratch_dir();
+            let server =
+                HttpProcess::start_in("my-service", dir.path(), &manager.env("outage")).await;
+            manager.wait_subscribed(1).await;
+            server
+                .wait_health("the assignment", TIMEOUT, |h| h["service_connected"] == true)
+                .await;
+            let client = server.client().await;
+
+            // The manager goes away (its socket cut, its ports closing every connection) and stays
+            // away through two failed re-subscriptions.
+            manager.go_down();
+            server
+                .logs
+                .wait_for_target("connection.lost", "realtime")
+                .await;
+            server
+                .logs
+                .wait_for("a second failed re-subscription", |e| {
+                    e["event_type"] == "connection.retry"
+                        && e["data"]["target"] == "realtime"
+                        && e["data"]["attempt"] == 2
+                })
+                .await;
+            // Meanwhile calls are served with what was known last, and /health says so.
+            assert_eq!(
+                call(&client, "my_tool", json!({"input_param": "down"})).await,
+                (false, "Processed: down".to_string())
+            );
+            let info = read_json(&client, "my-service://info").await;
+            assert_eq!(info["status"], "available", "{info}");
+            assert_eq!(info["url"], my_service_url("before-1"));
+            assert_eq!(info["service_name"], "before");
+            let health = server.health().await;
+            assert_eq!(health["status"], "healthy", "{health}");
+            assert_eq!(health["service_connected"], true, "{health}");
+
+            // Reassigned while it was down: nobody could push it.
+            manager.set_connectors(my_service_block(Some("during-2")));
+            manager.come_up();
+            manager.wait_subscribed(2).await;
+            wait_resource(&client, "my-service://info", TIMEOUT, |v| {
+                v["url"] == my_service_url("during-2").as_str()
+            })
+            .await;
+
+            // Pushed after the reconnect: reaches calls and /health.
+            manager.push_connectors(my_service_block(None));
+            server
+                .wait_health("the connector unassigned", PUSH_BOUND, |h| {
+                    h["service_connected"] == false
+                })
+                .await;
+            manager.push_connectors(my_service_block(Some("after-3")));
+            manager.push_config(json!({"name": "after", "description": "pushed after the outage"}));
+            let info = wait_resource(&client, "my-service://info", PUSH_BOUND, |v| {
+                v["url"] == my_service_url("after-3").as_str() && v["service_name"] == "after"
+            })
+            .await;
+            assert_eq!(info["status"], "available", "{info}");
+            assert_eq!(server.health().await["service_connected"], true);
+            // The server reconnected by itself, once: one more subscription, no restart.
+            assert_eq!(
+                manager.methods().iter().filter(|m| *m == "WS").count(),
+                2,
+                "{:?}",
+                manager.methods()
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_update_missed_before_the_first_subscription_is_fetched_once_subscribed() {
+    bounded(
+        "an_update_missed_before_the_first_subscription_is_fetched_once_subscribed",
+        async {
+            let manager =
+                Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+            manager.refuse_realtime(true);
+            let dir = scratch_dir();
+            let server =
+                HttpProcess::start_in("my-service", dir.path(), &manager.env("late-socket")).await;
+            // Registered (GET, PATCH, GET), but not subscribed.
+            manager
+                .wait_methods("a refused first subscription", |m| {
+                    m.iter().any(|m| m == "WS-REFUSED")
+                })
+                .await;
+            assert_eq!(&manager.methods()[..3], ["GET", "PATCH", "GET"]);
+
+            // Assigned before the service could subscribe: nobody could push it to the service.
+            manager.set_connectors(my_service_block(Some("early-1")));
+            manager.refuse_realtime(false);
+            manager.wait_subscribed(1).await;
+            server
+                .wait_health("the assignment made before subscribing", TIMEOUT, |h| {
+                    h["service_connected"] == true
+                })
+                .await;
+            let client = server.client().await;
+            let info = read_json(&client, "my-service://info").await;
+            assert_eq!(info["url"], my_service_url("early-1"));
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_missed_update_is_fetched_even_when_the_manager_is_back_only_after_the_socket() {
+    bounded(
+        "a_missed_update_is_fetched_even_when_the_manager_is_back_only_after_the_socket",
+        async {
+            let manager =
+                Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+            let dir = scratch_dir();
+            let server =
+                HttpProcess::start_in("my-service", dir.path(), &manager.env("split")).await;
+            manager.wait_subscribed(1).await;
+
+            // The manager goes down; the realtime service only drops its socket and is back at once.
+            manager.manager_down(true);
+            manager.set_connectors(my_service_block(Some("missed-1")));
+            manager.drop_sockets();
+            manager.wait_subscribed(2).await;
+            // The catch-up GET after re-subscribing found the manager down.
+            manager
+                .wait_methods("a GET refused after re-subscribing", |m| {
+                    let second = m.iter().enumerate().filter(|(_, m)| *m == "WS").nth(1);
+                    second.is_some_and(|(i, _)| m[i..].iter().any(|m| m == "DROPPED-HTTP"))
+                })
+                .await;
+            let client = server.client().await;
+            assert_eq!(
+                call(&client, "my_tool", json!({"input_param": "meanwhile"})).await,
+                (false, "Processed: meanwhile".to_string())
+            );
+            assert_eq!(server.health().await["service_connected"], false);
+
+            // The manager is back, with nothing pushed: the missed assignment is fetched all the same.
+            manager.manager_down(false);
+            server
+                .wait_health("the missed assignment", TIMEOUT, |h| {
+                    h["service_connected"] == true
+                })
+                .await;
+            let info = read_json(&client, "my-service://info").await;
+            assert_eq!(info["url"], my_service_url("missed-1"));
+            let (_, retry) = server
+                .logs
+                .wait_for_target("connection.retry", "config_manager")
+                .await;
+            assert_eq!(retry["error_type"], "ConfigManagerError", "{retry}");
+            assert!(
+                retry["error"].as_str().unwrap().contains("unreachable"),
+                "{retry}"
+            );
+        },
+    )
     .await;
 }

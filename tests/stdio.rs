@@ -6,7 +6,13 @@
 // send it, and this file checks that they do.
 #![allow(deprecated)]
 
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    process::Stdio,
+    sync::{Arc, Mutex},
+};
 
 use cm_mcp::rmcp::{
     ClientHandler, RoleClient,
@@ -17,9 +23,12 @@ use cm_mcp::rmcp::{
     service::NotificationContext,
 };
 use cm_test_support::{
-    TIMEOUT, args, call_tool_with, connect_stdio, text_contents, text_of, within,
+    TIMEOUT, args, bounded, call_tool_with, command, connect_stdio, text_contents, text_of,
+    wait_exit, within,
 };
+use common::gate::Gate;
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 #[tokio::test]
 async fn my_service_serves_its_tool_and_resource_over_stdio() {
@@ -249,4 +258,94 @@ async fn closing_stdin_shuts_the_server_down_cleanly() {
         "stderr:\n{}",
         server.logs.dump()
     );
+}
+
+/// How many calls are held in flight when stdin closes.
+const HELD: usize = 5;
+
+#[tokio::test]
+async fn when_stdin_closes_every_call_in_flight_is_answered_with_its_notifications_and_the_server_exits()
+ {
+    bounded(
+        "when_stdin_closes_every_call_in_flight_is_answered_with_its_notifications_and_the_server_exits",
+        async {
+            let mut gate = Gate::new().await;
+            // A grace period far longer than the test's bound: exiting within the bound shows the
+            // server left at its last answer rather than waiting the grace period out.
+            let mut child = command("fixture-server")
+                .args(["--stdio"])
+                .env("MCP_SHUTDOWN_GRACE", "600")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn the fixture server");
+            let logs = cm_test_support::Logs::collect(child.stderr.take().unwrap());
+            let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+
+            // What a host sends before it closes stdin: the handshake, calls that will still talk to
+            // the client after stdin has closed, and a quick request behind them.
+            let mut input = String::new();
+            let mut line = |message: Value| input.push_str(&format!("{message}\n"));
+            line(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "host", "version": "1"}}}));
+            line(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+            for id in 1..=HELD {
+                line(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                    "name": "report_after_gate",
+                    "arguments": {"gate": gate.addr(), "note": format!("note {id}")},
+                    "_meta": {"progressToken": format!("progress {id}")}}}));
+            }
+            line(json!({"jsonrpc": "2.0", "id": HELD + 1, "method": "tools/list"}));
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(input.as_bytes()).await.unwrap();
+            drop(stdin);
+
+            for id in 1..=HELD {
+                gate.arrived(&format!("call {id}")).await;
+            }
+            gate.open();
+
+            let mut answers = BTreeMap::new();
+            let (mut messages, mut progress) = (Vec::new(), 0);
+            while let Some(line) = within("the server's stdout", stdout.next_line())
+                .await
+                .expect("read stdout")
+            {
+                let message: Value = serde_json::from_str(&line).expect("one JSON-RPC message per line");
+                match message["method"].as_str() {
+                    Some("notifications/message") => messages.push(message["params"]["data"].clone()),
+                    Some("notifications/progress") => progress += 1,
+                    Some(other) => panic!("unexpected message {other}: {line}"),
+                    None => {
+                        answers.insert(message["id"].as_u64().expect("an id"), message);
+                    }
+                }
+            }
+            let status = wait_exit(&mut child, &logs).await;
+            assert!(status.success(), "{status}; stderr:\n{}", logs.dump());
+
+            let answered: Vec<u64> = answers.keys().copied().collect();
+            assert_eq!(
+                answered,
+                (0..=HELD as u64 + 1).collect::<Vec<_>>(),
+                "every request is answered; stderr:\n{}",
+                logs.dump()
+            );
+            for id in 1..=HELD as u64 {
+                assert_eq!(
+                    answers[&id]["result"]["content"][0]["text"],
+                    format!("reported note {id}"),
+                    "{:?}",
+                    answers[&id]
+                );
+            }
+            assert!(answers[&(HELD as u64 + 1)]["result"]["tools"].is_array());
+            messages.sort_by_key(|m| m.to_string());
+            let expected: Vec<Value> = (1..=HELD).map(|id| json!(format!("note {id}"))).collect();
+            assert_eq!(messages, expected, "each call's log message reaches the client");
+            assert_eq!(progress, HELD, "each call's progress reaches the client");
+        },
+    )
+    .await;
 }

@@ -237,10 +237,12 @@ impl Param {
             (None, Some(plain)) => (Some(plain.clone()), ident.unwrap().span()),
             (None, None) => (None, Span::call_site()),
         };
+        // The `# Arguments` entry may name the parameter or the name callers use.
         let description = args.description.as_ref().map(LitStr::value).or_else(|| {
             plain
                 .as_deref()
                 .and_then(|p| docs.argument(p))
+                .or_else(|| docs.argument(&args.rename.as_ref()?.value()))
                 .map(str::to_string)
         });
         Param {

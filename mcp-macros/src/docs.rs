@@ -79,6 +79,8 @@ fn parse(lines: &[String]) -> Docs {
                     .or_else(|| trimmed.strip_prefix("- "))
                 {
                     if let Some((name, text)) = split_item(item) {
+                        // `r#type` and `type` both name the parameter `r#type`.
+                        let name = name.strip_prefix("r#").map(str::to_string).unwrap_or(name);
                         arguments.push((name, text));
                     }
                 } else if !trimmed.is_empty() {

@@ -22,6 +22,7 @@ pub fn check(kind: Macro, input: &Input, errors: &mut Errors) {
         check_param(param, &f.params[..i], kind, errors);
     }
     check_output(f, errors);
+    check_doc_arguments(f, errors);
     if let Options::Resource(opts) = &input.options {
         check_uri_variables(opts, f, errors);
     }
@@ -186,6 +187,54 @@ fn is_str(ty: &Type) -> bool {
         Type::Paren(p) => is_str(&p.elem),
         Type::Group(g) => is_str(&g.elem),
         _ => false,
+    }
+}
+
+/// Every entry of the doc comment's `# Arguments` section must name a parameter: an entry for a
+/// renamed or removed parameter would otherwise leave the argument undescribed without a word.
+fn check_doc_arguments(f: &Function, errors: &mut Errors) {
+    let idents: Vec<String> = f
+        .params
+        .iter()
+        .filter_map(|p| match &p.pat {
+            syn::Pat::Ident(pat) => {
+                Some(pat.ident.to_string().trim_start_matches("r#").to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    // An entry may also use the name callers see (`#[arg(rename)]`).
+    let renames: Vec<&str> = f.params.iter().filter_map(|p| p.name.as_deref()).collect();
+    for (name, _) in &f.docs.arguments {
+        if idents.contains(name) || renames.contains(&name.as_str()) {
+            continue;
+        }
+        // The doc line that holds the entry, else the function's name.
+        let span = f
+            .item
+            .attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident("doc"))
+            .find(|attr| {
+                quote::ToTokens::to_token_stream(attr)
+                    .to_string()
+                    .contains(name.as_str())
+            })
+            .map(syn::spanned::Spanned::span)
+            .unwrap_or_else(|| f.ident.span());
+        let listed: Vec<String> = idents.iter().map(|n| format!("`{n}`")).collect();
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "the `# Arguments` entry `{name}` names no parameter of `{}` (parameters: {}); rename the entry after its parameter, or remove it",
+                f.ident,
+                if listed.is_empty() {
+                    "none".to_string()
+                } else {
+                    listed.join(", ")
+                },
+            ),
+        ));
     }
 }
 
@@ -362,5 +411,36 @@ mod tests {
             ),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn doc_argument_entries_name_parameters() {
+        let e = errors(quote!(
+            /// Adds.
+            ///
+            /// # Arguments
+            /// * `a` - The first.
+            /// * `bee` - The second, by the name callers use.
+            /// * `c` - A parameter removed since.
+            async fn add(a: i64, #[arg(rename = "bee")] b: i64) -> i64 {
+                a + b
+            }
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "the `# Arguments` entry `c` names no parameter of `add` (parameters: `a`, `b`)"
+            ),
+            "{e:?}"
+        );
+        accepted(quote!(
+            /// Adds.
+            ///
+            /// # Arguments
+            /// * `r#type` - A keyword.
+            async fn add(r#type: i64) -> i64 {
+                r#type
+            }
+        ));
     }
 }

@@ -1,12 +1,19 @@
 //! Command-line flags and their environment variables, shared by every server built with the framework.
 
-use std::{net::IpAddr, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
-use clap::{Parser, ValueEnum};
+use clap::{
+    Command, Parser, ValueEnum,
+    error::{ContextKind, ContextValue, ErrorKind},
+};
+
+use crate::platform::SettingsError;
 
 /// The flags every server accepts.
 #[derive(Debug, Clone, Parser)]
-#[command(disable_version_flag = true)]
 pub struct Cli {
     /// Serve MCP over stdin/stdout (also: FastMCP_TRANSPORT=stdio).
     #[arg(long, conflicts_with = "streamable_http")]
@@ -16,9 +23,10 @@ pub struct Cli {
     #[arg(long)]
     pub streamable_http: bool,
 
-    /// Address to listen on.
+    /// Address or host name to listen on (`0.0.0.0` for every interface, `localhost` for this machine
+    /// only).
     #[arg(long, env = "MCP_HOST", default_value = "0.0.0.0")]
-    pub host: IpAddr,
+    pub host: String,
 
     /// Port to listen on (a ConfidentialMind stack expects 8080).
     #[arg(long, env = "MCP_PORT", default_value_t = 8080)]
@@ -150,6 +158,32 @@ pub enum Transport {
 }
 
 impl Cli {
+    /// The address to listen on: `--host` (an IP address, or a name resolved now, IPv4 preferred)
+    /// and `--port`. A name that does not resolve is bad configuration naming `MCP_HOST`.
+    pub async fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        let host = self.host.trim();
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, self.port));
+        }
+        let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, self.port))
+            .await
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        resolved
+            .iter()
+            .find(|addr| addr.is_ipv4())
+            .or(resolved.first())
+            .copied()
+            .ok_or_else(|| {
+                SettingsError::new(
+                    "MCP_HOST",
+                    format!(
+                        "--host `{host}` is neither an IP address nor a name this machine resolves: set --host or MCP_HOST to an address such as 0.0.0.0 or 127.0.0.1, or to a resolvable name such as localhost"
+                    ),
+                )
+            })
+    }
+
     /// The transport the flags and `FastMCP_TRANSPORT` choose: a flag wins, then the variable, then HTTP.
     pub fn transport(&self) -> anyhow::Result<Transport> {
         if self.stdio {
@@ -165,10 +199,78 @@ impl Cli {
                 "" | "http" | "streamable-http" | "streamable_http" => {
                     Ok(Transport::StreamableHttp)
                 }
-                other => anyhow::bail!(
-                    "FastMCP_TRANSPORT=`{other}` is not a transport: use `stdio` or `streamable-http`"
-                ),
+                other => Err(SettingsError::new(
+                    "FastMCP_TRANSPORT",
+                    format!(
+                        "FastMCP_TRANSPORT=`{other}` is not a transport: use `stdio` or `streamable-http`"
+                    ),
+                )
+                .into()),
             },
         }
     }
+}
+
+/// Parses the command line of `command` into [`Cli`]. Help and version requests print and exit as
+/// usual; a bad flag or environment variable becomes a [`SettingsError`] of one line naming the flag,
+/// its variable and the fix, which the server logs before exiting with status 2.
+pub(crate) fn parse(command: Command) -> Result<Cli, SettingsError> {
+    use clap::FromArgMatches as _;
+    let result = command
+        .clone()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    match result {
+        Ok(cli) => Ok(cli),
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            error.exit()
+        }
+        Err(error) => Err(one_line(&command, &error)),
+    }
+}
+
+/// clap's message, which spans several lines, as one line that also names the flag's variable.
+fn one_line(command: &Command, error: &clap::Error) -> SettingsError {
+    let rendered = error.render().to_string();
+    let problem = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            !line.is_empty()
+                && !line.starts_with("For more information")
+                && !line.starts_with("Usage:")
+        })
+        .map(|line| line.strip_prefix("error: ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("; ");
+    // `--port <PORT>` names the flag; its long name finds the variable that can set it too.
+    let flag = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.split_whitespace().next().map(str::to_string),
+        _ => None,
+    };
+    let variable = flag.as_deref().and_then(|flag| {
+        let long = flag.strip_prefix("--")?;
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))?;
+        arg.get_env().map(|env| env.to_string_lossy().into_owned())
+    });
+    let fix = match (error.kind(), &flag, &variable) {
+        (ErrorKind::ArgumentConflict, _, _) => "give only one of them".to_string(),
+        (ErrorKind::UnknownArgument, Some(flag), _) => format!("remove {flag} or correct its name"),
+        (_, Some(flag), Some(variable)) => format!("set {flag} or {variable} to a valid value"),
+        (_, Some(flag), None) => format!("give {flag} a valid value"),
+        _ => "correct the command line".to_string(),
+    };
+    SettingsError::misconfigured(
+        variable.or(flag),
+        format!("{problem}: {fix} (`--help` lists every flag and its variable)"),
+    )
 }

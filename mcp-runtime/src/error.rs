@@ -147,21 +147,89 @@ impl fmt::Debug for ToolError {
 
 /// How the macros convert a function's error type into [`ToolError`]: a trait of its own, so that an
 /// error type that does not convert is reported with what to do about it.
+///
+/// `M` only tells the impls apart, so that `anyhow::Error` and `Box<dyn Error + Send + Sync>`
+/// (neither is a `std::error::Error`, so neither converts with `From`) can have impls beside the
+/// blanket one without overlapping; generated code leaves it to inference (`IntoToolError<_>`).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the error type of a #[cm_tool], #[cm_resource] or #[cm_prompt] function",
     label = "does not convert into ToolError",
-    note = "return ToolError, or an error type that implements std::error::Error + Send + Sync + 'static (e.g. derive thiserror::Error); or convert the error inside the function with `.map_err(ToolError::new)`"
+    note = "return ToolError, anyhow::Error, Box<dyn Error + Send + Sync>, or an error type that implements std::error::Error + Send + Sync + 'static (e.g. derive thiserror::Error); or convert the error inside the function with `.map_err(ToolError::new)`"
 )]
-pub trait IntoToolError {
+pub trait IntoToolError<M> {
     /// The error as the call's failure.
     fn into_tool_error(self) -> ToolError;
 }
 
+/// The markers of [`IntoToolError`]'s impls.
+pub mod via {
+    /// `Into<ToolError>`: `ToolError` itself and every `std::error::Error + Send + Sync + 'static`.
+    pub struct Into;
+    /// `anyhow::Error`.
+    pub struct Anyhow;
+    /// `Box<dyn std::error::Error + Send + Sync>`.
+    pub struct Boxed;
+}
+
 #[diagnostic::do_not_recommend]
-impl<E: Into<ToolError>> IntoToolError for E {
+impl<E: Into<ToolError>> IntoToolError<via::Into> for E {
     fn into_tool_error(self) -> ToolError {
         self.into()
     }
+}
+
+impl IntoToolError<via::Anyhow> for anyhow::Error {
+    fn into_tool_error(self) -> ToolError {
+        // `{:#}` is the whole chain of contexts, as `From<E: Error>` writes an error's sources.
+        let message = format!("{self:#}");
+        let error_type = root_cause_type(self.root_cause());
+        ToolError {
+            message,
+            error_type: Cow::Owned(error_type),
+            kind: ErrorKind::Execution,
+            logged: None,
+        }
+    }
+}
+
+impl IntoToolError<via::Boxed> for Box<dyn std::error::Error + Send + Sync> {
+    fn into_tool_error(self) -> ToolError {
+        let mut message = self.to_string();
+        let mut source = self.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        ToolError {
+            error_type: Cow::Owned(root_cause_type(&*self)),
+            message,
+            kind: ErrorKind::Execution,
+            logged: None,
+        }
+    }
+}
+
+/// The type name of an error known only as `dyn Error`, for `error_type`: what its `Debug` output
+/// starts with when that is a type's name (`ParseIntError { kind: InvalidDigit }`), `io::Error` for
+/// I/O errors (whose `Debug` starts with a variant), and `Error` when nothing names it (a message
+/// made with `anyhow!`).
+fn root_cause_type(error: &(dyn std::error::Error + 'static)) -> String {
+    if error.is::<std::io::Error>() {
+        return "io::Error".into();
+    }
+    let debug = format!("{error:?}");
+    let name: String = debug
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let rest = &debug[name.len()..];
+    let named = name.starts_with(|c: char| c.is_ascii_uppercase())
+        && (rest.is_empty() || rest.starts_with(" {") || rest.starts_with('('));
+    if named { name } else { "Error".into() }
 }
 
 // ToolError deliberately does not implement std::error::Error, so that this blanket conversion can
@@ -220,6 +288,26 @@ mod tests {
             "serde_json::Error"
         );
         assert_eq!(short_type_name("my::Thing<u8>"), "Thing");
+    }
+
+    #[test]
+    fn anyhow_and_boxed_errors_keep_their_chain_and_name_their_root_cause() {
+        use anyhow::Context as _;
+        let parsed: anyhow::Result<u8> = "x".parse::<u8>().context("reading the count");
+        let e = parsed.unwrap_err().into_tool_error();
+        assert_eq!(
+            e.message(),
+            "reading the count: invalid digit found in string"
+        );
+        assert_eq!(e.error_type(), "ParseIntError");
+        let e = anyhow::anyhow!("not https").into_tool_error();
+        assert_eq!((e.message(), e.error_type()), ("not https", "Error"));
+        let io: Box<dyn std::error::Error + Send + Sync> =
+            Box::new(std::io::Error::other("disk on fire"));
+        let e = io.into_tool_error();
+        assert_eq!((e.message(), e.error_type()), ("disk on fire", "io::Error"));
+        let text: Box<dyn std::error::Error + Send + Sync> = "plain text".into();
+        assert_eq!(text.into_tool_error().message(), "plain text");
     }
 
     #[test]

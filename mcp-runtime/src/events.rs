@@ -68,9 +68,46 @@ pub fn init(format: LogFormat, filter: &str) -> LogGuard {
         .with(PlatformLayer::new(writer, format))
         .try_init()
         .is_ok();
+    if installed {
+        install_panic_hook();
+    }
     LogGuard {
         _worker: installed.then_some(worker),
     }
+}
+
+/// Replaces the standard panic hook, which writes raw text lines to stderr, with one that writes the
+/// panic as a `service.panic` event: the log stays one JSON object per line, and a panic inside a call
+/// carries that call's trace fields (the hook runs in the panicking task, inside the call's span).
+/// The call path still answers the caller and writes the kind's `.error` event; this event adds where
+/// the panic happened, and the backtrace when `RUST_BACKTRACE` asks for one.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a panic with a non-string payload");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        let backtrace = std::backtrace::Backtrace::capture();
+        let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
+            .then(|| backtrace.to_string());
+        tracing::error!(
+            event_type = "service.panic",
+            success = false,
+            error = message,
+            error_type = "Panic",
+            data.location = location,
+            data.thread = thread.name().unwrap_or("unnamed"),
+            data.backtrace = backtrace,
+            "The server's code panicked at {location}"
+        );
+    }));
 }
 
 /// A `tracing-subscriber` layer writing the platform's format to `W`.

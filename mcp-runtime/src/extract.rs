@@ -9,7 +9,7 @@
 //! taken. The call path has checked the argument names against the spec before any extraction
 //! runs, so an extractor only takes what it described.
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, generate::SchemaSettings};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -148,7 +148,7 @@ pub(crate) struct ArgSpec {
 impl Default for ArgsSpec {
     fn default() -> Self {
         ArgsSpec {
-            generator: SchemaSettings::draft2020_12().into_generator(),
+            generator: crate::schema::settings().into_generator(),
             args: Vec::new(),
             whole: None,
         }
@@ -159,6 +159,7 @@ impl ArgsSpec {
     /// Adds an argument of type `T`. It is required unless `null` is a valid `T` (`Option<_>`).
     pub fn add<T: DeserializeOwned + JsonSchema>(&mut self, param: &'static ParamInfo) {
         let mut schema = self.generator.subschema_for::<T>();
+        crate::schema::standardize(&mut schema);
         if let Some(description) = param.description {
             schema.insert("description".into(), description.into());
         }
@@ -172,7 +173,7 @@ impl ArgsSpec {
 
     /// Makes `T`'s own (root) schema the whole argument object's schema, as [`Arguments<T>`] does.
     pub fn set_whole<T: JsonSchema>(&mut self, param: &'static ParamInfo) {
-        let schema = SchemaSettings::draft2020_12()
+        let schema = crate::schema::settings()
             .into_generator()
             .into_root_schema_for::<T>();
         let mut object = match schema.to_value() {
@@ -277,6 +278,12 @@ impl ArgsSpec {
     note = "an argument's type implements serde::Deserialize and schemars::JsonSchema (derive both); injected types are Context, &Context, State<T>, &TraceContext, or any type that implements FromCall"
 )]
 pub trait FromCall<'a>: Sized {
+    /// Whether the caller passes this parameter as an argument (`true` for every
+    /// `Deserialize + JsonSchema` type and [`Arguments<T>`]). `#[cm_resource]` checks it at compile
+    /// time: a resource's arguments come from its URI's variables, so a parameter no variable binds
+    /// must be injected. An extractor that takes an argument of its own says `true`.
+    const IS_ARGUMENT: bool = false;
+
     /// Adds the parameter to the definition's arguments; injected types add nothing.
     fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
         let _ = (param, spec);
@@ -290,6 +297,8 @@ pub trait FromCall<'a>: Sized {
 // the missing `Deserialize`/`JsonSchema` bounds with their lists of unrelated implementors.
 #[diagnostic::do_not_recommend]
 impl<'a, T: DeserializeOwned + JsonSchema> FromCall<'a> for T {
+    const IS_ARGUMENT: bool = true;
+
     fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
         spec.add::<T>(param);
     }
@@ -365,6 +374,8 @@ impl<T> std::ops::Deref for Arguments<T> {
 }
 
 impl<'a, T: DeserializeOwned + JsonSchema> FromCall<'a> for Arguments<T> {
+    const IS_ARGUMENT: bool = true;
+
     fn describe(param: &'static ParamInfo, spec: &mut ArgsSpec) {
         spec.set_whole::<T>(param);
     }

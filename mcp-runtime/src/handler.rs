@@ -20,7 +20,6 @@ use rmcp::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio_util::task::TaskTracker;
 
 use crate::{
     Subscriptions,
@@ -38,8 +37,6 @@ pub(crate) struct Shared {
     pub state: StateMap,
     /// Every session's resource subscriptions.
     pub subscriptions: Subscriptions,
-    /// Calls in flight, so that shutdown can wait for them.
-    pub calls: TaskTracker,
 }
 
 /// The handler of one client session.
@@ -81,7 +78,6 @@ impl ServerHandler for McpHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let _in_flight = self.shared.calls.token();
         let tool =
             call::tool(&self.shared.registry, &request.name).map_err(refused("tools/call"))?;
         let args = request.arguments.unwrap_or_default();
@@ -95,7 +91,6 @@ impl ServerHandler for McpHandler {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let _in_flight = self.shared.calls.token();
         let (read, vars) = call::resource(&self.shared.registry, &request.uri)
             .map_err(refused("resources/read"))?;
         call::run(&self.env(), read, vars, request.meta.as_ref(), context)
@@ -108,7 +103,6 @@ impl ServerHandler for McpHandler {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let _in_flight = self.shared.calls.token();
         let prompt =
             call::prompt(&self.shared.registry, &request.name).map_err(refused("prompts/get"))?;
         let args = request.arguments.unwrap_or_default();

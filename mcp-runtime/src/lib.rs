@@ -16,6 +16,7 @@ mod handler;
 mod output;
 pub mod platform;
 mod registry;
+mod schema;
 mod server;
 #[cfg(feature = "testing")]
 pub mod testing;

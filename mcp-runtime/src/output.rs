@@ -7,7 +7,7 @@ use rmcp::model::{
     CallToolResult, ContentBlock, EmbeddedResource, GetPromptResult, PromptMessage,
     ReadResourceResult, ResourceContents, Role,
 };
-use schemars::{JsonSchema, generate::SchemaSettings};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -253,7 +253,7 @@ pub struct OutputSchema {
 
 /// Generates the output schema for `T`; a non-object `T` is wrapped as `{"result": T}`.
 pub fn output_schema<T: JsonSchema>() -> OutputSchema {
-    let schema = SchemaSettings::draft2020_12()
+    let schema = crate::schema::settings()
         .into_generator()
         .into_root_schema_for::<T>();
     let mut object = match schema.to_value() {
@@ -272,6 +272,11 @@ pub fn output_schema<T: JsonSchema>() -> OutputSchema {
     }
     let dialect = object.remove("$schema");
     let defs = object.remove("$defs");
+    // schemars titles a root with the Rust type's name (`uint`, `Array_of_String`): no title for a
+    // client inside the wrapper.
+    if object.get("title").and_then(Value::as_str) == Some(T::schema_name().as_ref()) {
+        object.remove("title");
+    }
     let mut wrapper = JsonObject::new();
     if let Some(dialect) = dialect {
         wrapper.insert("$schema".into(), dialect);

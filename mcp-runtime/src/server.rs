@@ -10,9 +10,9 @@ use std::{
 };
 
 use anyhow::Context as _;
-use clap::{CommandFactory, FromArgMatches};
+use clap::CommandFactory;
 use rmcp::model::{Implementation, ResourcesCapability, ServerCapabilities, ServerConfig};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     State,
@@ -23,7 +23,7 @@ use crate::{
     handler::Shared,
     platform::{
         self, Connections, Connector, ConnectorsBlock, Health, Mode, ServiceSettings, Settings,
-        SettingsSource, health::HealthHook,
+        SettingsError, SettingsSource, health::HealthHook,
     },
     registry::{BoxFuture, Registry},
     transport::{self, HttpOptions},
@@ -206,37 +206,90 @@ impl Server {
     }
 
     /// Loads `.env`, parses the command line, sets up logging, and serves until stdin closes (stdio)
-    /// or SIGINT/SIGTERM arrives. Exits the process with status 2 on invalid flags.
+    /// or SIGINT/SIGTERM arrives.
+    ///
+    /// Bad configuration (an invalid flag or variable, a malformed URL, settings that do not load, a
+    /// port that cannot be listened on) is logged as one `service.init.error` line naming the variable
+    /// and the fix, and the process exits with status 2.
     pub async fn run(self) -> anyhow::Result<()> {
         // The platform's SDK lets .env values override the environment.
         let _ = dotenvy::dotenv_override();
-        let command = Cli::command().about(format!(
-            "{}: an MCP server built with cm-mcp (stdio or streamable HTTP at /mcp, /health at the root)",
-            self.name
-        ));
-        let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
-        self.run_with(cli).await
+        let command = Cli::command()
+            .about(format!(
+                "{}: an MCP server built with cm-mcp (stdio or streamable HTTP at /mcp, /health at the root)",
+                self.name
+            ))
+            .name(self.name.clone())
+            .version(self.version.clone());
+        match crate::cli::parse(command) {
+            Ok(cli) => self.run_with(cli).await,
+            Err(error) => {
+                let logs = events::init(log_format(), LogLevel::Info.directive());
+                exit_misconfigured(&error, logs)
+            }
+        }
     }
 
-    /// [`run`](Server::run) with flags given by the caller instead of the command line.
+    /// [`run`](Server::run) with flags given by the caller instead of the command line: for a server
+    /// with flags of its own, which flattens [`Cli`] into its own parser. (`run` also loads `.env`
+    /// before parsing; call `dotenvy::dotenv_override()` first to do the same.)
+    ///
+    /// ```no_run
+    /// use clap::Parser;
+    /// use mcp_runtime::{Server, cli::Cli};
+    ///
+    /// #[derive(Parser)]
+    /// struct Args {
+    ///     #[command(flatten)]
+    ///     server: Cli,
+    ///     /// Where the documents are.
+    ///     #[arg(long, env = "DOCS_DIR", default_value = "docs")]
+    ///     docs_dir: std::path::PathBuf,
+    /// }
+    ///
+    /// # async fn main_() -> anyhow::Result<()> {
+    /// let args = Args::parse();
+    /// Server::new("docs")
+    ///     .state(args.docs_dir)
+    ///     .run_with(args.server)
+    ///     .await
+    /// # }
+    /// ```
     pub async fn run_with(self, cli: Cli) -> anyhow::Result<()> {
-        let debug = std::env::var("DEBUG")
-            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        let format = log_format();
         let filter = match (cli.log_level, std::env::var("RUST_LOG")) {
-            (Some(level), _) => level.directive().to_string(),
-            (None, Ok(rust_log)) if !rust_log.trim().is_empty() => rust_log,
-            (None, _) if debug => LogLevel::Debug.directive().into(),
-            (None, _) => LogLevel::Info.directive().into(),
+            (Some(level), _) => Ok(level.directive().to_string()),
+            (None, Ok(rust_log)) if !rust_log.trim().is_empty() => {
+                match tracing_subscriber::EnvFilter::try_new(&rust_log) {
+                    Ok(_) => Ok(rust_log),
+                    Err(error) => Err(SettingsError::new(
+                        "RUST_LOG",
+                        format!(
+                            "RUST_LOG is not a log filter ({error}): use a level such as `info`, directives such as `info,my_crate=debug`, or LOG_LEVEL instead"
+                        ),
+                    )),
+                }
+            }
+            (None, _) if format == LogFormat::Human => Ok(LogLevel::Debug.directive().into()),
+            (None, _) => Ok(LogLevel::Info.directive().into()),
         };
-        let format = if debug {
-            LogFormat::Human
-        } else {
-            LogFormat::Json
+        let logs = events::init(
+            format,
+            filter.as_deref().unwrap_or(LogLevel::Info.directive()),
+        );
+        let logs = match filter {
+            Ok(_) => logs,
+            Err(error) => exit_misconfigured(&error, logs),
         };
-        let logs = events::init(format, &filter);
         let stdio = !cli.manifest && matches!(cli.transport(), Ok(Transport::Stdio));
         let result = self.serve(cli).await;
         if let Err(error) = &result {
+            if let Some(misconfigured) = error
+                .chain()
+                .find_map(|e| e.downcast_ref::<SettingsError>())
+            {
+                exit_misconfigured(misconfigured, logs);
+            }
             tracing::error!(
                 event_type = "service.init.error",
                 success = false,
@@ -275,7 +328,7 @@ impl Server {
 
     /// Splits the builder into what the transports share and the lifecycle hooks, for `mode`.
     fn into_parts(self, mode: Mode) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
-        let registry = Registry::collect().context("the server's definitions conflict")?;
+        let registry = Registry::collect().context("the server's tools, resources and prompts cannot be served as written (fix each problem below and rebuild)")?;
         let mut implementation = Implementation::new(self.name.clone(), self.version);
         if let Some(title) = self.title {
             implementation = implementation.with_title(title);
@@ -297,7 +350,6 @@ impl Server {
             info,
             state: self.state,
             subscriptions: Default::default(),
-            calls: TaskTracker::new(),
         });
         let health = Arc::new(Health {
             service: self.name,
@@ -319,7 +371,12 @@ impl Server {
     /// The manifest `--manifest` prints: server info, every definition with its schemas, and the
     /// connectors the service registers with the config manager.
     pub fn manifest(self) -> anyhow::Result<serde_json::Value> {
-        let connectors = serde_json::to_value(ConnectorsBlock::declared(&self.connectors))?;
+        let mut connectors = serde_json::to_value(ConnectorsBlock::declared(&self.connectors))?;
+        // The manager's wire shape allows `null` for no array connectors; a manifest's lists are
+        // lists, so that a reader iterates them without a check.
+        if connectors["array_connectors"].is_null() {
+            connectors["array_connectors"] = serde_json::json!([]);
+        }
         // The manifest describes the server, wherever it would run.
         let (shared, _, _) = self.into_parts(Mode::Local)?;
         let mut manifest = shared.registry.manifest();
@@ -362,7 +419,7 @@ impl Server {
                 transport::serve_stdio(shared.clone(), shutdown.clone(), cli.shutdown_grace).await
             }
             Transport::StreamableHttp => {
-                let addr = SocketAddr::new(cli.host, cli.port);
+                let addr = cli.listen_addr().await?;
                 let options = HttpOptions::from_cli(&cli);
                 let running =
                     transport::start_http(shared.clone(), health, addr, options, shutdown.clone())
@@ -589,6 +646,32 @@ impl Lifecycle {
             "Service stopped"
         );
     }
+}
+
+/// The log format `DEBUG` selects: human-readable lines when it is true, the platform's JSON otherwise.
+fn log_format() -> LogFormat {
+    let debug = std::env::var("DEBUG")
+        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    if debug {
+        LogFormat::Human
+    } else {
+        LogFormat::Json
+    }
+}
+
+/// Logs bad configuration as the start's one error line and exits with status 2, the status of a
+/// usage error: an operator fixes the variable named, there is nothing to retry.
+fn exit_misconfigured(error: &SettingsError, logs: events::LogGuard) -> ! {
+    tracing::error!(
+        event_type = "service.init.error",
+        success = false,
+        error = %error,
+        error_type = "ConfigError",
+        data.variable = error.variable(),
+        "Service could not start: bad configuration"
+    );
+    drop(logs); // flushes the line: `exit` runs no destructors
+    std::process::exit(2);
 }
 
 /// Cancels `shutdown` on the first SIGINT/SIGTERM; a second one exits at once.

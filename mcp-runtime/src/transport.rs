@@ -6,20 +6,22 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::{Router, routing::get};
-use rmcp::{
-    ServiceExt,
-    transport::{
-        StreamableHttpServerConfig, StreamableHttpService,
-        streamable_http_server::session::local::SessionConfig,
-    },
+use rmcp::transport::{
+    StreamableHttpServerConfig, StreamableHttpService,
+    streamable_http_server::session::local::SessionConfig,
 };
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+mod stdio;
+
+pub(crate) use stdio::serve_stdio;
 
 use crate::{
     cli::Cli,
     handler::{McpHandler, Shared},
     health::{self, Health},
+    platform::SettingsError,
 };
 
 mod endpoint;
@@ -194,9 +196,9 @@ pub(crate) async fn start_http(
     options: HttpOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningServer> {
-    let listener = TcpListener::bind(addr).await.with_context(|| {
-        format!("cannot listen on {addr}: is another process using the port? Choose another with --port or MCP_PORT")
-    })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|error| cannot_listen(addr, &error))?;
     let local_addr = listener.local_addr()?;
     let sessions = CancellationToken::new();
     let posts = TaskTracker::new();
@@ -249,6 +251,33 @@ pub(crate) async fn start_http(
     })
 }
 
+/// A port that cannot be listened on is the operator's to fix: a configuration error naming the
+/// variable to change.
+fn cannot_listen(addr: SocketAddr, error: &std::io::Error) -> SettingsError {
+    let (variable, fix) = match error.kind() {
+        std::io::ErrorKind::AddrInUse => (
+            "MCP_PORT",
+            "another process uses the port: choose another with --port or MCP_PORT",
+        ),
+        std::io::ErrorKind::AddrNotAvailable => (
+            "MCP_HOST",
+            "the address is not one of this machine's: choose another with --host or MCP_HOST",
+        ),
+        std::io::ErrorKind::PermissionDenied => (
+            "MCP_PORT",
+            "ports below 1024 need privileges: choose a port from 1024 up with --port or MCP_PORT (the stack expects 8080)",
+        ),
+        _ => (
+            "MCP_PORT",
+            "choose another address with --host/MCP_HOST or port with --port/MCP_PORT",
+        ),
+    };
+    SettingsError::new(
+        variable,
+        format!("cannot listen on {addr} ({error}): {fix}"),
+    )
+}
+
 /// Waits for the calls in flight (`in_flight` counts them), at most `grace`.
 async fn drain(in_flight: &TaskTracker, grace: Duration) {
     in_flight.close();
@@ -265,50 +294,3 @@ async fn drain(in_flight: &TaskTracker, grace: Duration) {
         );
     }
 }
-
-pub(crate) async fn serve_stdio(
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-    grace: Duration,
-) -> anyhow::Result<()> {
-    tracing::info!(
-        event_type = "service.ready",
-        success = true,
-        data.transport = "stdio",
-        "Serving MCP on stdio"
-    );
-    let handler = McpHandler::new(shared.clone());
-    let running = tokio::select! {
-        running = handler.serve(rmcp::transport::stdio()) => match running {
-            Ok(running) => running,
-            Err(error) => {
-                // A client that closes stdin before initializing is not a server failure.
-                tracing::info!(error = %error, "stdio client left before initializing");
-                return Ok(());
-            }
-        },
-        () = shutdown.cancelled() => return Ok(()),
-    };
-    let ct = running.cancellation_token();
-    // `waiting` owns the service: dropping it would cancel every request, so it is pinned and awaited
-    // to the end on both paths.
-    let waiting = running.waiting();
-    tokio::pin!(waiting);
-    let result = tokio::select! {
-        result = &mut waiting => result,
-        () = shutdown.cancelled() => {
-            drain(&shared.calls, grace).await;
-            // The last answers are written by rmcp's service loop just after their handlers return.
-            tokio::time::sleep(STDIO_FLUSH).await;
-            ct.cancel();
-            waiting.await
-        }
-    };
-    if let Err(error) = result {
-        tracing::warn!(error = %error, "stdio session ended with an error");
-    }
-    Ok(())
-}
-
-/// Time given to rmcp to write the answers of drained calls before the stdio session is closed.
-const STDIO_FLUSH: Duration = Duration::from_millis(100);

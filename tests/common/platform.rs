@@ -1,6 +1,10 @@
 //! A stand-in for the ConfidentialMind config manager and realtime service: a real HTTP + websocket
 //! server on loopback that records every request, for the servers' stack mode.
 //!
+//! Either side can go down for a while and come back on the same port ([`Manager::go_down`],
+//! [`Manager::manager_down`], [`Manager::realtime_down`]): while down, every connection is closed as
+//! soon as it is accepted and open sockets are cut, as a restarting service's are.
+//!
 //! It also records every connection it accepts, so that a test can prove a server never contacted
 //! it: once the server has exited, [`Manager::settle`] sees every connection the server made (see
 //! there why), and [`Manager::connections`] is then the whole story, not a snapshot taken too early.
@@ -17,14 +21,14 @@ use axum::{
         State,
         ws::{Message, WebSocket, WebSocketUpgrade},
     },
-    http::{StatusCode, Uri},
+    http::{StatusCode, Uri, header::CONNECTION},
     response::{IntoResponse, Response},
     routing::get,
-    serve::ListenerExt,
+    serve::Listener,
 };
 use serde_json::{Value, json};
 use tokio::{
-    net::{TcpListener, TcpSocket},
+    net::{TcpListener, TcpSocket, TcpStream},
     sync::{broadcast, watch},
 };
 
@@ -64,6 +68,10 @@ struct Shared {
     pushes: broadcast::Sender<Arc<Push>>,
     /// While true, `GET`s are recorded but not answered.
     hold_gets: watch::Sender<bool>,
+    /// While true, the manager's port closes every connection it accepts.
+    manager_down: watch::Sender<bool>,
+    /// While true, the realtime port closes every connection it accepts, and no socket is open.
+    realtime_down: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -141,6 +149,8 @@ impl Manager {
             changes: watch::Sender::new(0),
             pushes: broadcast::channel(16).0,
             hold_gets: watch::Sender::new(false),
+            manager_down: watch::Sender::new(false),
+            realtime_down: watch::Sender::new(false),
         };
         let router = Router::new()
             .route("/internal/{service}", get(get_doc).patch(patch_doc))
@@ -148,8 +158,9 @@ impl Manager {
         let realtime_router = Router::new()
             .route("/internal/{service}", get(subscribe))
             .with_state(shared.clone());
-        let (manager_addr, manager_task) = serve(manager, router, &shared);
-        let (realtime_addr, realtime_task) = serve(realtime, realtime_router, &shared);
+        let (manager_addr, manager_task) = serve(manager, router, &shared, Side::Manager);
+        let (realtime_addr, realtime_task) =
+            serve(realtime, realtime_router, &shared, Side::Realtime);
         Manager {
             url: format!("http://{manager_addr}"),
             realtime_url: format!("ws://{realtime_addr}"),
@@ -298,6 +309,32 @@ impl Manager {
     pub fn drop_sockets(&self) {
         let _ = self.shared.pushes.send(Arc::new(Push::Close));
     }
+
+    /// The manager (`GET`/`PATCH`) goes down (`true`) or comes back: while down, its port accepts
+    /// connections and closes them at once (recorded as `DROPPED-HTTP`). Its answers close their
+    /// connection, so no connection opened before outlives the outage.
+    pub fn manager_down(&self, down: bool) {
+        self.shared.manager_down.send_replace(down);
+    }
+
+    /// The realtime service goes down (`true`) or comes back: going down cuts every open socket
+    /// without a close frame, and while down its port closes every connection at once (recorded
+    /// as `DROPPED-WS`).
+    pub fn realtime_down(&self, down: bool) {
+        self.shared.realtime_down.send_replace(down);
+    }
+
+    /// The whole manager goes down: [`Self::manager_down`] and [`Self::realtime_down`].
+    pub fn go_down(&self) {
+        self.manager_down(true);
+        self.realtime_down(true);
+    }
+
+    /// The whole manager is back, with the document it had (and whatever the test set meanwhile).
+    pub fn come_up(&self) {
+        self.manager_down(false);
+        self.realtime_down(false);
+    }
 }
 
 /// The stand-in's ports while it is down (see [`Manager::down`]).
@@ -327,37 +364,82 @@ impl DownManager {
     }
 }
 
+/// Which port of the stand-in.
+#[derive(Clone, Copy)]
+enum Side {
+    Manager,
+    Realtime,
+}
+
+/// A port of the stand-in: records every connection it accepts, and closes it at once while its
+/// side is down.
+struct Port {
+    listener: TcpListener,
+    shared: Shared,
+    side: Side,
+}
+
+impl Listener for Port {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        loop {
+            let (tcp, peer) = Listener::accept(&mut self.listener).await;
+            self.shared.accepted(peer);
+            let (down, dropped) = match self.side {
+                Side::Manager => (&self.shared.manager_down, "DROPPED-HTTP"),
+                Side::Realtime => (&self.shared.realtime_down, "DROPPED-WS"),
+            };
+            if !*down.borrow() {
+                return (tcp, peer);
+            }
+            drop(tcp);
+            self.shared.record(dropped, "", None);
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
 fn serve(
     listener: TcpListener,
     router: Router,
     shared: &Shared,
+    side: Side,
 ) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let addr = listener.local_addr().unwrap();
-    let shared = shared.clone();
-    let listener = listener.tap_io(move |tcp| {
-        if let Ok(peer) = tcp.peer_addr() {
-            shared.accepted(peer);
-        }
-    });
+    let port = Port {
+        listener,
+        shared: shared.clone(),
+        side,
+    };
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let _ = axum::serve(port, router).await;
     });
     (addr, task)
 }
 
-async fn get_doc(State(shared): State<Shared>, uri: Uri) -> Json<Value> {
+/// Every answer of the manager closes its connection: a manager that goes down then refuses every
+/// later request, as a restarted one does, instead of serving a kept-alive connection.
+const CLOSE: [(axum::http::HeaderName, &str); 1] = [(CONNECTION, "close")];
+
+async fn get_doc(State(shared): State<Shared>, uri: Uri) -> Response {
     shared.record("GET", uri.path(), None);
     let mut held = shared.hold_gets.subscribe();
     // Dropped with the stand-in (its tasks are aborted), so a held GET never outlives the test.
     let _ = held.wait_for(|hold| !hold).await;
-    Json(shared.state.lock().unwrap().doc.clone())
+    let doc = shared.state.lock().unwrap().doc.clone();
+    (CLOSE, Json(doc)).into_response()
 }
 
 async fn patch_doc(State(shared): State<Shared>, uri: Uri, body: Json<Value>) -> Response {
     shared.record("PATCH", uri.path(), Some(body.0.clone()));
     let mut state = shared.state.lock().unwrap();
     if let Some((status, answer)) = state.patch_answers.pop_front() {
-        return (status, Json(answer)).into_response();
+        return (status, CLOSE, Json(answer)).into_response();
     }
     // Like the manager: keep the config and schema, keep assignments already made.
     state.doc["config"] = body["config"].clone();
@@ -365,7 +447,7 @@ async fn patch_doc(State(shared): State<Shared>, uri: Uri, body: Json<Value>) ->
     if state.doc["connectors"].is_null() {
         state.doc["connectors"] = body["connectors"].clone();
     }
-    (StatusCode::OK, Json(state.doc.clone())).into_response()
+    (StatusCode::OK, CLOSE, Json(state.doc.clone())).into_response()
 }
 
 async fn subscribe(State(shared): State<Shared>, uri: Uri, upgrade: WebSocketUpgrade) -> Response {
@@ -379,6 +461,7 @@ async fn subscribe(State(shared): State<Shared>, uri: Uri, upgrade: WebSocketUpg
 
 async fn follow(shared: Shared, path: String, mut socket: WebSocket) {
     let mut pushes = shared.pushes.subscribe();
+    let mut down = shared.realtime_down.subscribe();
     // Recorded once subscribed to pushes, so that a test waiting for "WS" can push right away.
     shared.record("WS", &path, None);
     loop {
@@ -397,6 +480,8 @@ async fn follow(shared: Shared, path: String, mut socket: WebSocket) {
             incoming = socket.recv() => if incoming.is_none() || matches!(incoming, Some(Err(_))) {
                 return;
             },
+            // Cut: the socket is dropped without a close frame, as a service that goes away does.
+            () = async { let _ = down.wait_for(|down| *down).await; } => return,
         }
     }
 }

@@ -1,10 +1,14 @@
 use cm_mcp::prelude::*;
 
-// anyhow::Error is not a std::error::Error, so it does not convert into ToolError by itself.
+mod lookup {
+    /// Not a std::error::Error: it does not convert into ToolError.
+    pub struct Missing;
+    pub type Result<T> = std::result::Result<T, Missing>;
+}
+
 #[cm_tool]
-async fn fetch(url: String) -> anyhow::Result<String> {
-    anyhow::ensure!(url.starts_with("https://"), "not https");
-    Ok(url)
+async fn fetch(key: String) -> lookup::Result<String> {
+    Err(lookup::Missing).or(Ok(key))
 }
 
 fn main() {}

@@ -51,6 +51,10 @@ const CLEANUP: &str = "ROLLBACK; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; U
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often a connected pool is checked.
 const CHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// The shortest time between two checks, however many calls ask for one: calls arriving while the
+/// database is down try it again this soon (rather than at the end of a backoff of up to 30 s), and
+/// a flood of them costs the database at most one connection attempt per interval.
+const MIN_CHECK_GAP: Duration = Duration::from_millis(250);
 
 /// A PostgreSQL database behind a pool.
 pub struct PgBackend {
@@ -173,9 +177,11 @@ impl PgBackend {
         scrub(&message.to_string(), self.password.as_deref())
     }
 
-    /// One connection from the pool, set up for a call; fails fast while the database is down.
+    /// One connection from the pool, set up for a call; fails fast while the database is down, and
+    /// then asks for a check, so that a database that is back serves the next calls.
     async fn lease(&self) -> Result<Lease, QueryError> {
         if !self.is_connected() {
+            self.suspect();
             return Err(QueryError::NotAvailable);
         }
         match self.pool.get().await {
@@ -612,12 +618,14 @@ impl PgBackend {
 }
 
 /// Watches the connection: connects with backoff (1 s doubling to 30 s) while the database is
-/// unreachable, and re-checks every few seconds, or at once when a call saw a broken connection.
+/// unreachable, and re-checks every few seconds; sooner when a call saw a broken connection or
+/// found the database down, but never twice within [`MIN_CHECK_GAP`].
 async fn monitor(backend: Weak<PgBackend>) {
     let mut delay = Duration::from_secs(1);
     let mut attempt: u32 = 0;
     loop {
         let Some(pg) = backend.upgrade() else { return };
+        let checked = tokio::time::Instant::now();
         let wait = match pg.check().await {
             Ok(()) => {
                 if pg.set_state(true, None) {
@@ -656,7 +664,7 @@ async fn monitor(backend: Weak<PgBackend>) {
                     data.target = pg.display.as_str(),
                     data.attempt = attempt,
                     data.retry_in_s = delay.as_secs_f64(),
-                    "PostgreSQL is not reachable; retrying in {:?}",
+                    "PostgreSQL is not reachable; retrying in {:?}, or when a call needs it",
                     delay
                 );
                 let wait = delay;
@@ -668,7 +676,7 @@ async fn monitor(backend: Weak<PgBackend>) {
         drop(pg);
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = wake.notified() => {}
+            () = wake.notified() => tokio::time::sleep_until(checked + MIN_CHECK_GAP).await,
         }
     }
 }

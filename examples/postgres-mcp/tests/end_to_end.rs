@@ -6,8 +6,13 @@ mod common;
 
 use std::{path::Path, time::Duration};
 
-use cm_test_support::{TIMEOUT, read_json, run_to_end, server_command, text_of, try_read_json};
-use common::{ServerProcess, TestDb, admin_or_skip, execute_sql, unique, wait_sleeping};
+use cm_test_support::{
+    TIMEOUT, bounded, read_json, run_to_end, server_command, text_of, try_read_json,
+};
+use common::{
+    ServerProcess, TestDb, admin_or_skip, cluster::Cluster, connect, execute_sql, unique,
+    wait_sleeping,
+};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/postgres.sql");
@@ -362,6 +367,141 @@ async fn down_at_start_then_connects_and_survives_terminated_backends() {
         server.wait_connected(true).await;
         assert!(server.is_running(), "the server exited");
         assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+        client.cancel().await.unwrap();
+    })
+    .await;
+}
+
+/// What a call answers while the database is unreachable and the server knows it.
+const NOT_AVAILABLE: &str = "Database connection is not available yet. Please try again later.";
+
+/// PostgreSQL itself stops and starts again under the real server (a cluster of the test's own, so
+/// that no other test's database goes away): the calls running in it fail with a clear error, calls
+/// made while it is down are refused at once with another, `/health` says so, and once it is back
+/// calls succeed again from the same server process. How soon is printed, not asserted (see
+/// BENCHMARKS.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_restart_fails_calls_clearly_and_the_same_server_serves_again_after_it() {
+    const NAME: &str =
+        "a_postgresql_restart_fails_calls_clearly_and_the_same_server_serves_again_after_it";
+    bounded(NAME, async {
+        let Some(cluster) = Cluster::start_or_skip(NAME).await else {
+            return;
+        };
+        let port = cluster.port.to_string();
+        let mut server = ServerProcess::start(&[
+            ("PG_HOST", "127.0.0.1"),
+            ("PG_PORT", port.as_str()),
+            ("PG_USER", "postgres"),
+            ("PG_DATABASE", "postgres"),
+            // Trust authentication ignores it; it must not show anywhere all the same.
+            ("PG_PASSWORD", "hunter2-secret"),
+            // Longer than the test: a call in flight ends because the database stops, not because
+            // of the statement timeout.
+            ("PG_QUERY_TIMEOUT_MS", "600000"),
+            // A connection for each call in flight, and one more for the health check.
+            ("PG_POOL_MAX_SIZE", "5"),
+        ])
+        .await;
+        let pid = server.pid();
+        server.wait_connected(true).await;
+        let client = server.client().await;
+        let result = execute_sql(&client, "SELECT 1 AS one").await;
+        assert_ne!(result.is_error, Some(true), "{}", text_of(&result));
+
+        // Calls running in the database (seen in pg_stat_activity, not assumed after a sleep) when
+        // it stops as a restart stops it: backends terminated, new connections refused.
+        let mut calls = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            let client = server.client().await;
+            calls.push(tokio::spawn(async move {
+                let outcome = execute_sql(&client, "SELECT pg_sleep(600), 1 AS one").await;
+                let _ = client.cancel().await;
+                outcome
+            }));
+        }
+        let admin = connect(&cluster.dsn()).await.expect("connect to the cluster");
+        wait_sleeping(&admin, IN_FLIGHT).await;
+        drop(admin);
+        cluster.stop().await;
+        for call in calls {
+            let outcome = call.await.expect("a client task");
+            assert_eq!(outcome.is_error, Some(true), "a call in flight must fail: {outcome:?}");
+            let message = text_of(&outcome);
+            assert!(
+                message.starts_with("The database connection was lost")
+                    && message.contains("Please try again"),
+                "an unclear error for a call in flight when PostgreSQL stopped: {message}"
+            );
+        }
+
+        // While it is down: /health says so and why, and calls are refused at once, saying so.
+        let health = server
+            .wait_health("the database down", TIMEOUT, |h| {
+                h["database_connected"] == false && h["database_error"].is_string()
+            })
+            .await;
+        assert_eq!(health["status"], "healthy", "the server itself is fine: {health}");
+        let error = health["database_error"].as_str().unwrap();
+        assert!(!error.contains("hunter2"), "{health}");
+        let result = execute_sql(&client, "SELECT 1").await;
+        assert_eq!(result.is_error, Some(true));
+        assert_eq!(text_of(&result), NOT_AVAILABLE);
+        let error = try_read_json(&client, "postgres://schemas")
+            .await
+            .expect_err("no schemas while the database is down")
+            .to_string();
+        assert!(error.contains(NOT_AVAILABLE), "{error}");
+        server
+            .logs
+            .wait_for("the connection lost", |e| e["event_type"] == "connection.lost")
+            .await;
+
+        // PostgreSQL is back: the same server process serves again, by itself.
+        cluster.start().await;
+        let back = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        let mut refused = 0;
+        loop {
+            let result = execute_sql(&client, "SELECT 41 + 1 AS answer").await;
+            if result.is_error != Some(true) {
+                assert_eq!(result.structured_content.unwrap()["rows"][0]["answer"], 42);
+                break;
+            }
+            let message = text_of(&result);
+            assert!(
+                message == NOT_AVAILABLE || message.contains("Please try again"),
+                "an unclear error while PostgreSQL comes back: {message}"
+            );
+            refused += 1;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never served again after PostgreSQL came back: {message}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        eprintln!(
+            "postgres-mcp answered a query {:?} after PostgreSQL accepted connections again ({refused} calls refused meanwhile)",
+            back.elapsed()
+        );
+        let health = server.wait_connected(true).await;
+        assert_eq!(health["database_error"], Value::Null);
+        assert_eq!(read_json(&client, "postgres://schemas").await, json!({}));
+        assert!(server.is_running(), "the server exited");
+        assert_eq!(server.pid(), pid);
+        server
+            .logs
+            .wait_until("connected a second time", |events| {
+                events
+                    .iter()
+                    .filter(|e| e["event_type"] == "connection.established")
+                    .count()
+                    == 2
+            })
+            .await;
+        let logs = server.stderr();
+        assert!(!logs.contains("hunter2"), "the password reached the logs");
+        assert!(!logs.contains("panicked"), "{logs}");
         client.cancel().await.unwrap();
     })
     .await;

@@ -275,7 +275,7 @@ fn from_call(p: &TokenStream, ty: &Type) -> TokenStream {
 fn error_conversion(p: &TokenStream, error: &ErrorType) -> TokenStream {
     match error {
         ErrorType::Written(ty) => {
-            quote_spanned! {ty.span()=> <#ty as #p::IntoToolError>::into_tool_error }
+            quote_spanned! {ty.span()=> <#ty as #p::IntoToolError<_>>::into_tool_error }
         }
         ErrorType::Inferred(alias) => {
             // The alias's name (`Result` in `anyhow::Result<T>`) stands for the error type.
@@ -284,7 +284,7 @@ fn error_conversion(p: &TokenStream, error: &ErrorType) -> TokenStream {
                 _ => None,
             }
             .unwrap_or_else(|| alias.span());
-            quote_spanned! {span=> <_ as #p::IntoToolError>::into_tool_error }
+            quote_spanned! {span=> <_ as #p::IntoToolError<_>>::into_tool_error }
         }
     }
 }

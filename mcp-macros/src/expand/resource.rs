@@ -2,8 +2,9 @@
 //! what it reads.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{ToTokens as _, quote, quote_spanned};
 use syn::LitStr;
+use syn::spanned::Spanned as _;
 
 use super::{Paths, Registration, event, location, name, opt_str, registration};
 use crate::{
@@ -52,6 +53,8 @@ pub(super) fn expand(opts: &ResourceOptions, f: &Function, paths: &Paths) -> Tok
             #p::resource_body(__cm_output, __cm_value)
         }
     };
+    let unbound = unbound_params(opts, f, p, &uri);
+    let conversion = quote!(#conversion #(#unbound)*);
     let location = location(f, p);
     let def = quote! {
         #p::ResourceDef {
@@ -78,4 +81,46 @@ pub(super) fn expand(opts: &ResourceOptions, f: &Function, paths: &Paths) -> Tok
             def,
         },
     )
+}
+
+/// A resource's arguments are its URI's variables: a parameter that no variable binds must be
+/// injected. Whether its type is an argument is its `FromCall` impl's to say, so the check is a
+/// constant evaluated by rustc (reported at the parameter's type). Types with lifetimes (`&Context`)
+/// are injected by construction and cannot be named in a constant; the registry checks them again
+/// at start.
+fn unbound_params(
+    opts: &ResourceOptions,
+    f: &Function,
+    p: &TokenStream,
+    uri: &str,
+) -> Vec<TokenStream> {
+    let Some(template) = &opts.template else {
+        return Vec::new();
+    };
+    f.params
+        .iter()
+        .filter(|param| {
+            param
+                .name
+                .as_ref()
+                .is_some_and(|name| !template.variables.contains(name))
+        })
+        .filter(|param| !param.ty.to_token_stream().to_string().contains('\''))
+        .map(|param| {
+            let ty = &param.ty;
+            let name = param.name.as_deref().unwrap_or_default();
+            let message = format!(
+                "resource `{uri}`: the parameter `{name}` is an argument, but no variable of the URI binds it and a resource has no other arguments; add `{{{name}}}` to the URI, or make `{name}` an injected type (Context, State<T>, any FromCall type)"
+            )
+            // `assert!` reads its message as a format string.
+            .replace('{', "{{")
+            .replace('}', "}}");
+            quote_spanned! {ty.span()=>
+                const _: () = ::core::assert!(
+                    !<#ty as #p::FromCall<'static>>::IS_ARGUMENT,
+                    #message
+                );
+            }
+        })
+        .collect()
 }

@@ -7,7 +7,7 @@
 //! fields as plain optional properties, and serde defaults as `default` (SEP-1034).
 
 use rmcp::model::ElicitationSchema;
-use schemars::{JsonSchema, generate::SchemaSettings};
+use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
 use crate::ToolError;
@@ -51,7 +51,7 @@ pub fn elicitation_schema<T: JsonSchema>() -> Result<ElicitationSchema, ToolErro
         ))
         .with_type("InvalidElicitationSchema")
     };
-    let mut settings = SchemaSettings::draft2020_12();
+    let mut settings = crate::schema::settings();
     settings.inline_subschemas = true;
     let root = settings.into_generator().into_root_schema_for::<T>();
     let Value::Object(mut root) = root.to_value() else {

@@ -7,7 +7,12 @@ use std::{collections::HashMap, time::Duration};
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use tokio_util::sync::CancellationToken;
 
-use super::{connections::Connections, connectors::Connector, endpoint::Endpoint};
+use super::{
+    SettingsError,
+    connections::Connections,
+    connectors::{Connector, ConnectorType},
+    endpoint::Endpoint,
+};
 
 /// The error `get_api_parameters` raises for an API key that is not JWT-shaped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,20 +43,44 @@ struct LocalEndpoint {
     key: Option<String>,
 }
 
+/// `prefix`'s URL and key. A database connector's URL is a host (`host` or `host:port`, as in a
+/// stack); every other connector's must be an absolute URL, or the service would only find out at its
+/// first request.
 fn local_endpoint(
     prefix: &str,
+    database: bool,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<LocalEndpoint, ApiKeyFormatError> {
+) -> Result<LocalEndpoint, SettingsError> {
     let url_var = format!("{prefix}_URL");
     let key_var = format!("{prefix}_APIKEY");
     let url = lookup(&url_var).map(|u| {
         let u = u.trim();
         u.strip_suffix('/').unwrap_or(u).to_string()
     });
+    if let Some(url) = url.as_deref().filter(|u| !u.is_empty() && !database) {
+        let problem = match reqwest::Url::parse(url) {
+            Ok(parsed) if parsed.host_str().is_none() => Some("it has no host".to_string()),
+            Ok(_) => None,
+            Err(error) => Some(error.to_string()),
+        };
+        if let Some(problem) = problem {
+            return Err(SettingsError::new(
+                &url_var,
+                format!(
+                    "{url_var} is not a URL ({problem}): set it to the service's address with its scheme, e.g. `http://localhost:8000`"
+                ),
+            ));
+        }
+    }
     let key = match lookup(&key_var).map(|k| k.trim().to_string()) {
         Some(key) if !key.is_empty() => {
             if !is_jwt_shaped(&key) {
-                return Err(ApiKeyFormatError { url_var, key_var });
+                let message = ApiKeyFormatError {
+                    url_var,
+                    key_var: key_var.clone(),
+                }
+                .to_string();
+                return Err(SettingsError::new(key_var, message));
             }
             Some(key)
         }
@@ -69,18 +98,20 @@ fn local_endpoint(
 pub(crate) fn local_parameters(
     connector: &Connector,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Vec<String>, HeaderMap), ApiKeyFormatError> {
+) -> Result<(Vec<String>, HeaderMap), SettingsError> {
+    let database = connector.kind == ConnectorType::Database;
     let mut urls = Vec::new();
     let mut key = None;
     if connector.array {
         for n in 0..10 {
-            let element = local_endpoint(&format!("{}_{n}", connector.config_id), lookup)?;
+            let element =
+                local_endpoint(&format!("{}_{n}", connector.config_id), database, lookup)?;
             let Some(url) = element.url else { break };
             urls.push(url);
             key = key.or(element.key);
         }
     } else {
-        let endpoint = local_endpoint(&connector.config_id, lookup)?;
+        let endpoint = local_endpoint(&connector.config_id, database, lookup)?;
         urls.extend(endpoint.url);
         key = endpoint.key;
     }
@@ -137,7 +168,7 @@ fn env_lookup(reread: bool) -> impl Fn(&str) -> Option<String> {
 fn resolve_local(
     connections: &Connections,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ApiKeyFormatError> {
+) -> Result<(), SettingsError> {
     // Check every connector before changing any, so that a bad key changes nothing.
     let mut resolved = Vec::new();
     for connector in connections.declared() {
@@ -171,7 +202,7 @@ async fn recheck_local(connections: Connections, shutdown: CancellationToken) {
                 event_type = "connection.retry",
                 success = false,
                 error = %error,
-                error_type = "ApiKeyFormatError",
+                error_type = "SettingsError",
                 data.target = "connector",
                 data.attempt = attempt,
                 "Connector settings in the environment are invalid; keeping the current ones"
@@ -223,6 +254,24 @@ mod tests {
             );
             assert!(!err.to_string().contains(bad));
         }
+    }
+
+    #[test]
+    fn a_malformed_url_names_its_variable_without_echoing_it() {
+        let c = Connector::api("SVC", "Service");
+        for bad in ["localhost:8000", "not a url", "http://user:secret@"] {
+            let err = local_parameters(&c, &lookup(&[("SVC_URL", bad)])).unwrap_err();
+            assert_eq!(err.variable(), Some("SVC_URL"));
+            assert!(
+                err.to_string().starts_with("SVC_URL is not a URL ("),
+                "{err}"
+            );
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+        // A database connector's URL is a host, as the stack gives it.
+        let db = Connector::new(ConnectorType::Database, "DB", "Database");
+        let (urls, _) = local_parameters(&db, &lookup(&[("DB_URL", "db-host:5432")])).unwrap();
+        assert_eq!(urls, ["db-host:5432"]);
     }
 
     #[test]

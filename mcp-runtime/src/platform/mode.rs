@@ -1,5 +1,6 @@
 //! Which mode the server runs in, read from the environment once at start.
 
+use super::SettingsError;
 use crate::{
     FromCall, ToolError,
     extract::{CallInput, ParamInfo},
@@ -75,9 +76,11 @@ pub(crate) fn detect() -> anyhow::Result<(Mode, &'static str)> {
         }
         (None, None) => Ok((Mode::Local, "set SERVICE_NAME to register with a stack")),
         (_, Some(service_name)) => Ok((Mode::Stack { service_name }, "")),
-        (Some(v), None) => anyhow::bail!(
-            "SERVICE_NAME is not set: CONFIDENTIAL_MIND_LOCAL_CONFIG=`{v}` selects a stack deployment, which needs the service's id in the stack in SERVICE_NAME (or set CONFIDENTIAL_MIND_LOCAL_CONFIG=true for local development)"
-        ),
+        (Some(v), None) => Err(SettingsError::new(
+            "SERVICE_NAME",
+            format!("SERVICE_NAME is not set: CONFIDENTIAL_MIND_LOCAL_CONFIG=`{v}` selects a stack deployment, which needs the service's id in the stack in SERVICE_NAME (or set CONFIDENTIAL_MIND_LOCAL_CONFIG=true for local development)"),
+        )
+        .into()),
     }
 }
 

@@ -78,6 +78,11 @@ impl SettingsError {
         }
     }
 
+    /// A configuration problem that may not be about one variable (an unknown flag).
+    pub(crate) fn misconfigured(variable: Option<String>, message: String) -> SettingsError {
+        SettingsError { variable, message }
+    }
+
     /// The env var at fault, when one is.
     pub fn variable(&self) -> Option<&str> {
         self.variable.as_deref()
@@ -200,7 +205,10 @@ impl<T: ServiceSettings> Settings<T> {
 
     /// The JSON Schema of `T`: the `config_schema` sent to the config manager.
     pub fn schema() -> Value {
-        schemars::schema_for!(T).to_value()
+        crate::schema::settings()
+            .into_generator()
+            .into_root_schema_for::<T>()
+            .to_value()
     }
 
     /// The current values as JSON: the `config` sent to the config manager.

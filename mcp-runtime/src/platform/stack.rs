@@ -4,8 +4,9 @@
 //! It speaks the protocol of the platform's SDK (`confidentialmind-core`): `GET`, `PATCH`
 //! (`deployment_state: "deployed"`), `GET` on `{manager}/internal/{SERVICE_NAME}`, then a websocket on
 //! `{realtime}/internal/{SERVICE_NAME}` whose `{"payload": ...}` messages are applied and followed by a
-//! fresh `GET`. A manager that is down, slow or failing never stops the server: it serves, logs, and
-//! registers when it can.
+//! fresh `GET`. A manager that is down, slow or failing never stops the server: it serves with the
+//! last configuration it received, logs, registers when it can, and after any gap in the socket
+//! fetches the document again until the manager answers (see `follow_realtime`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,8 +18,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    connections::Connections, connectors::ConnectorsBlock, endpoint::Endpoint,
-    settings::SettingsSource,
+    connections::Connections,
+    connectors::ConnectorsBlock,
+    endpoint::Endpoint,
+    settings::{SettingsError, SettingsSource},
 };
 
 /// The manager's base URL inside a cluster (`MANAGER_URL` overrides it).
@@ -100,12 +103,29 @@ struct StackClient {
     declared: ConnectorsBlock,
 }
 
-fn base_url(var: &str, default: &str) -> String {
-    std::env::var(var)
+/// `var`'s value, or `default`; a value that is not an absolute URL with one of `schemes` is a
+/// configuration error, not something to retry forever.
+fn base_url(var: &str, default: &str, schemes: &[&str]) -> Result<String, SettingsError> {
+    let Some(value) = std::env::var(var)
         .ok()
         .map(|v| v.trim().trim_end_matches('/').to_string())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_string())
+    else {
+        return Ok(default.to_string());
+    };
+    let problem = match reqwest::Url::parse(&value) {
+        Ok(url) if !schemes.contains(&url.scheme()) => format!("its scheme is `{}`", url.scheme()),
+        Ok(url) if url.host_str().is_none() => "it has no host".to_string(),
+        Ok(_) => return Ok(value),
+        Err(error) => error.to_string(),
+    };
+    Err(SettingsError::new(
+        var,
+        format!(
+            "{var} is not a usable URL ({problem}): set it to a {} URL such as `{default}`, or unset it",
+            schemes.join("/")
+        ),
+    ))
 }
 
 impl StackClient {
@@ -129,11 +149,11 @@ impl StackClient {
             http,
             manager_url: format!(
                 "{}/internal/{name}",
-                base_url("MANAGER_URL", DEFAULT_MANAGER_URL)
+                base_url("MANAGER_URL", DEFAULT_MANAGER_URL, &["http", "https"])?
             ),
             realtime_url: format!(
                 "{}/internal/{name}",
-                base_url("REALTIME_URL", DEFAULT_REALTIME_URL)
+                base_url("REALTIME_URL", DEFAULT_REALTIME_URL, &["ws", "wss"])?
             ),
             settings,
             connections,
@@ -171,18 +191,13 @@ impl StackClient {
                     return;
                 }
                 Err(error) => {
-                    let delay = manager_backoff(attempt);
-                    tracing::warn!(
-                        event_type = "connection.retry",
-                        success = false,
-                        error = error.as_str(),
-                        error_type = "ConfigManagerError",
-                        data.target = "config_manager",
-                        data.url = self.manager_url.as_str(),
-                        data.attempt = attempt,
-                        data.delay_s = delay.as_secs_f64(),
-                        "Could not register with the config manager; serving anyway, retrying in {} s",
-                        delay.as_secs()
+                    let delay = retry_in(
+                        &error,
+                        "ConfigManagerError",
+                        "config_manager",
+                        &self.manager_url,
+                        attempt,
+                        "Could not register with the config manager; serving anyway",
                     );
                     tokio::time::sleep(delay).await;
                 }
@@ -375,9 +390,15 @@ impl StackClient {
 
     /// Follows the realtime websocket for good: applies each pushed payload, then re-fetches;
     /// reconnects after a close or failure with the SDK's 1..5 s waits (reset after a connect).
+    ///
+    /// Updates pushed while no socket is open are lost, so after any gap (a first subscription that
+    /// failed, a socket lost) the document is fetched again once subscribed. The manager and the
+    /// realtime service are separate services that need not come back together: a catch-up `GET`
+    /// that fails is retried with the same waits, while the socket is followed, until one succeeds.
     async fn follow_realtime(&self) {
         let mut failures = 0u32;
-        let mut connected_before = false;
+        // Registration has just fetched the document: nothing is missed until a socket fails.
+        let mut missed = false;
         loop {
             match tokio_tungstenite::connect_async(self.realtime_url.as_str()).await {
                 Ok((mut socket, _)) => {
@@ -389,28 +410,40 @@ impl StackClient {
                         data.url = self.realtime_url.as_str(),
                         "Subscribed to config updates"
                     );
-                    if connected_before {
-                        // Updates pushed while the socket was down are lost: catch up.
-                        self.refetch().await;
-                    }
-                    connected_before = true;
+                    // When the catch-up fetch is due, while one is needed.
+                    let mut catch_up = missed.then(tokio::time::Instant::now);
+                    let mut catch_up_attempt = 0u32;
                     let reason = loop {
-                        match socket.next().await {
-                            Some(Ok(Message::Text(text))) => self.on_message(text.as_str()).await,
-                            Some(Ok(Message::Binary(bytes))) => {
-                                self.on_message(&String::from_utf8_lossy(&bytes)).await
+                        let due = catch_up.unwrap_or_else(tokio::time::Instant::now);
+                        tokio::select! {
+                            message = socket.next() => match message {
+                                Some(Ok(Message::Text(text))) => {
+                                    if self.on_message(text.as_str()).await {
+                                        catch_up = None;
+                                    }
+                                }
+                                Some(Ok(Message::Binary(bytes))) => {
+                                    if self.on_message(&String::from_utf8_lossy(&bytes)).await {
+                                        catch_up = None;
+                                    }
+                                }
+                                Some(Ok(Message::Close(frame))) => {
+                                    break format!(
+                                        "closed by the server{}",
+                                        frame.map(|f| format!(" ({})", f.code)).unwrap_or_default()
+                                    );
+                                }
+                                Some(Ok(_)) => {} // ping/pong are answered by the library
+                                Some(Err(error)) => break error.to_string(),
+                                None => break "closed".to_string(),
+                            },
+                            () = tokio::time::sleep_until(due), if catch_up.is_some() => {
+                                catch_up_attempt += 1;
+                                catch_up = self.catch_up(catch_up_attempt).await;
                             }
-                            Some(Ok(Message::Close(frame))) => {
-                                break format!(
-                                    "closed by the server{}",
-                                    frame.map(|f| format!(" ({})", f.code)).unwrap_or_default()
-                                );
-                            }
-                            Some(Ok(_)) => {} // ping/pong are answered by the library
-                            Some(Err(error)) => break error.to_string(),
-                            None => break "closed".to_string(),
                         }
                     };
+                    missed = true;
                     failures += 1;
                     let delay = manager_backoff(failures);
                     tracing::warn!(
@@ -426,19 +459,15 @@ impl StackClient {
                     tokio::time::sleep(delay).await;
                 }
                 Err(error) => {
+                    missed = true;
                     failures += 1;
-                    let delay = manager_backoff(failures);
-                    tracing::warn!(
-                        event_type = "connection.retry",
-                        success = false,
-                        error = %error,
-                        error_type = "RealtimeError",
-                        data.target = "realtime",
-                        data.url = self.realtime_url.as_str(),
-                        data.attempt = failures,
-                        data.delay_s = delay.as_secs_f64(),
-                        "Could not subscribe to config updates; retrying in {} s",
-                        delay.as_secs()
+                    let delay = retry_in(
+                        &error.to_string(),
+                        "RealtimeError",
+                        "realtime",
+                        &self.realtime_url,
+                        failures,
+                        "Could not subscribe to config updates",
                     );
                     tokio::time::sleep(delay).await;
                 }
@@ -446,7 +475,43 @@ impl StackClient {
         }
     }
 
-    async fn on_message(&self, text: &str) {
+    /// One catch-up fetch of what was missed while no socket was open; when it failed in a way
+    /// worth retrying, when to try again.
+    async fn catch_up(&self, attempt: u32) -> Option<tokio::time::Instant> {
+        match self.get().await {
+            Ok(doc) => {
+                tracing::info!(
+                    data.target = "config_manager",
+                    data.attempt = attempt,
+                    "Fetched the config again after the config updates connection was restored"
+                );
+                self.apply(&doc);
+                None
+            }
+            Err(Failure::Rejected(message)) => {
+                tracing::warn!(
+                    data.target = "config_manager",
+                    error = message.as_str(),
+                    "The config manager refused the GET after the config updates connection was restored; waiting for pushed updates"
+                );
+                None
+            }
+            Err(Failure::Transient(message)) => {
+                let delay = retry_in(
+                    &message,
+                    "ConfigManagerError",
+                    "config_manager",
+                    &self.manager_url,
+                    attempt,
+                    "Could not fetch the config missed while the config updates connection was down",
+                );
+                Some(tokio::time::Instant::now() + delay)
+            }
+        }
+    }
+
+    /// Applies a pushed message, then fetches the whole document again; whether that fetch succeeded.
+    async fn on_message(&self, text: &str) -> bool {
         #[derive(Deserialize)]
         struct Push {
             payload: Option<ManagerDoc>,
@@ -474,19 +539,47 @@ impl StackClient {
                 );
             }
         }
-        self.refetch().await;
-    }
-
-    async fn refetch(&self) {
         match self.get().await {
-            Ok(doc) => self.apply(&doc),
-            Err(failure) => tracing::warn!(
-                data.target = "config_manager",
-                error = failure.message(),
-                "Could not re-fetch the config; keeping what was pushed"
-            ),
+            Ok(doc) => {
+                self.apply(&doc);
+                true
+            }
+            Err(failure) => {
+                tracing::warn!(
+                    data.target = "config_manager",
+                    error = failure.message(),
+                    "Could not re-fetch the config; keeping what was pushed"
+                );
+                false
+            }
         }
     }
+}
+
+/// Logs a failed attempt (`what` says at what) as `connection.retry` and returns how long to wait
+/// before the next one: the SDK's 1..5 s for `attempt`.
+fn retry_in(
+    error: &str,
+    error_type: &str,
+    target: &str,
+    url: &str,
+    attempt: u32,
+    what: &str,
+) -> Duration {
+    let delay = manager_backoff(attempt);
+    tracing::warn!(
+        event_type = "connection.retry",
+        success = false,
+        error = error,
+        error_type = error_type,
+        data.target = target,
+        data.url = url,
+        data.attempt = attempt,
+        data.delay_s = delay.as_secs_f64(),
+        "{what}; retrying in {} s",
+        delay.as_secs()
+    );
+    delay
 }
 
 /// An error and its sources, e.g. "error sending request: connection refused".

@@ -43,12 +43,48 @@ async fn wait_for_gate(gate: String) -> Result<String, ToolError> {
     Ok("the gate opened".into())
 }
 
+/// Runs until the test opens its gate, then tells the client about it (a log message and a progress
+/// notification) before answering: a call that still talks to the client after stdin has closed.
+///
+/// # Arguments
+/// * `gate` - The test's gate, `127.0.0.1:PORT`.
+/// * `note` - What the log message says.
+#[cm_tool]
+async fn report_after_gate(gate: String, note: String, ctx: Context) -> Result<String, ToolError> {
+    gate_opened(&gate).await?;
+    ctx.info(note.as_str()).await;
+    ctx.report_progress(1.0, Some(1.0), Some("done")).await;
+    Ok(format!("reported {note}"))
+}
+
 /// Connects to the test's gate at `addr` and waits until the test opens it (closes the connection).
 async fn gate_opened(addr: &str) -> std::io::Result<()> {
     let mut gate = tokio::net::TcpStream::connect(addr).await?;
     // The test opens it by closing the connection.
     gate.read_to_end(&mut Vec::new()).await?;
     Ok(())
+}
+
+/// Checks a URL and its port with anyhow, as an author whose code already uses it would.
+///
+/// # Arguments
+/// * `url` - An https URL.
+/// * `port` - Its port.
+#[cm_tool]
+async fn require_https(url: String, port: String) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    anyhow::ensure!(url.starts_with("https://"), "`{url}` is not an https URL");
+    let port: u16 = port.parse().context("reading the port")?;
+    Ok(format!("{url}:{port}"))
+}
+
+/// Reads a file, failing with a boxed error.
+///
+/// # Arguments
+/// * `path` - The file.
+#[cm_tool]
+async fn read_file(path: String) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(std::fs::read_to_string(path)?)
 }
 
 /// Parses a non-negative integer.

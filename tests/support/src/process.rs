@@ -172,7 +172,7 @@ impl HttpProcess {
 }
 
 /// Waits (bounded) for `child` to exit; fails with its stderr when it does not.
-async fn wait_exit(child: &mut Child, logs: &Logs) -> ExitStatus {
+pub async fn wait_exit(child: &mut Child, logs: &Logs) -> ExitStatus {
     tokio::time::timeout(TIMEOUT, child.wait())
         .await
         .unwrap_or_else(|_| panic!("the server did not exit; stderr:\n{}", logs.dump()))

@@ -1,9 +1,12 @@
 //! Helpers for the postgres-mcp tests: a throw-away PostgreSQL database per test (on the server at
 //! 127.0.0.1:5432) and the `postgres-mcp` binary as a real process, built on the workspace's shared
-//! `cm-test-support` (timeouts, processes, MCP clients, result helpers).
+//! `cm-test-support` (timeouts, processes, MCP clients, result helpers); and a PostgreSQL cluster of
+//! a test's own, for a test that restarts the database ([`cluster`]).
 
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
+
+pub mod cluster;
 
 use std::{
     ops::{Deref, DerefMut},

@@ -1,0 +1,201 @@
+//! MCP over stdin/stdout, with every request answered before the server goes.
+//!
+//! Hosts such as Claude Desktop stop a stdio server by closing its stdin, often right after their
+//! last requests. rmcp's service loop stops serving the session's outgoing messages as soon as stdin
+//! ends: a handler still running that sends a log message or a progress notification then waits
+//! forever for a send that never happens, its answer is lost, and rmcp gives up after five seconds.
+//! So the transport here hides the end of stdin from rmcp until every request it has read has been
+//! answered (bounded by the shutdown grace period): the loop keeps carrying notifications and answers
+//! meanwhile, and the session ends as soon as the last answer is written.
+//!
+//! The same count of unanswered requests lets a signal-driven shutdown wait for the last answer to be
+//! written, instead of guessing how long rmcp needs after the handlers return.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use rmcp::{
+    RoleServer, ServiceExt,
+    model::{ClientNotification, JsonRpcMessage, RequestId},
+    service::{RxJsonRpcMessage, TxJsonRpcMessage},
+    transport::{Transport, async_rw::AsyncRwTransport},
+};
+use tokio::{sync::Notify, time::Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::handler::{McpHandler, Shared};
+
+pub(crate) async fn serve_stdio(
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    tracing::info!(
+        event_type = "service.ready",
+        success = true,
+        data.transport = "stdio",
+        "Serving MCP on stdio"
+    );
+    let unanswered = Unanswered::default();
+    let transport = Draining {
+        inner: AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout()),
+        unanswered: unanswered.clone(),
+        stdin_closed: None,
+        grace,
+    };
+    let handler = McpHandler::new(shared);
+    let running = tokio::select! {
+        running = handler.serve(transport) => match running {
+            Ok(running) => running,
+            Err(error) => {
+                // A client that closes stdin before initializing is not a server failure.
+                tracing::info!(error = %error, "stdio client left before initializing");
+                return Ok(());
+            }
+        },
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    let ct = running.cancellation_token();
+    // `waiting` owns the service: dropping it would cancel every request, so it is pinned and awaited
+    // to the end on both paths.
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
+    let result = tokio::select! {
+        result = &mut waiting => result,
+        () = shutdown.cancelled() => {
+            unanswered.wait_answered(Instant::now() + grace).await;
+            ct.cancel();
+            waiting.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::warn!(error = %error, "stdio session ended with an error");
+    }
+    Ok(())
+}
+
+/// The ids of the requests read from stdin and not answered yet.
+#[derive(Clone, Default)]
+struct Unanswered {
+    ids: Arc<Mutex<HashSet<RequestId>>>,
+    answered: Arc<Notify>,
+}
+
+impl Unanswered {
+    fn read(&self, id: RequestId) {
+        self.lock().insert(id);
+    }
+
+    /// The request `id` was answered, or the client cancelled it (a cancelled request gets no answer).
+    fn settled(&self, id: &RequestId) {
+        let mut ids = self.lock();
+        if ids.remove(id) && ids.is_empty() {
+            self.answered.notify_waiters();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<RequestId>> {
+        // The set stays consistent whatever panicked while holding it: each operation is one call.
+        self.ids
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until every request read has been answered, at most until `deadline`.
+    async fn wait_answered(&self, deadline: Instant) {
+        let all_answered = async {
+            loop {
+                let answered = self.answered.notified();
+                tokio::pin!(answered);
+                // Registered before the check, so that an answer in between is not missed.
+                answered.as_mut().enable();
+                let left = self.lock().len();
+                if left == 0 {
+                    return;
+                }
+                answered.await;
+            }
+        };
+        if tokio::time::timeout_at(deadline, all_answered)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                data.unanswered = self.lock().len(),
+                "Requests still unanswered after the shutdown grace period are abandoned"
+            );
+        }
+    }
+}
+
+/// rmcp's stdio transport, keeping count of the requests it has not answered yet and reporting the
+/// end of stdin only once there are none left (see the module docs).
+struct Draining<T> {
+    inner: T,
+    unanswered: Unanswered,
+    /// When stdin ended: the grace period runs from then, however often rmcp polls `receive`.
+    stdin_closed: Option<Instant>,
+    grace: Duration,
+}
+
+impl<T: Transport<RoleServer>> Transport<RoleServer> for Draining<T> {
+    type Error = T::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let answers = match &item {
+            JsonRpcMessage::Response(response) => Some(response.id.clone()),
+            JsonRpcMessage::Error(error) => error.id.clone(),
+            _ => None,
+        };
+        let sent = self.inner.send(item);
+        let unanswered = self.unanswered.clone();
+        async move {
+            let result = sent.await;
+            // Settled even when the write failed: a closed stdout cannot be waited out.
+            if let Some(id) = answers {
+                unanswered.settled(&id);
+            }
+            result
+        }
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        if self.stdin_closed.is_none() {
+            match self.inner.receive().await {
+                Some(message) => {
+                    match &message {
+                        JsonRpcMessage::Request(request) => {
+                            self.unanswered.read(request.id.clone())
+                        }
+                        JsonRpcMessage::Notification(notification) => {
+                            if let ClientNotification::CancelledNotification(cancelled) =
+                                &notification.notification
+                                && let Some(id) = &cancelled.params.request_id
+                            {
+                                self.unanswered.settled(id);
+                            }
+                        }
+                        _ => {}
+                    }
+                    return Some(message);
+                }
+                None => self.stdin_closed = Some(Instant::now()),
+            }
+        }
+        // rmcp polls `receive` in a `select!` and drops it whenever another branch is ready, so this
+        // wait restarts each time; it ends at the last answer or once the grace period is over.
+        let closed = self.stdin_closed.unwrap_or_else(Instant::now);
+        self.unanswered.wait_answered(closed + self.grace).await;
+        None
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.inner.close().await
+    }
+}
