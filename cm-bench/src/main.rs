@@ -232,6 +232,10 @@ struct MemoryArgs {
     /// Sessions to open.
     #[arg(long, default_value_t = 1000)]
     sessions: usize,
+    /// Calls made in each session before the measurement (what a session keeps after its calls
+    /// counts too).
+    #[arg(long, default_value_t = 1)]
+    calls_per_session: usize,
     #[command(flatten)]
     call: CallArgs,
 }
@@ -394,8 +398,14 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
         Cmd::Memory(args) => {
             let lineup = args.lineup.lineup()?;
             let call = args.call.spec()?;
-            let memory =
-                suite::memory(&lineup, args.sessions, &call, &args.call.protocol_version).await?;
+            let memory = suite::memory(
+                &lineup,
+                args.sessions,
+                args.calls_per_session,
+                &call,
+                &args.call.protocol_version,
+            )
+            .await?;
             args.lineup.update(|r| r.memory = memory)
         }
         Cmd::BuildTime(args) => {

@@ -562,6 +562,7 @@ mod tests {
             idle_kib: 16000,
             sessions: 10,
             with_sessions_kib: 17000,
+            calls_per_session: 1,
             per_session_kib: 100.0,
             sessions_verified: true,
         });

@@ -495,8 +495,12 @@ pub struct Memory {
     pub started_kib: u64,
     /// After 100 calls and a second of rest, KiB.
     pub idle_kib: u64,
-    /// Sessions opened (each: initialize, initialized, one call).
+    /// Sessions opened (each: initialize, initialized, `calls_per_session` calls).
     pub sessions: usize,
+    /// Calls made in each session before the measurement (1 in results written before it was
+    /// recorded).
+    #[serde(default = "one")]
+    pub calls_per_session: usize,
     /// With that many sessions open, KiB.
     pub with_sessions_kib: u64,
     /// (with sessions − idle) / sessions, KiB.
@@ -505,10 +509,16 @@ pub struct Memory {
     pub sessions_verified: bool,
 }
 
-/// Measures idle RSS and RSS with `sessions` open sessions, per server.
+fn one() -> usize {
+    1
+}
+
+/// Measures idle RSS and RSS with `sessions` open sessions, each after `calls_per_session` calls,
+/// per server.
 pub async fn memory(
     lineup: &Lineup,
     sessions: usize,
+    calls_per_session: usize,
     call: &CallSpec,
     protocol_version: &str,
 ) -> anyhow::Result<Vec<Memory>> {
@@ -543,7 +553,9 @@ pub async fn memory(
             async move {
                 let mut client = HttpClient::new(endpoint, Duration::from_secs(30));
                 client.initialize(protocol_version).await?;
-                client.call(call).await?;
+                for _ in 0..calls_per_session {
+                    client.call(call).await?;
+                }
                 // The session stays open on the server; the connection need not.
                 client.disconnect();
                 anyhow::Ok(client)
@@ -571,6 +583,7 @@ pub async fn memory(
             started_kib,
             idle_kib,
             sessions,
+            calls_per_session,
             with_sessions_kib,
             per_session_kib: (with_sessions_kib as f64 - idle_kib as f64) / sessions.max(1) as f64,
             sessions_verified: verified,

@@ -54,6 +54,32 @@ pub struct Cli {
     #[arg(long, env = "MCP_SHUTDOWN_GRACE", value_parser = parse_seconds, default_value = "10")]
     pub shutdown_grace: Duration,
 
+    /// Sessions open at once (HTTP); an `initialize` beyond is answered 503. Each open session
+    /// holds 50-90 KiB (BENCHMARKS.md).
+    #[arg(long, env = "MCP_MAX_SESSIONS", value_parser = parse_count, default_value = "1000")]
+    pub max_sessions: usize,
+
+    /// Seconds a session may go without a request before it is closed (HTTP).
+    #[arg(long, env = "MCP_SESSION_IDLE_TIMEOUT", value_parser = parse_positive_seconds, default_value = "300")]
+    pub session_idle_timeout: Duration,
+
+    /// The largest request body accepted, in bytes (HTTP); a larger one is answered 413.
+    #[arg(long, env = "MCP_MAX_BODY_BYTES", value_parser = parse_count, default_value = "4194304")]
+    pub max_body_bytes: usize,
+
+    /// Seconds a connection may take to send a request's headers, or stay idle between requests
+    /// (HTTP); then it is closed.
+    #[arg(long, env = "MCP_HEADER_READ_TIMEOUT", value_parser = parse_positive_seconds, default_value = "30")]
+    pub header_read_timeout: Duration,
+
+    /// Seconds a request body may take to arrive (HTTP); a slower one is answered 408.
+    #[arg(long, env = "MCP_BODY_READ_TIMEOUT", value_parser = parse_positive_seconds, default_value = "30")]
+    pub body_read_timeout: Duration,
+
+    /// Connections served at once (HTTP); more wait to be accepted.
+    #[arg(long, env = "MCP_MAX_CONNECTIONS", value_parser = parse_count, default_value = "1024")]
+    pub max_connections: usize,
+
     /// Print the tools, resources, templates and prompts with their schemas as JSON, and exit.
     #[arg(long)]
     pub manifest: bool,
@@ -104,6 +130,22 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| format!("`{value}` is not a number of seconds"))
+}
+
+fn parse_positive_seconds(value: &str) -> Result<Duration, String> {
+    parse_seconds(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{value}` is not a positive number of seconds"))
+}
+
+fn parse_count(value: &str) -> Result<usize, String> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{value}` is not a positive whole number"))
 }
 
 /// Which transport to serve.

@@ -1,34 +1,17 @@
-//! The transports: stdio, and streamable HTTP (`/mcp`, with `/health` at the root) on axum.
+//! The transports: stdio, and streamable HTTP (`/mcp`, with `/health` at the root) on axum, served
+//! by [`listener`] (connections bounded in number and idle time), with [`endpoint`] in front of rmcp
+//! (bodies bounded, rmcp's answers put right) and [`sessions`] bounding rmcp's sessions.
 
-use std::{
-    convert::Infallible,
-    net::SocketAddr,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use axum::{
-    Router,
-    body::{Body, Bytes},
-    extract::Request,
-    response::{IntoResponse, Response},
-    routing::get,
-    serve::ListenerExt,
-};
-use futures::future::BoxFuture;
-use http_body::{Frame, SizeHint};
+use axum::{Router, routing::get};
 use rmcp::transport::{
     StreamableHttpServerConfig, StreamableHttpService,
-    streamable_http_server::session::local::LocalSessionManager,
+    streamable_http_server::session::local::SessionConfig,
 };
 use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_util::{
-    sync::CancellationToken,
-    task::{TaskTracker, task_tracker::TaskTrackerToken},
-};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 mod stdio;
 
@@ -41,6 +24,14 @@ use crate::{
     platform::SettingsError,
 };
 
+mod endpoint;
+mod listener;
+mod sessions;
+
+use endpoint::{BodyLimits, McpEndpoint};
+use listener::ConnectionLimits;
+use sessions::BoundedSessions;
+
 /// How the HTTP transport behaves.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -52,6 +43,33 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// How long in-flight calls may run after shutdown begins.
     pub shutdown_grace: Duration,
+    /// Sessions open at once; an `initialize` beyond is answered 503.
+    pub max_sessions: usize,
+    /// How long a session may go without a request before it is closed.
+    pub session_idle_timeout: Duration,
+    /// The largest request body accepted; a larger one is answered 413.
+    pub max_body_bytes: usize,
+    /// How long a connection may take to send a request's headers, or stay idle between requests.
+    pub header_read_timeout: Duration,
+    /// How long a request body may take to arrive; a slower one is answered 408.
+    pub body_read_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl HttpOptions {
+    /// The default limit on live sessions: see BENCHMARKS.md for what a session costs.
+    pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+    /// The default idle timeout of a session (rmcp's own).
+    pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = SessionConfig::DEFAULT_KEEP_ALIVE;
+    /// The default limit on a request body (rmcp's own).
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+    /// The default header-read (and idle connection) timeout.
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The default body-read timeout.
+    pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The default limit on connections served at once.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 }
 
 impl Default for HttpOptions {
@@ -61,6 +79,12 @@ impl Default for HttpOptions {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(10),
+            max_sessions: HttpOptions::DEFAULT_MAX_SESSIONS,
+            session_idle_timeout: HttpOptions::DEFAULT_SESSION_IDLE_TIMEOUT,
+            max_body_bytes: HttpOptions::DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: HttpOptions::DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: HttpOptions::DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: HttpOptions::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -72,6 +96,12 @@ impl HttpOptions {
             allowed_hosts: cli.allowed_hosts.clone(),
             allowed_origins: cli.allowed_origins.clone(),
             shutdown_grace: cli.shutdown_grace,
+            max_sessions: cli.max_sessions,
+            session_idle_timeout: cli.session_idle_timeout,
+            max_body_bytes: cli.max_body_bytes,
+            header_read_timeout: cli.header_read_timeout,
+            body_read_timeout: cli.body_read_timeout,
+            max_connections: cli.max_connections,
         }
     }
 
@@ -108,7 +138,9 @@ impl HttpOptions {
         let mut config = StreamableHttpServerConfig::default()
             .with_cancellation_token(sessions)
             .with_legacy_session_mode(!self.stateless)
-            .with_json_response(self.stateless);
+            .with_json_response(self.stateless)
+            // `endpoint.rs` reads the body within this limit already; rmcp's check stays as a backstop.
+            .with_max_request_body_bytes(self.max_body_bytes);
         config = if self.allowed_hosts.iter().any(|h| h.trim() == "*") {
             config.disable_allowed_hosts()
         } else {
@@ -117,6 +149,12 @@ impl HttpOptions {
         if !self.allowed_origins.is_empty() {
             config = config.with_allowed_origins(self.allowed_origins.clone());
         }
+        config
+    }
+
+    fn session_config(&self) -> SessionConfig {
+        let mut config = SessionConfig::default();
+        config.keep_alive = Some(self.session_idle_timeout);
         config
     }
 }
@@ -164,37 +202,44 @@ pub(crate) async fn start_http(
     let local_addr = listener.local_addr()?;
     let sessions = CancellationToken::new();
     let posts = TaskTracker::new();
+    let bounded = Arc::new(BoundedSessions::new(
+        options.max_sessions,
+        options.session_config(),
+    ));
     let factory_shared = shared.clone();
-    let mcp = McpEndpoint {
-        rmcp: Arc::new(StreamableHttpService::new(
+    let mcp = McpEndpoint::new(
+        StreamableHttpService::new(
             move || Ok(McpHandler::new(factory_shared.clone())),
-            Arc::new(LocalSessionManager::default()),
+            bounded.clone(),
             options.config(sessions.clone()),
-        )),
-        posts: posts.clone(),
-    };
+        ),
+        bounded,
+        posts.clone(),
+        BodyLimits {
+            max_bytes: options.max_body_bytes,
+            read_timeout: options.body_read_timeout,
+        },
+        options.session_idle_timeout,
+        options.stateless,
+    );
     let router = Router::new()
         .route("/health", get(health::handler))
         .with_state(health)
         .nest_service("/mcp", mcp);
-    // Without TCP_NODELAY, responses written in pieces wait for delayed ACKs: ~44 ms per call.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let stop_accepting = shutdown.clone();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop_accepting.cancelled().await })
-        .into_future();
+    let limits = ConnectionLimits {
+        max_connections: options.max_connections,
+        header_read_timeout: options.header_read_timeout,
+    };
+    let server = listener::serve(listener, router, limits, shutdown.clone());
     let grace = options.shutdown_grace;
     let task_shutdown = shutdown.clone();
     let task = tokio::spawn(async move {
-        let server = tokio::spawn(server);
         task_shutdown.cancelled().await;
         drain(&posts, grace).await;
         // Close the sessions' event streams so that their connections end too.
         sessions.cancel();
         match tokio::time::timeout(Duration::from_secs(5), server).await {
-            Ok(Ok(result)) => result.context("the HTTP server failed"),
+            Ok(Ok(())) => Ok(()),
             Ok(Err(join)) => Err(anyhow::anyhow!("the HTTP server task failed: {join}")),
             Err(_) => Ok(()), // connections that would not close are dropped with the process
         }
@@ -231,107 +276,6 @@ fn cannot_listen(addr: SocketAddr, error: &std::io::Error) -> SettingsError {
         variable,
         format!("cannot listen on {addr} ({error}): {fix}"),
     )
-}
-
-/// `/mcp`: rmcp's streamable HTTP service, called through a shared reference (its own `Service` impl
-/// and a `from_fn` middleware would each clone it, configuration included, on every request), plus
-/// the two things rmcp does not do for us, kept off the hot path: POSTs counted as in flight for
-/// shutdown, and rmcp's `415` for an unparseable body turned into a JSON-RPC parse error.
-#[derive(Clone)]
-struct McpEndpoint {
-    rmcp: Arc<StreamableHttpService<McpHandler, LocalSessionManager>>,
-    posts: TaskTracker,
-}
-
-impl tower_service::Service<Request> for McpEndpoint {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let rmcp = self.rmcp.clone();
-        // GET streams are not counted: they last as long as a session.
-        let in_flight = (request.method() == http::Method::POST).then(|| self.posts.token());
-        Box::pin(async move {
-            let response = rmcp.handle(request).await;
-            if is_rmcp_parse_error(&response) {
-                return Ok(json_rpc_parse_error(response).await);
-            }
-            Ok(response.map(|body| match in_flight {
-                Some(token) => Body::new(InFlight {
-                    body,
-                    _token: token,
-                }),
-                None => Body::new(body),
-            }))
-        })
-    }
-}
-
-/// A response body that keeps its POST counted as in flight until it has been sent: the handler's
-/// own token ends when it returns, before rmcp has written the answer to the request's event stream,
-/// and shutdown must not close the sessions in between.
-struct InFlight<B> {
-    body: B,
-    _token: TaskTrackerToken,
-}
-
-impl<B: http_body::Body + Unpin> http_body::Body for InFlight<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
-/// rmcp answers an unparseable POST body with `415 text/plain` ("fail to deserialize request body").
-fn is_rmcp_parse_error<B>(response: &http::Response<B>) -> bool {
-    response.status() == http::StatusCode::UNSUPPORTED_MEDIA_TYPE
-        && response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
-}
-
-/// JSON-RPC clients expect a `-32700` parse error object where rmcp sends plain text.
-async fn json_rpc_parse_error<B>(response: http::Response<B>) -> Response
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(Body::new(body), 64 * 1024).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let Some(detail) = text.strip_prefix("fail to deserialize request body") else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    let error = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {
-            "code": -32700,
-            "message": format!("Parse error: the body is not a JSON-RPC message ({})", detail.trim()),
-        },
-    });
-    (http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response()
 }
 
 /// Waits for the calls in flight (`in_flight` counts them), at most `grace`.

@@ -1,0 +1,346 @@
+//! `/mcp`: rmcp's streamable HTTP service, plus what rmcp does not do for us, kept off the hot path:
+//!
+//! - POSTs counted as in flight, so that shutdown waits for them;
+//! - the request body read here, within a size limit and a deadline, so that an oversized body is
+//!   answered 413 and a slow one 408, each with a JSON-RPC error naming the limit and the flag that
+//!   sets it (rmcp would answer the first in plain text and wait for the second forever);
+//! - rmcp's `500` for a refused session turned into a `503` that says which limit was reached;
+//! - `DELETE` of a session answered `204` (rmcp's `202` makes the Python client print "Session
+//!   termination failed"), and of an unknown session `404`, as the specification wants;
+//! - rmcp's `415` for an unparseable body turned into a JSON-RPC parse error.
+
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::Request,
+    response::{IntoResponse, Response},
+};
+use futures::future::BoxFuture;
+use http::{HeaderValue, StatusCode, header};
+use http_body::{Frame, SizeHint};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use rmcp::transport::StreamableHttpService;
+use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
+
+use super::sessions::{BoundedSessions, SESSION_LIMIT};
+use crate::handler::McpHandler;
+
+/// The bounds on a request body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    /// The largest body accepted.
+    pub max_bytes: usize,
+    /// How long the whole body may take to arrive.
+    pub read_timeout: Duration,
+}
+
+/// `/mcp`; cheap to clone (one `Arc`), as axum clones a service for every request.
+#[derive(Clone)]
+pub(crate) struct McpEndpoint(Arc<Endpoint>);
+
+struct Endpoint {
+    /// Called through a shared reference: rmcp's own `Service` impl and a `from_fn` middleware
+    /// would each clone it, configuration included, on every request.
+    rmcp: StreamableHttpService<McpHandler, BoundedSessions>,
+    sessions: Arc<BoundedSessions>,
+    posts: TaskTracker,
+    body: BodyLimits,
+    /// Told to a client refused a session: how long until an idle one makes room.
+    idle_timeout: Duration,
+    /// Without sessions, rmcp answers `DELETE` with 405 itself.
+    stateless: bool,
+}
+
+impl McpEndpoint {
+    pub(crate) fn new(
+        rmcp: StreamableHttpService<McpHandler, BoundedSessions>,
+        sessions: Arc<BoundedSessions>,
+        posts: TaskTracker,
+        body: BodyLimits,
+        idle_timeout: Duration,
+        stateless: bool,
+    ) -> McpEndpoint {
+        McpEndpoint(Arc::new(Endpoint {
+            rmcp,
+            sessions,
+            posts,
+            body,
+            idle_timeout,
+            stateless,
+        }))
+    }
+}
+
+impl tower_service::Service<Request> for McpEndpoint {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let endpoint = self.0.clone();
+        Box::pin(async move { Ok(endpoint.handle(request).await) })
+    }
+}
+
+impl Endpoint {
+    async fn handle(&self, request: Request) -> Response {
+        let method = request.method().clone();
+        let mut in_flight = None;
+        let request = if method == http::Method::POST {
+            // GET streams are not counted: they last as long as a session.
+            in_flight = Some(self.posts.token());
+            let (parts, body) = match self.read_body(request).await {
+                Ok(read) => read,
+                Err(refused) => return refused,
+            };
+            if !self.stateless
+                && self.sessions.is_full()
+                && !parts.headers.contains_key("mcp-session-id")
+                && let Some(refused) = self.refuse_initialize(&body)
+            {
+                return refused;
+            }
+            Request::from_parts(parts, Body::from(body))
+        } else if method == http::Method::DELETE && !self.stateless {
+            if let Some(unknown) = self.unknown_session(request.headers()).await {
+                return unknown;
+            }
+            request
+        } else {
+            request
+        };
+        let response = self.rmcp.handle(request).await;
+        let response = match response.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE if is_rmcp_parse_error(&response) => {
+                return json_rpc_parse_error(response).await;
+            }
+            StatusCode::INTERNAL_SERVER_ERROR => return self.session_limit(response).await,
+            StatusCode::ACCEPTED if method == http::Method::DELETE => {
+                let (mut parts, body) = response.into_parts();
+                parts.status = StatusCode::NO_CONTENT;
+                http::Response::from_parts(parts, body)
+            }
+            _ => response,
+        };
+        response.map(|body| match in_flight {
+            Some(token) => Body::new(InFlight {
+                body,
+                _token: token,
+            }),
+            None => Body::new(body),
+        })
+    }
+
+    /// The request's head and its body read in full, or the answer to a body too large or too slow.
+    async fn read_body(&self, request: Request) -> Result<(http::request::Parts, Bytes), Response> {
+        let BodyLimits {
+            max_bytes,
+            read_timeout,
+        } = self.body;
+        let (parts, body) = request.into_parts();
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > max_bytes as u64) {
+            return Err(self.too_large());
+        }
+        let read = Limited::new(body, max_bytes).collect();
+        match tokio::time::timeout(read_timeout, read).await {
+            Ok(Ok(collected)) => Ok((parts, collected.to_bytes())),
+            Ok(Err(error)) if error.is::<LengthLimitError>() => Err(self.too_large()),
+            Ok(Err(error)) => Err(refusal(
+                StatusCode::BAD_REQUEST,
+                None,
+                -32600,
+                format!("Invalid request: the body could not be read ({error})"),
+            )),
+            Err(_) => Err(refusal(
+                StatusCode::REQUEST_TIMEOUT,
+                None,
+                -32600,
+                format!(
+                    "Request timeout: the body did not arrive within {} (the limit; \
+                     raise it with --body-read-timeout or MCP_BODY_READ_TIMEOUT)",
+                    seconds(read_timeout)
+                ),
+            )),
+        }
+    }
+
+    fn too_large(&self) -> Response {
+        refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            -32600,
+            format!(
+                "Request body too large: the limit is {} bytes (raise it with --max-body-bytes \
+                 or MCP_MAX_BODY_BYTES)",
+                self.body.max_bytes
+            ),
+        )
+    }
+
+    /// `404` for a `DELETE` of a session that does not exist (rmcp would answer `202`).
+    async fn unknown_session(&self, headers: &http::HeaderMap) -> Option<Response> {
+        let id: Arc<str> = Arc::from(headers.get("mcp-session-id")?.to_str().ok()?);
+        if self.sessions.contains(&id).await {
+            return None;
+        }
+        Some(
+            (
+                StatusCode::NOT_FOUND,
+                "Not Found: Session not found (it was closed, or expired after being idle)",
+            )
+                .into_response(),
+        )
+    }
+
+    /// When every place is taken, an `initialize` is answered 503 here, with its id, before rmcp
+    /// creates a handler for it and logs the manager's refusal as an internal error.
+    fn refuse_initialize(&self, body: &[u8]) -> Option<Response> {
+        #[derive(serde::Deserialize)]
+        struct Probe<'a> {
+            #[serde(borrow)]
+            method: Option<&'a str>,
+            id: Option<serde_json::Value>,
+        }
+        let probe: Probe<'_> = serde_json::from_slice(body).ok()?;
+        (probe.method == Some("initialize")).then(|| self.too_many_sessions(probe.id))
+    }
+
+    fn too_many_sessions(&self, id: Option<serde_json::Value>) -> Response {
+        self.sessions.refused();
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            id,
+            -32000,
+            format!(
+                "Too many sessions: this server holds its limit of {} live sessions. Close \
+                 unused sessions (DELETE /mcp), wait for idle ones to expire (after {}, \
+                 --session-idle-timeout or MCP_SESSION_IDLE_TIMEOUT), or raise the limit with \
+                 --max-sessions or MCP_MAX_SESSIONS",
+                self.sessions.max(),
+                seconds(self.idle_timeout)
+            ),
+        )
+    }
+
+    /// rmcp answers a session the manager refused with `500` and the manager's error as text (when
+    /// a place was taken between [`Self::refuse_initialize`]'s look and rmcp's request): that one
+    /// becomes a `503` naming the limit; any other `500` passes unchanged.
+    async fn session_limit<B>(&self, response: http::Response<B>) -> Response
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let (parts, body) = response.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(Body::new(body), 64 * 1024).await else {
+            return Response::from_parts(parts, Body::empty());
+        };
+        if !String::from_utf8_lossy(&bytes).contains(SESSION_LIMIT) {
+            return Response::from_parts(parts, Body::from(bytes));
+        }
+        self.too_many_sessions(None)
+    }
+}
+
+/// An HTTP error with a JSON-RPC error object (id `null` when the request was not read as JSON-RPC).
+fn refusal(
+    status: StatusCode,
+    id: Option<serde_json::Value>,
+    code: i32,
+    message: String,
+) -> Response {
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": { "code": code, "message": message },
+    });
+    let mut response = (status, axum::Json(error)).into_response();
+    if status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::REQUEST_TIMEOUT {
+        // The rest of the body was not read: the connection cannot carry another request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// `300 s`, `0.5 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
+
+/// A response body that keeps its POST counted as in flight until it has been sent: the handler's
+/// own token ends when it returns, before rmcp has written the answer to the request's event stream,
+/// and shutdown must not close the sessions in between.
+struct InFlight<B> {
+    body: B,
+    _token: TaskTrackerToken,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for InFlight<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// rmcp answers an unparseable POST body with `415 text/plain` ("fail to deserialize request body").
+fn is_rmcp_parse_error<B>(response: &http::Response<B>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
+}
+
+/// JSON-RPC clients expect a `-32700` parse error object where rmcp sends plain text.
+async fn json_rpc_parse_error<B>(response: http::Response<B>) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(Body::new(body), 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let Some(detail) = text.strip_prefix("fail to deserialize request body") else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    refusal(
+        StatusCode::BAD_REQUEST,
+        None,
+        -32700,
+        format!(
+            "Parse error: the body is not a JSON-RPC message ({})",
+            detail.trim()
+        ),
+    )
+}
