@@ -29,9 +29,11 @@ for target in $targets; do
     mkdir -p "$scratch/$target" "fuzz/corpus/$target"
     artifacts="$scratch/artifacts/$target/"
     mkdir -p "$artifacts"
+    dict=()
+    [ -f "fuzz/dict/$target.dict" ] && dict=("-dict=fuzz/dict/$target.dict")
     # The first corpus directory receives new inputs (the scratch one); the committed seeds are read only.
     if ! cargo +nightly fuzz run "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
-        -max_total_time="$seconds" -artifact_prefix="$artifacts" -print_final_stats=1 \
+        -max_total_time="$seconds" -artifact_prefix="$artifacts" -print_final_stats=1 "${dict[@]}" \
         >"$scratch/$target.log" 2>&1; then
         tail -n 60 "$scratch/$target.log"
         for input in "$artifacts"*; do

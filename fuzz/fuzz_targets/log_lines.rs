@@ -89,7 +89,9 @@ impl<'a> MakeWriter<'a> for Capture {
 const NUMBER: i64 = -42;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(input) = Input::read(data) else { return };
+    let Some(input) = Input::read(data) else {
+        return;
+    };
     let capture = Capture::default();
     let subscriber =
         tracing_subscriber::registry().with(PlatformLayer::new(capture.clone(), LogFormat::Json));

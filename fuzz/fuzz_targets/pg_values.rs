@@ -21,16 +21,42 @@ use tokio_postgres::types::{Kind, Type};
 
 /// A domain over `int4`, as `CREATE DOMAIN positive AS int4 CHECK (VALUE > 0)` makes one.
 fn domain() -> Type {
-    Type::new("positive".into(), 90001, Kind::Domain(Type::INT4), "public".into())
+    Type::new(
+        "positive".into(),
+        90001,
+        Kind::Domain(Type::INT4),
+        "public".into(),
+    )
 }
 
 fn types() -> Vec<Type> {
     vec![
-        Type::BOOL, Type::INT2, Type::INT4, Type::INT8, Type::OID, Type::XID, Type::CID,
-        Type::FLOAT4, Type::FLOAT8, Type::JSON, Type::JSONB, Type::BYTEA, Type::NUMERIC,
-        Type::TEXT, Type::TIMESTAMPTZ, Type::UUID, domain(),
-        Type::BOOL_ARRAY, Type::INT4_ARRAY, Type::INT8_ARRAY, Type::FLOAT8_ARRAY,
-        Type::TEXT_ARRAY, Type::JSONB_ARRAY, Type::BYTEA_ARRAY, Type::BOX_ARRAY, Type::NUMERIC_ARRAY,
+        Type::BOOL,
+        Type::INT2,
+        Type::INT4,
+        Type::INT8,
+        Type::OID,
+        Type::XID,
+        Type::CID,
+        Type::FLOAT4,
+        Type::FLOAT8,
+        Type::JSON,
+        Type::JSONB,
+        Type::BYTEA,
+        Type::NUMERIC,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::UUID,
+        domain(),
+        Type::BOOL_ARRAY,
+        Type::INT4_ARRAY,
+        Type::INT8_ARRAY,
+        Type::FLOAT8_ARRAY,
+        Type::TEXT_ARRAY,
+        Type::JSONB_ARRAY,
+        Type::BYTEA_ARRAY,
+        Type::BOX_ARRAY,
+        Type::NUMERIC_ARRAY,
     ]
 }
 
@@ -38,20 +64,32 @@ fn types() -> Vec<Type> {
 enum Printed {
     Int(i64),
     Float(f64),
-    Bytea { bytes: Vec<u8>, escape: bool },
+    Bytea {
+        bytes: Vec<u8>,
+        escape: bool,
+    },
     /// A `text[]` (or `box[]`, whose delimiter is `;`), one or two dimensions.
-    Array { elements: Vec<Option<String>>, rows: u8, boxes: bool, lower: Option<i8> },
+    Array {
+        elements: Vec<Option<String>>,
+        rows: u8,
+        boxes: bool,
+        lower: Option<i8>,
+    },
 }
 
 /// PostgreSQL's `array_out`: an element is quoted when it is empty, reads as NULL, or holds a quote,
 /// a backslash, a brace, the delimiter or ASCII white space; inside quotes `"` and `\` are escaped.
 fn pg_element(element: &Option<String>, delimiter: char) -> String {
-    let Some(text) = element else { return "NULL".into() };
+    let Some(text) = element else {
+        return "NULL".into();
+    };
     let quote = text.is_empty()
         || text.eq_ignore_ascii_case("NULL")
         || text.chars().any(|c| {
-            matches!(c, '"' | '\\' | '{' | '}' | ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
-                || c == delimiter
+            matches!(
+                c,
+                '"' | '\\' | '{' | '}' | ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'
+            ) || c == delimiter
         });
     if !quote {
         return text.clone();
@@ -71,13 +109,21 @@ fn pg_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
         // PostgreSQL's shortest-exact output switches to exponent form, with a sign and two digits.
         let e = format!("{f:e}");
         let (mantissa, exponent) = e.split_once('e').unwrap();
         let exponent: i32 = exponent.parse().unwrap();
-        format!("{mantissa}e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.abs())
+        format!(
+            "{mantissa}e{}{:02}",
+            if exponent < 0 { '-' } else { '+' },
+            exponent.abs()
+        )
     } else {
         format!("{f}")
     }
@@ -125,10 +171,15 @@ fn check_scalar(ty: &Type, text: &str, value: &Value) {
             Err(_) => assert_eq!(*value, kept),
         },
         Type::BYTEA => {
-            let Value::String(out) = value else { panic!("bytea gave {value:?}") };
+            let Value::String(out) = value else {
+                panic!("bytea gave {value:?}")
+            };
             // Either the decoded bytes in base64 or, when the text is no bytea, the text itself.
             assert!(
-                *out == text || base64::engine::general_purpose::STANDARD.decode(out).is_ok(),
+                *out == text
+                    || base64::engine::general_purpose::STANDARD
+                        .decode(out)
+                        .is_ok(),
                 "{text:?} gave {out:?}"
             );
         }
@@ -152,8 +203,10 @@ fn check_text(ty: &Type, text: &str) {
 
 fuzz_target!(|data: &[u8]| {
     if let Some(at) = data.iter().position(|b| *b == 0xff) {
-        if let (Ok(name), Ok(text)) = (std::str::from_utf8(&data[..at]), std::str::from_utf8(&data[at + 1..]))
-            && let Some(ty) = types().into_iter().find(|ty| ty.name() == name)
+        if let (Ok(name), Ok(text)) = (
+            std::str::from_utf8(&data[..at]),
+            std::str::from_utf8(&data[at + 1..]),
+        ) && let Some(ty) = types().into_iter().find(|ty| ty.name() == name)
         {
             check_text(&ty, text);
         }
@@ -180,29 +233,46 @@ fuzz_target!(|data: &[u8]| {
             let text = if escape {
                 pg_bytea_escape(&bytes)
             } else {
-                format!("\\x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+                format!(
+                    "\\x{}",
+                    bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                )
             };
             let want = base64::engine::general_purpose::STANDARD.encode(&bytes);
             assert_eq!(to_json(&Type::BYTEA, Some(&text)), json!(want), "{text:?}");
         }
-        Printed::Array { elements, rows, boxes, lower } => {
-            let (ty, delimiter) = if boxes { (Type::BOX_ARRAY, ';') } else { (Type::TEXT_ARRAY, ',') };
+        Printed::Array {
+            elements,
+            rows,
+            boxes,
+            lower,
+        } => {
+            let (ty, delimiter) = if boxes {
+                (Type::BOX_ARRAY, ';')
+            } else {
+                (Type::TEXT_ARRAY, ',')
+            };
             let sep = delimiter.to_string();
             let printed: Vec<String> = elements.iter().map(|e| pg_element(e, delimiter)).collect();
-            let expected: Vec<Value> =
-                elements.iter().map(|e| e.as_deref().map_or(Value::Null, Value::from)).collect();
+            let expected: Vec<Value> = elements
+                .iter()
+                .map(|e| e.as_deref().map_or(Value::Null, Value::from))
+                .collect();
             // Two dimensions when the elements split evenly into `rows` rows (PostgreSQL's arrays are
             // rectangular).
             let rows = usize::from(rows % 4).max(1);
-            let (mut text, want) = if rows > 1 && !elements.is_empty() && elements.len() % rows == 0 {
+            let (mut text, want) = if rows > 1 && !elements.is_empty() && elements.len() % rows == 0
+            {
                 let width = elements.len() / rows;
                 let text = printed
                     .chunks(width)
                     .map(|row| format!("{{{}}}", row.join(&sep)))
                     .collect::<Vec<_>>()
                     .join(&sep);
-                let want: Vec<Value> =
-                    expected.chunks(width).map(|row| Value::Array(row.to_vec())).collect();
+                let want: Vec<Value> = expected
+                    .chunks(width)
+                    .map(|row| Value::Array(row.to_vec()))
+                    .collect();
                 (format!("{{{text}}}"), want)
             } else {
                 (format!("{{{}}}", printed.join(&sep)), expected)

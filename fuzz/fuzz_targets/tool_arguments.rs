@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use cm_mcp::{JsonObject, Json, prelude::*, testing::Client};
+use cm_mcp::{Json, JsonObject, prelude::*, testing::Client};
 use libfuzzer_sys::fuzz_target;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -142,9 +142,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let harness = harness();
-    let answer = harness
-        .runtime
-        .block_on(harness.client.call_tool("search", Value::Object(args.clone())));
+    let answer = harness.runtime.block_on(
+        harness
+            .client
+            .call_tool("search", Value::Object(args.clone())),
+    );
     let want = expected(&args);
     match answer {
         Ok(result) if result.is_error != Some(true) => {
@@ -158,7 +160,10 @@ fuzz_target!(|data: &[u8]| {
                     .expect("a Json<T> result is structured"),
             )
             .expect("the structured result is an Echo");
-            assert!(same(&got, &want), "the tool saw {got:?}, the rules give {want:?}");
+            assert!(
+                same(&got, &want),
+                "the tool saw {got:?}, the rules give {want:?}"
+            );
         }
         refused => {
             assert!(
@@ -170,7 +175,9 @@ fuzz_target!(|data: &[u8]| {
                 Err(error) => error.to_string(),
             };
             assert!(
-                NAMES.iter().any(|name| message.contains(&format!("`{name}`"))),
+                NAMES
+                    .iter()
+                    .any(|name| message.contains(&format!("`{name}`"))),
                 "the refusal names no argument: {message}"
             );
         }

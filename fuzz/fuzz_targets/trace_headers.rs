@@ -26,7 +26,9 @@ use libfuzzer_sys::fuzz_target;
 /// (read leniently), version `ff` invalid, all-zero ids invalid; later versions may append fields.
 fn w3c(value: &str) -> Option<(String, String)> {
     let fields: Vec<&str> = value.trim().split('-').collect();
-    let [version, trace, parent, flags, ..] = fields[..] else { return None };
+    let [version, trace, parent, flags, ..] = fields[..] else {
+        return None;
+    };
     let ok = is_hex(version, 2)
         && !version.eq_ignore_ascii_case("ff")
         && is_hex(trace, 32)
@@ -72,7 +74,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut headers = HeaderMap::new();
     for line in block.split(|b| *b == b'\n') {
-        let Some(colon) = line.iter().position(|b| *b == b':') else { continue };
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(&line[..colon]),
             HeaderValue::from_bytes(line[colon + 1..].trim_ascii_start()),
@@ -85,33 +89,58 @@ fuzz_target!(|data: &[u8]| {
 
     let trace = TraceContext::from_request(Some(&headers), &meta);
     check_shape(&trace);
-    assert_ne!(trace.parent_span_id.as_deref(), Some(trace.span_id.as_str()));
+    assert_ne!(
+        trace.parent_span_id.as_deref(),
+        Some(trace.span_id.as_str())
+    );
 
     if let Some(platform) = header(&headers, "x-trace-id") {
         assert_eq!(trace.trace_id, platform);
-        assert_eq!(trace.parent_span_id.as_deref(), header(&headers, "x-span-id"));
+        assert_eq!(
+            trace.parent_span_id.as_deref(),
+            header(&headers, "x-span-id")
+        );
     } else {
         // The header's traceparent, else `_meta`'s: taken exactly when well-formed.
         let source = header(&headers, "traceparent").or_else(|| meta.get_traceparent());
         match source.and_then(w3c) {
             Some((trace_id, parent)) => {
-                assert_eq!((&trace.trace_id, trace.parent_span_id.as_ref()), (&trace_id, Some(&parent)));
-                assert_eq!(trace.tracestate.as_deref(), header(&headers, "tracestate").or_else(|| meta.get_tracestate()));
+                assert_eq!(
+                    (&trace.trace_id, trace.parent_span_id.as_ref()),
+                    (&trace_id, Some(&parent))
+                );
+                assert_eq!(
+                    trace.tracestate.as_deref(),
+                    header(&headers, "tracestate").or_else(|| meta.get_tracestate())
+                );
             }
             None => {
                 assert_eq!(trace.parent_span_id, None, "{source:?} is no traceparent");
-                assert!(lower_hex(&trace.trace_id, 32), "a new trace id {:?}", trace.trace_id);
+                assert!(
+                    lower_hex(&trace.trace_id, 32),
+                    "a new trace id {:?}",
+                    trace.trace_id
+                );
             }
         }
     }
 
     let session = header(&headers, "x-session-id").or_else(|| header(&headers, "mcp-session-id"));
     assert_eq!(trace.session_id.as_deref(), session);
-    assert_eq!(trace.origin_service.as_deref(), header(&headers, "x-origin-service"));
+    assert_eq!(
+        trace.origin_service.as_deref(),
+        header(&headers, "x-origin-service")
+    );
     let key = header(&headers, "authorization")
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .or_else(|| header(&headers, "x-api-key"));
-    assert_eq!(trace.api_key_hash, key.map(api_key_hash).unwrap_or_default());
+    assert_eq!(
+        trace.api_key_hash,
+        key.map(api_key_hash).unwrap_or_default()
+    );
 
     // Passed on and read back by the next service: the same trace, with this call as the parent.
     let outgoing = trace.outgoing_headers();

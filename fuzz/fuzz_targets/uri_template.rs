@@ -37,8 +37,15 @@ fn intern(text: &str) -> Option<&'static str> {
 fn parse(template: &str) -> Option<Vec<UriPart>> {
     let (scheme, rest) = template.split_once(':')?;
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if !scheme_ok || rest.is_empty() || template.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok
+        || rest.is_empty()
+        || template
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
         return None;
     }
     let mut parts = Vec::new();
@@ -60,7 +67,10 @@ fn parse(template: &str) -> Option<Vec<UriPart>> {
             return None;
         }
         names.push(name);
-        parts.push(UriPart::Var { name: intern(name)?, reserved: expression.starts_with('+') });
+        parts.push(UriPart::Var {
+            name: intern(name)?,
+            reserved: expression.starts_with('+'),
+        });
         rest = &rest[close + 1..];
     }
     if names.is_empty() {
@@ -73,13 +83,32 @@ fn parse(template: &str) -> Option<Vec<UriPart>> {
 }
 
 /// What `{name}` leaves as it is: RFC 6570's unreserved characters.
-const SIMPLE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SIMPLE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 /// What `{+name}` leaves as it is: unreserved and reserved characters (`%` is always encoded here, so
 /// that a value's own `%` survives the round trip).
 const RESERVED: &AsciiSet = &SIMPLE
-    .remove(b':').remove(b'/').remove(b'?').remove(b'#').remove(b'[').remove(b']').remove(b'@')
-    .remove(b'!').remove(b'$').remove(b'&').remove(b'\'').remove(b'(').remove(b')').remove(b'*')
-    .remove(b'+').remove(b',').remove(b';').remove(b'=');
+    .remove(b':')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b'#')
+    .remove(b'[')
+    .remove(b']')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
 
 /// The template expanded with `value(name)` for each variable.
 fn expand<'v>(parts: &[UriPart], value: impl Fn(&str) -> &'v str) -> String {
@@ -126,7 +155,10 @@ fuzz_target!(|data: &[u8]| {
         own.sort_unstable();
         assert_eq!(keys, own, "{:?} bound other variables than its own", parts);
         let value = |name: &str| vars[name].as_str().expect("a string");
-        assert!(names.iter().all(|n| !value(n).is_empty()), "an empty value: {vars:?}");
+        assert!(
+            names.iter().all(|n| !value(n).is_empty()),
+            "an empty value: {vars:?}"
+        );
         let again = expand(&parts, value);
         assert!(
             match_uri_template(&parts, &again).is_some(),
@@ -147,5 +179,8 @@ fuzz_target!(|data: &[u8]| {
         panic!("{parts:?} does not match its own expansion {uri:?} of {values:?}")
     });
     let again = expand(&parts, |name| vars[name].as_str().expect("a string"));
-    assert_eq!(again, uri, "{parts:?}: {uri:?} bound {vars:?}, which expands otherwise");
+    assert_eq!(
+        again, uri,
+        "{parts:?}: {uri:?} bound {vars:?}, which expands otherwise"
+    );
 });

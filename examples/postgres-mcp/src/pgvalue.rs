@@ -289,7 +289,10 @@ mod tests {
     // Found by the `pg_values` fuzz target: hex text with a multi-byte character was cut inside it.
     #[test]
     fn bytea_text_that_is_not_hex_is_kept_rather_than_a_panic() {
-        assert_eq!(to_json(&Type::BYTEA, Some("\\xa\u{e9}a")), json!("\\xa\u{e9}a"));
+        assert_eq!(
+            to_json(&Type::BYTEA, Some("\\xa\u{e9}a")),
+            json!("\\xa\u{e9}a")
+        );
         assert_eq!(to_json(&Type::BYTEA, Some("\\x\u{e9}")), json!("\\x\u{e9}"));
     }
 

@@ -9,7 +9,7 @@
 //! template itself (found by the `uri_template` fuzz target); trying every occurrence by hand is
 //! exponential in the variables. The `regex` crate matches in time linear in the URI and, with lazy
 //! repetitions, binds the shortest values that let the rest match: where cutting at the first
-//! occurrence matched, it binds what that did.
+//! occurrence matched, it binds what that did. A percent-encoded character counts as one character.
 
 use regex::Regex;
 use serde_json::Value;
@@ -31,10 +31,14 @@ impl<'a> UriTemplate<'a> {
         for part in parts {
             match part {
                 UriPart::Literal(text) => pattern.push_str(&regex::escape(text)),
+                // Characters, a percent-encoded one taken whole when it can be: a value never ends
+                // inside `%2F`, which would bind `%` to one variable and `2F` to the next.
                 UriPart::Var {
                     reserved: false, ..
-                } => pattern.push_str("([^/?#]+?)"),
-                UriPart::Var { reserved: true, .. } => pattern.push_str("(.+?)"),
+                } => pattern.push_str("((?:%[0-9A-Fa-f]{2}|[^/?#])+?)"),
+                UriPart::Var { reserved: true, .. } => {
+                    pattern.push_str("((?:%[0-9A-Fa-f]{2}|.)+?)")
+                }
             }
         }
         pattern.push('$');
@@ -156,7 +160,10 @@ mod tests {
             var("name"),
         ]);
         let vars = t.matches("files://a/meta/b/meta/c").unwrap();
-        assert_eq!((&vars["dir"], &vars["name"]), (&"a/meta/b".into(), &"c".into()));
+        assert_eq!(
+            (&vars["dir"], &vars["name"]),
+            (&"a/meta/b".into(), &"c".into())
+        );
     }
 
     #[test]
@@ -164,7 +171,10 @@ mod tests {
         let t = template(vec![UriPart::Literal("x://"), var("a"), var("b")]);
         let vars = t.matches("x://ab").unwrap();
         assert_eq!((&vars["a"], &vars["b"]), (&"a".into(), &"b".into()));
-        assert!(t.matches("x://a").is_none(), "each variable binds one character at least");
+        assert!(
+            t.matches("x://a").is_none(),
+            "each variable binds one character at least"
+        );
     }
 
     #[test]
@@ -176,6 +186,28 @@ mod tests {
             var("table"),
         ]);
         let vars = t.matches("x://public.users.v2").unwrap();
-        assert_eq!((&vars["schema"], &vars["table"]), (&"public".into(), &"users.v2".into()));
+        assert_eq!(
+            (&vars["schema"], &vars["table"]),
+            (&"public".into(), &"users.v2".into())
+        );
+    }
+
+    // Found by the `uri_template` fuzz target: the shortest value of `a` was `%`, leaving `2Fb` to `b`.
+    #[test]
+    fn a_variable_never_ends_inside_a_percent_encoded_character() {
+        let t = template(vec![UriPart::Literal("x://"), var("a"), var("b")]);
+        let vars = t.matches("x://%2Fb").unwrap();
+        assert_eq!((&vars["a"], &vars["b"]), (&"/".into(), &"b".into()));
+        let t = template(vec![
+            UriPart::Literal("x://"),
+            var("a"),
+            UriPart::Literal("2F"),
+            var("b"),
+        ]);
+        let vars = t.matches("x://%2F2Fc").unwrap();
+        assert_eq!((&vars["a"], &vars["b"]), (&"/".into(), &"c".into()));
+        // A `%` that encodes nothing is still an ordinary character of a value.
+        let t = template(vec![UriPart::Literal("x://"), var("a")]);
+        assert_eq!(t.matches("x://100%").unwrap()["a"], "100%");
     }
 }
