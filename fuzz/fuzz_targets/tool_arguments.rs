@@ -5,7 +5,7 @@
 //! Properties: the server answers every call and goes on serving; the call succeeds exactly when the
 //! documented rules accept the arguments (only known names, every required one present and not null,
 //! each value a valid `T`, or a string that reads as JSON of a valid `T`), and then the tool saw the
-//! values those rules give; a refusal names the argument at fault.
+//! values those rules give; a refusal names an argument (the one at fault, or the valid ones).
 #![no_main]
 
 use std::sync::OnceLock;
