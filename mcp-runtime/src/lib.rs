@@ -12,6 +12,8 @@ mod context;
 mod error;
 pub mod events;
 pub mod extract;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod handler;
 mod output;
 pub mod platform;

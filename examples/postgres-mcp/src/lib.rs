@@ -18,7 +18,7 @@
 //! process ([`server`]).
 
 pub mod database;
-mod pgvalue;
+pub mod pgvalue;
 pub mod postgres;
 pub mod settings;
 pub mod sqlite;

@@ -71,12 +71,15 @@ fn scalar(ty: &Type, text: &str) -> Value {
 /// `\x0a0b` (the `hex` output the server is configured for) or the older escape format.
 fn decode_bytea(text: &str) -> Option<Vec<u8>> {
     if let Some(hex) = text.strip_prefix("\\x") {
+        // By bytes: text that is no hex may hold multi-byte characters, which a `str` slice would cut.
+        let hex = hex.as_bytes();
         if hex.len() % 2 != 0 {
             return None;
         }
-        return (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        let digit = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+        return hex
+            .chunks(2)
+            .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
             .collect();
     }
     let bytes = text.as_bytes();
@@ -121,6 +124,13 @@ fn array_to_json(element_type: &Type, elements: Vec<Element>) -> Value {
     )
 }
 
+/// White space around array elements, as PostgreSQL's `array_isspace` has it: ASCII only. The server
+/// quotes an element holding one of these and no other; any other white space (a no-break space, an
+/// ideographic space) is part of an unquoted element and must be kept.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
 /// Parses an array's text form: `{1,2,NULL}`, `{{1,2},{3,4}}`, `{"a b","c\"d"}`, with an optional
 /// `[1:2]=` bounds decoration.
 fn parse_array(text: &str, delimiter: char) -> Option<Vec<Element>> {
@@ -128,7 +138,7 @@ fn parse_array(text: &str, delimiter: char) -> Option<Vec<Element>> {
         Some(eq) if text.starts_with('[') => &text[eq + 1..],
         _ => text,
     };
-    let mut chars = body.trim().chars().peekable();
+    let mut chars = body.trim_matches(is_space).chars().peekable();
     let result = parse_level(&mut chars, delimiter)?;
     chars.next().is_none().then_some(result)
 }
@@ -142,7 +152,7 @@ fn parse_level(
     }
     let mut items = Vec::new();
     loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+        while chars.peek().copied().is_some_and(is_space) {
             chars.next();
         }
         match *chars.peek()? {
@@ -177,7 +187,7 @@ fn parse_level(
                     value.push(c);
                     chars.next();
                 }
-                let value = value.trim_end().to_string();
+                let value = value.trim_end_matches(is_space).to_string();
                 items.push(if value.eq_ignore_ascii_case("NULL") {
                     Element::Null
                 } else {
@@ -185,7 +195,7 @@ fn parse_level(
                 });
             }
         }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+        while chars.peek().copied().is_some_and(is_space) {
             chars.next();
         }
         match chars.next()? {
@@ -274,5 +284,25 @@ mod tests {
         );
         // Malformed text is kept as it is rather than lost.
         assert_eq!(to_json(&Type::INT4_ARRAY, Some("{1,2")), json!("{1,2"));
+    }
+
+    // Found by the `pg_values` fuzz target: hex text with a multi-byte character was cut inside it.
+    #[test]
+    fn bytea_text_that_is_not_hex_is_kept_rather_than_a_panic() {
+        assert_eq!(
+            to_json(&Type::BYTEA, Some("\\xa\u{e9}a")),
+            json!("\\xa\u{e9}a")
+        );
+        assert_eq!(to_json(&Type::BYTEA, Some("\\x\u{e9}")), json!("\\x\u{e9}"));
+    }
+
+    // Found by the `pg_values` fuzz target: PostgreSQL quotes an element only for ASCII white space,
+    // so other white space (a no-break or ideographic space) is part of an unquoted element.
+    #[test]
+    fn array_elements_keep_white_space_that_postgresql_does_not_quote() {
+        assert_eq!(
+            to_json(&Type::TEXT_ARRAY, Some("{a\u{a0},\u{3000}b,\u{2028}}")),
+            json!(["a\u{a0}", "\u{3000}b", "\u{2028}"])
+        );
     }
 }

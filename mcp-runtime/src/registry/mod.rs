@@ -90,7 +90,7 @@ pub(crate) struct ToolEntry {
 pub(crate) struct ResourceEntry {
     pub def: &'static ResourceDef,
     pub common: Common,
-    pub template: Option<UriTemplate>,
+    pub template: Option<UriTemplate<'static>>,
 }
 
 pub(crate) struct PromptEntry {
@@ -155,7 +155,7 @@ impl Definition for ResourceDef {
     fn key(&self) -> Cow<'static, str> {
         if self.is_template() {
             // Two templates match the same URIs when they differ only in their variables' names.
-            Cow::Owned(UriTemplate(self.template).shape())
+            Cow::Owned(UriTemplate::shape(self.template))
         } else {
             Cow::Borrowed(self.uri)
         }
@@ -286,7 +286,7 @@ impl Registry {
                 ResourceEntry {
                     def,
                     common: Common::new(def.params, def.event, &spec),
-                    template: def.is_template().then_some(UriTemplate(def.template)),
+                    template: def.is_template().then(|| UriTemplate::new(def.template)),
                 }
             })
             .collect();
