@@ -168,7 +168,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    // Any expansion of the template matches, and what it binds expands to the same URI.
+    // Any expansion of the template matches, and what it binds expands to a URI that binds the same
+    // values again. (Not always to the same bytes: where two variables touch, the split between them is
+    // ambiguous, and a simple variable given a reserved character such as `!` re-expands it encoded.)
     let values: Vec<&str> = (0..names.len())
         .map(|i| given.get(i).copied().unwrap_or("v"))
         .map(|v| if v.is_empty() { "v" } else { v })
@@ -179,8 +181,11 @@ fuzz_target!(|data: &[u8]| {
         panic!("{parts:?} does not match its own expansion {uri:?} of {values:?}")
     });
     let again = expand(&parts, |name| vars[name].as_str().expect("a string"));
+    let rebound = match_uri_template(&parts, &again).unwrap_or_else(|| {
+        panic!("{parts:?}: {uri:?} bound {vars:?}, whose expansion {again:?} it does not match")
+    });
     assert_eq!(
-        again, uri,
-        "{parts:?}: {uri:?} bound {vars:?}, which expands otherwise"
+        rebound, vars,
+        "{parts:?}: {uri:?} bound {vars:?}, whose expansion {again:?} binds otherwise"
     );
 });
