@@ -29,6 +29,10 @@ fn w3c(value: &str) -> Option<(String, String)> {
     let [version, trace, parent, flags, ..] = fields[..] else {
         return None;
     };
+    // W3C: version 00 has exactly four fields; later versions may append more.
+    if version == "00" && fields.len() != 4 {
+        return None;
+    }
     let ok = is_hex(version, 2)
         && !version.eq_ignore_ascii_case("ff")
         && is_hex(trace, 32)
@@ -150,6 +154,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(next.parent_span_id.as_deref(), Some(trace.span_id.as_str()));
     assert_eq!(next.session_id, trace.session_id);
     assert_eq!(next.origin_service, trace.origin_service);
+    // tracestate is passed on unchanged, where it can be a header value at all.
+    if let Some(state) = &trace.tracestate
+        && http::HeaderValue::from_str(state).is_ok()
+    {
+        let passed = outgoing.get("tracestate").map(|v| v.as_bytes());
+        assert_eq!(passed, Some(state.as_bytes()), "tracestate is passed on unchanged");
+    }
     // A service that reads only W3C headers continues this span too.
     let mut w3c = HeaderMap::new();
     w3c.insert("traceparent", outgoing["traceparent"].clone());

@@ -100,7 +100,9 @@ impl TraceContext {
         format!("00-{trace_id}-{}-01", self.span_id)
     }
 
-    /// The platform's five headers for a call this span makes to another service.
+    /// The headers for a call this span makes to another service: the platform's five (`X-Trace-ID`,
+    /// `X-Span-ID`, `X-Parent-Span-ID`, `X-Session-ID`, `X-Origin-Service`), W3C `traceparent` naming
+    /// this span as the parent, and the caller's `tracestate` unchanged.
     pub fn outgoing_headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         let mut put = |name: &'static str, value: &str| {
@@ -121,6 +123,9 @@ impl TraceContext {
             put("x-origin-service", origin);
         }
         put("traceparent", &self.traceparent());
+        if let Some(state) = &self.tracestate {
+            put("tracestate", state);
+        }
         headers
     }
 }
@@ -132,6 +137,10 @@ fn parse_traceparent(value: &str) -> Option<(String, String)> {
     let trace_id = parts.next()?;
     let span_id = parts.next()?;
     let flags = parts.next()?;
+    // Version 00 has exactly four fields; a later version may add fields after them.
+    if version == "00" && parts.next().is_some() {
+        return None;
+    }
     let valid = is_hex(version, 2)
         && version != "ff"
         && is_hex(trace_id, 32)
@@ -232,11 +241,40 @@ mod tests {
 
     #[test]
     fn malformed_traceparent_starts_a_new_trace() {
+        for malformed in [
+            "00-zz-00f067aa0ba902b7-01",
+            // Version 00 has exactly four fields.
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            let mut meta = RequestMetaObject::default();
+            meta.set_traceparent(malformed);
+            let t = TraceContext::from_request(None, &meta);
+            assert_eq!(t.trace_id.len(), 32);
+            assert!(t.parent_span_id.is_none(), "{malformed}");
+        }
+        // A later version may carry more fields: its first four are read.
         let mut meta = RequestMetaObject::default();
-        meta.set_traceparent("00-zz-00f067aa0ba902b7-01");
+        meta.set_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra");
         let t = TraceContext::from_request(None, &meta);
-        assert_eq!(t.trace_id.len(), 32);
-        assert!(t.parent_span_id.is_none());
+        assert_eq!(t.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+    }
+
+    #[test]
+    fn tracestate_is_passed_on_unchanged() {
+        let t = TraceContext::from_request(
+            Some(&headers(&[
+                (
+                    "traceparent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ),
+                ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+            ])),
+            &RequestMetaObject::default(),
+        );
+        let out = t.outgoing_headers();
+        assert_eq!(out["tracestate"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+        let without = TraceContext::from_request(None, &RequestMetaObject::default());
+        assert!(!without.outgoing_headers().contains_key("tracestate"));
     }
 
     #[test]
