@@ -490,6 +490,39 @@ async fn a_slow_manager_does_not_delay_serving() {
 }
 
 #[tokio::test]
+async fn a_websocket_that_goes_silent_without_closing_is_noticed_by_its_unanswered_ping_and_replaced()
+ {
+    let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
+    let dir = scratch_dir();
+    let mut env = manager.env("silent");
+    env.push(("REALTIME_PING_INTERVAL", "0.2"));
+    let server = HttpProcess::start_in("my-service", dir.path(), &env).await;
+    manager.wait_subscribed(1).await;
+
+    // The peer stops answering without closing: only the missing answer to a ping can tell.
+    manager.freeze_sockets();
+    let (_, lost) = server
+        .logs
+        .wait_for_target("connection.lost", "realtime")
+        .await;
+    assert!(
+        lost["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("no answer to a ping within 0.2 s")),
+        "{lost}"
+    );
+    manager.wait_subscribed(2).await;
+
+    // The new socket carries pushes.
+    manager.push_connectors(my_service_block(Some("after-silence")));
+    server
+        .wait_health("the pushed assignment", TIMEOUT, |h| {
+            h["service_connected"] == true
+        })
+        .await;
+}
+
+#[tokio::test]
 async fn a_dropped_websocket_is_restored_and_missed_updates_fetched() {
     let manager = Manager::start(my_service_doc(Value::Null, Value::Null, Value::Null)).await;
     let dir = scratch_dir();

@@ -68,9 +68,15 @@ fn input_schema(manifest: &Value, tool: &str) -> Value {
 fn composition_conditionals_and_anchors_reach_the_input_schema_unchanged() {
     let manifest = Server::new("schemas").manifest().unwrap();
     let schema = input_schema(&manifest, "book");
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
     assert_eq!(schema["$anchor"], "booking");
-    assert_eq!(schema["if"], json!({"properties": {"round_trip": {"const": true}}}));
+    assert_eq!(
+        schema["if"],
+        json!({"properties": {"round_trip": {"const": true}}})
+    );
     assert_eq!(schema["then"], json!({"required": ["return"]}));
     assert_eq!(schema["else"], json!({"not": {"required": ["return"]}}));
     assert_eq!(schema["allOf"], json!([{"required": ["city"]}]));
@@ -79,11 +85,17 @@ fn composition_conditionals_and_anchors_reach_the_input_schema_unchanged() {
         json!([{"type": "integer"}, {"type": "string"}])
     );
     // An internally tagged enum is a `oneOf` of its variants, kept in `$defs` and referenced.
-    assert_eq!(schema["properties"]["travel"], json!({"$ref": "#/$defs/Travel"}));
+    assert_eq!(
+        schema["properties"]["travel"],
+        json!({"$ref": "#/$defs/Travel"})
+    );
     let travel = &schema["$defs"]["Travel"];
     let variants = travel["oneOf"].as_array().expect("oneOf");
     assert_eq!(variants.len(), 2, "{travel}");
-    assert_eq!(variants[0]["properties"]["mode"], json!({"type": "string", "const": "train"}));
+    assert_eq!(
+        variants[0]["properties"]["mode"],
+        json!({"type": "string", "const": "train"})
+    );
     // Rust's number format became bounds; nothing else changed.
     assert_eq!(
         variants[0]["properties"]["class"],
@@ -91,6 +103,12 @@ fn composition_conditionals_and_anchors_reach_the_input_schema_unchanged() {
     );
 
     let each = input_schema(&manifest, "book_each");
-    assert_eq!(each["properties"]["travel"], json!({"$ref": "#/$defs/Travel"}));
-    assert_eq!(each["$defs"]["Travel"], *travel, "the same definition either way");
+    assert_eq!(
+        each["properties"]["travel"],
+        json!({"$ref": "#/$defs/Travel"})
+    );
+    assert_eq!(
+        each["$defs"]["Travel"], *travel,
+        "the same definition either way"
+    );
 }

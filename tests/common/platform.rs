@@ -48,6 +48,9 @@ pub struct Recorded {
 enum Push {
     Text(String),
     Close,
+    /// Stop reading (so stop answering pings) and sending, keeping the connection open: a peer
+    /// that died without closing.
+    Freeze,
 }
 
 struct ManagerState {
@@ -305,6 +308,12 @@ impl Manager {
         let _ = self.shared.pushes.send(Arc::new(Push::Text(text)));
     }
 
+    /// Every subscribed socket goes silent without closing: nothing is read (pings go unanswered)
+    /// or sent on it again.
+    pub fn freeze_sockets(&self) {
+        let _ = self.shared.pushes.send(Arc::new(Push::Freeze));
+    }
+
     /// Closes every subscribed socket.
     pub fn drop_sockets(&self) {
         let _ = self.shared.pushes.send(Arc::new(Push::Close));
@@ -474,6 +483,11 @@ async fn follow(shared: Shared, path: String, mut socket: WebSocket) {
                 }
                 Ok(Push::Close) | Err(_) => {
                     let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                Ok(Push::Freeze) => {
+                    // Held, unread, until the service goes down or the client gives it up.
+                    let _ = down.wait_for(|down| *down).await;
                     return;
                 }
             },

@@ -10,7 +10,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures::StreamExt;
+use futures::{SinkExt as _, StreamExt};
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -98,9 +98,35 @@ struct StackClient {
     http: reqwest::Client,
     manager_url: String,
     realtime_url: String,
+    /// How often the realtime socket is pinged; a ping unanswered by the next one means the
+    /// connection is dead.
+    ping_every: Duration,
     settings: Option<Arc<dyn SettingsSource>>,
     connections: Connections,
     declared: ConnectorsBlock,
+}
+
+/// The realtime socket's keepalive, as the platform SDK's websocket library does it (a ping every
+/// 20 s, 20 s for its answer): a connection that died without closing (a node gone, a NAT entry
+/// dropped) is noticed and replaced instead of waited on forever. `REALTIME_PING_INTERVAL` (seconds)
+/// changes it.
+fn ping_interval() -> Result<Duration, SettingsError> {
+    const VAR: &str = "REALTIME_PING_INTERVAL";
+    let Some(value) = std::env::var(VAR).ok().filter(|v| !v.trim().is_empty()) else {
+        return Ok(Duration::from_secs(20));
+    };
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            SettingsError::new(
+                VAR,
+                format!("{VAR}=`{value}` is not a number of seconds above 0: set it to e.g. 20, or unset it"),
+            )
+        })
 }
 
 /// `var`'s value, or `default`; a value that is not an absolute URL with one of `schemes` is a
@@ -155,6 +181,7 @@ impl StackClient {
                 "{}/internal/{name}",
                 base_url("REALTIME_URL", DEFAULT_REALTIME_URL, &["ws", "wss"])?
             ),
+            ping_every: ping_interval()?,
             settings,
             connections,
             declared,
@@ -413,16 +440,36 @@ impl StackClient {
                     // When the catch-up fetch is due, while one is needed.
                     let mut catch_up = missed.then(tokio::time::Instant::now);
                     let mut catch_up_attempt = 0u32;
+                    let mut ping = tokio::time::interval_at(
+                        tokio::time::Instant::now() + self.ping_every,
+                        self.ping_every,
+                    );
+                    // A ping was sent and nothing has been heard since.
+                    let mut unanswered = false;
                     let reason = loop {
                         let due = catch_up.unwrap_or_else(tokio::time::Instant::now);
                         tokio::select! {
+                            _ = ping.tick() => {
+                                if unanswered {
+                                    break format!(
+                                        "no answer to a ping within {} s: the connection is dead",
+                                        self.ping_every.as_secs_f64()
+                                    );
+                                }
+                                if let Err(error) = socket.send(Message::Ping(Default::default())).await {
+                                    break error.to_string();
+                                }
+                                unanswered = true;
+                            }
                             message = socket.next() => match message {
                                 Some(Ok(Message::Text(text))) => {
+                                    unanswered = false;
                                     if self.on_message(text.as_str()).await {
                                         catch_up = None;
                                     }
                                 }
                                 Some(Ok(Message::Binary(bytes))) => {
+                                    unanswered = false;
                                     if self.on_message(&String::from_utf8_lossy(&bytes)).await {
                                         catch_up = None;
                                     }
@@ -433,7 +480,8 @@ impl StackClient {
                                         frame.map(|f| format!(" ({})", f.code)).unwrap_or_default()
                                     );
                                 }
-                                Some(Ok(_)) => {} // ping/pong are answered by the library
+                                // A pong (or the server's own ping, which the library answers).
+                                Some(Ok(_)) => unanswered = false,
                                 Some(Err(error)) => break error.to_string(),
                                 None => break "closed".to_string(),
                             },
