@@ -137,6 +137,16 @@ const CASES: &[Case] = &[
     Case {
         binary: "my-service",
         args: LOOPBACK,
+        env: &[("SERVICE_NAME", "svc"), ("REALTIME_PING_INTERVAL", "0")],
+        variable: "REALTIME_PING_INTERVAL",
+        says: &[
+            "`0` is not a number of seconds above 0",
+            "set it to e.g. 20",
+        ],
+    },
+    Case {
+        binary: "my-service",
+        args: LOOPBACK,
         env: &[("MYSERVICE_URL", "localhost:9000")],
         variable: "MYSERVICE_URL",
         says: &["MYSERVICE_URL is not a URL", "with its scheme"],
