@@ -142,15 +142,7 @@ fn connections(pid: u32) -> usize {
 
 /// The JSON-RPC error message of a refusal, after checking its shape, and the id it answers.
 async fn refusal(response: reqwest::Response) -> (String, Value) {
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
-    let body: Value = response.json().await.expect("a JSON body");
+    let body = cm_test_support::json_body(response).await;
     assert_eq!(body["jsonrpc"], "2.0", "{body}");
     assert!(body["error"]["code"].is_i64(), "{body}");
     let message = body["error"]["message"].as_str().expect("a message");

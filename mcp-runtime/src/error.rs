@@ -194,16 +194,7 @@ impl IntoToolError<via::Anyhow> for anyhow::Error {
 
 impl IntoToolError<via::Boxed> for Box<dyn std::error::Error + Send + Sync> {
     fn into_tool_error(self) -> ToolError {
-        let mut message = self.to_string();
-        let mut source = self.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
+        let message = with_causes(&*self);
         ToolError {
             error_type: Cow::Owned(root_cause_type(&*self)),
             message,
@@ -236,16 +227,7 @@ fn root_cause_type(error: &(dyn std::error::Error + 'static)) -> String {
 // exist (the same trade-off anyhow makes).
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for ToolError {
     fn from(error: E) -> ToolError {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
+        let message = with_causes(&error);
         ToolError {
             message,
             error_type: Cow::Owned(short_type_name(std::any::type_name::<E>())),
@@ -253,6 +235,21 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for ToolError {
             logged: None,
         }
     }
+}
+
+/// The error's message followed by each cause's that it does not already contain.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 /// `std::num::error::ParseIntError` → `ParseIntError`; `std::io::error::Error` → `io::Error`.

@@ -23,6 +23,12 @@ pub fn post(url: &str, body: &'static str) -> reqwest::RequestBuilder {
 /// `application/json` (no event stream), and no `mcp-session-id`.
 pub async fn stateless_json(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 200);
+    assert!(response.headers().get("mcp-session-id").is_none());
+    json_body(response).await
+}
+
+/// The body of a plain `application/json` answer (not an event stream), after checking that it is one.
+pub async fn json_body(response: reqwest::Response) -> Value {
     let content_type = response.headers()["content-type"]
         .to_str()
         .unwrap()
@@ -31,6 +37,5 @@ pub async fn stateless_json(response: reqwest::Response) -> Value {
         content_type.starts_with("application/json"),
         "{content_type}"
     );
-    assert!(response.headers().get("mcp-session-id").is_none());
     response.json().await.expect("a JSON body")
 }
