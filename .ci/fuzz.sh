@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 seconds="${FUZZ_SECONDS:-30}"
+# libFuzzer's random seed, fixed so that a run is repeatable (FUZZ_SEED=0 picks one at random).
+seed="${FUZZ_SEED:-20261130}"
 
 # cargo-fuzz needs a nightly compiler (sanitizers, -Z flags); the workspace pins a stable one.
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -32,7 +34,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 failed=()
 for target in $targets; do
-    echo "== fuzzing $target for ${seconds}s"
+    echo "== fuzzing $target for ${seconds}s (seed $seed)"
     mkdir -p "$scratch/$target" "fuzz/corpus/$target"
     artifacts="$scratch/artifacts/$target/"
     mkdir -p "$artifacts"
@@ -40,7 +42,7 @@ for target in $targets; do
     [ -f "fuzz/dict/$target.dict" ] && dict=("-dict=fuzz/dict/$target.dict")
     # The first corpus directory receives new inputs (the scratch one); the committed seeds are read only.
     if ! cargo +nightly fuzz run "${fuzz_flags[@]}" "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
-        -max_total_time="$seconds" -artifact_prefix="$artifacts" -print_final_stats=1 "${dict[@]}" \
+        -max_total_time="$seconds" -seed="$seed" -artifact_prefix="$artifacts" -print_final_stats=1 "${dict[@]}" \
         >"$scratch/$target.log" 2>&1; then
         tail -n 60 "$scratch/$target.log"
         for input in "$artifacts"*; do
@@ -50,7 +52,7 @@ for target in $targets; do
             echo "-- as text: $(head -c 2000 "$input" | cat -v)"
             mkdir -p fuzz/artifacts/"$target"
             cp "$input" fuzz/artifacts/"$target"/
-            echo "-- replay: cargo +nightly fuzz run --sanitizer none $target fuzz/artifacts/$target/$(basename "$input")"
+            echo "-- replay: cargo +nightly fuzz run --sanitizer none --target-dir $target_dir $target fuzz/artifacts/$target/$(basename "$input")"
         done
         failed+=("$target")
     else

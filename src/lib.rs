@@ -23,7 +23,9 @@
 pub use mcp_macros::{cm_prompt, cm_resource, cm_tool};
 pub use mcp_runtime::*;
 
-/// What a server's `main.rs` and tool modules usually need.
+/// What a server's `main.rs` and tool modules usually need, the derives of argument and result types
+/// included (their expansions name `serde` and `schemars`, so a server depends on both, as the quick
+/// start's `[dependencies]` show).
 pub mod prelude {
     pub use mcp_macros::{cm_prompt, cm_resource, cm_tool};
     pub use mcp_runtime::{
@@ -33,4 +35,6 @@ pub mod prelude {
         TraceContext, connector_id,
         rmcp::model::{ContentBlock, PromptMessage, Role},
     };
+    pub use schemars::JsonSchema;
+    pub use serde::{Deserialize, Serialize};
 }

@@ -33,7 +33,8 @@ fn intern(text: &str) -> Option<&'static str> {
 }
 
 /// The template's parts as `#[cm_resource]` parses it (`mcp-macros/src/uri.rs`): a scheme, no white
-/// space or controls, `{name}` and `{+name}` expressions with distinct names; `None` if it refuses it.
+/// space or controls, no `%` but in `%XX`, `{name}` and `{+name}` expressions with distinct names;
+/// `None` if it refuses it.
 fn parse(template: &str) -> Option<Vec<UriPart>> {
     let (scheme, rest) = template.split_once(':')?;
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -45,6 +46,7 @@ fn parse(template: &str) -> Option<Vec<UriPart>> {
         || template
             .chars()
             .any(|c| c.is_whitespace() || c.is_control())
+        || lone_percent(template)
     {
         return None;
     }
@@ -80,6 +82,17 @@ fn parse(template: &str) -> Option<Vec<UriPart>> {
         parts.push(UriPart::Literal(intern(rest)?));
     }
     Some(parts)
+}
+
+/// Whether a `%` in `text` starts no `%XX`, which the macro refuses.
+fn lone_percent(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| {
+        bytes[i] == b'%'
+            && !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 /// What `{name}` leaves as it is: RFC 6570's unreserved characters.

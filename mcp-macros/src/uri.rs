@@ -60,6 +60,17 @@ fn parse(uri: &str) -> Result<(Vec<String>, Vec<Part>), String> {
     if let Some(c) = uri.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("it contains {c:?}; percent-encode it"));
     }
+    // A lone `%` is not a URI character (RFC 3986), and in a template it would be ambiguous: whether
+    // `x://%{a}` matches `x://%41` would depend on the value of `a`.
+    let bytes = uri.as_bytes();
+    if let Some(at) = (0..bytes.len()).find(|&i| {
+        bytes[i] == b'%'
+            && !(bytes.get(i + 1..i + 3)).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    }) {
+        return Err(format!(
+            "the `%` at byte {at} does not start a percent-encoded character; write `%25` for a percent sign"
+        ));
+    }
     let mut variables: Vec<String> = Vec::new();
     let mut parts = Vec::new();
     let mut literal = String::new();
@@ -192,6 +203,16 @@ mod tests {
         assert!(err("1abc://x").contains("must start with a letter"));
         assert!(err("my_service://x").contains("must start with a letter"));
         assert!(err("my-service:").contains("nothing follows"));
+    }
+
+    #[test]
+    fn a_percent_sign_must_start_a_percent_encoded_character() {
+        assert!(ok("files://100%25/{name}") == ["name"]);
+        assert!(ok("files://%C3%A9/{name}") == ["name"]);
+        assert!(err("files://100%/{name}").contains("write `%25`"));
+        assert!(err("files://%{name}").contains("byte 8"));
+        assert!(err("files://%4").contains("`%`"));
+        assert!(err("files://%zz").contains("`%`"));
     }
 
     #[test]

@@ -9,7 +9,15 @@
 //! template itself (found by the `uri_template` fuzz target); trying every occurrence by hand is
 //! exponential in the variables. The `regex` crate matches in time linear in the URI and, with lazy
 //! repetitions, binds the shortest values that let the rest match: where cutting at the first
-//! occurrence matched, it binds what that did. A percent-encoded character counts as one character.
+//! occurrence matched, it binds what that did.
+//!
+//! A value is made of whole characters: a percent-encoded character, including the two to four
+//! `%XX` of one non-ASCII character, is one unit the regex never splits. Otherwise the shortest split
+//! of `x://%C3%A9z` over `{a}{b}` would give `a` the bytes `%C3`, which decode to no text, and the
+//! URI, an expansion of the template, would match nothing (found by the `uri_template` fuzz target).
+//! A `%` that starts no `%XX` stands for itself: it is read as `%25` before matching.
+
+use std::borrow::Cow;
 
 use regex::Regex;
 use serde_json::Value;
@@ -31,13 +39,11 @@ impl<'a> UriTemplate<'a> {
         for part in parts {
             match part {
                 UriPart::Literal(text) => pattern.push_str(&regex::escape(text)),
-                // Characters, a percent-encoded one taken whole when it can be: a value never ends
-                // inside `%2F`, which would bind `%` to one variable and `2F` to the next.
                 UriPart::Var {
                     reserved: false, ..
-                } => pattern.push_str("((?:%[0-9A-Fa-f]{2}|[^/?#])+?)"),
+                } => pattern.push_str(&format!("((?:{ENCODED}|[^/?#%])+?)")),
                 UriPart::Var { reserved: true, .. } => {
-                    pattern.push_str("((?:%[0-9A-Fa-f]{2}|.)+?)")
+                    pattern.push_str(&format!("((?:{ENCODED}|[^%])+?)"))
                 }
             }
         }
@@ -67,7 +73,8 @@ impl<'a> UriTemplate<'a> {
 
     /// The variables bound by matching `uri`, percent-decoded, or `None` when it does not match.
     pub(crate) fn matches(&self, uri: &str) -> Option<JsonObject> {
-        let captures = self.pattern.captures(uri)?;
+        let uri = lone_percents_encoded(uri);
+        let captures = self.pattern.captures(&uri)?;
         let names = self.parts.iter().filter_map(|part| match part {
             UriPart::Var { name, .. } => Some(*name),
             UriPart::Literal(_) => None,
@@ -82,6 +89,39 @@ impl<'a> UriTemplate<'a> {
         }
         Some(vars)
     }
+}
+
+/// One percent-encoded character: an ASCII one, or the lead and continuation bytes of a UTF-8 one
+/// (`%C3%A9`), so that a value never ends inside a character.
+const ENCODED: &str = concat!(
+    "%[0-7][0-9A-Fa-f]",
+    "|%[C-Dc-d][0-9A-Fa-f]%[89ABab][0-9A-Fa-f]",
+    "|%[Ee][0-9A-Fa-f](?:%[89ABab][0-9A-Fa-f]){2}",
+    "|%[Ff][0-7](?:%[89ABab][0-9A-Fa-f]){3}",
+);
+
+/// `uri` with every `%` that starts no `%XX` written `%25`, the percent sign it stands for. Borrowed
+/// when there is none, as in every well-formed URI.
+fn lone_percents_encoded(uri: &str) -> Cow<'_, str> {
+    let bytes = uri.as_bytes();
+    let lone = |i: usize| {
+        bytes[i] == b'%'
+            && !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    };
+    if !(0..bytes.len()).any(lone) {
+        return Cow::Borrowed(uri);
+    }
+    let mut encoded = String::with_capacity(uri.len() + 4);
+    for (i, c) in uri.char_indices() {
+        if lone(i) {
+            encoded.push_str("%25");
+        } else {
+            encoded.push(c);
+        }
+    }
+    Cow::Owned(encoded)
 }
 
 #[cfg(test)]
@@ -209,5 +249,24 @@ mod tests {
         // A `%` that encodes nothing is still an ordinary character of a value.
         let t = template(vec![UriPart::Literal("x://"), var("a")]);
         assert_eq!(t.matches("x://100%").unwrap()["a"], "100%");
+        assert_eq!(t.matches("x://%%4").unwrap()["a"], "%%4");
+        assert_eq!(t.matches("x://a%25b").unwrap()["a"], "a%b");
+    }
+
+    // Found by the `uri_template` fuzz target: the shortest value of `a` was `%C3`, the first byte of
+    // `é`, which is no text, so an expansion of the template matched nothing.
+    #[test]
+    fn a_variable_never_ends_inside_an_encoded_non_ascii_character() {
+        let t = template(vec![UriPart::Literal("x://"), var("a"), var("b")]);
+        let vars = t.matches("x://%C3%A9z").unwrap();
+        assert_eq!((&vars["a"], &vars["b"]), (&"é".into(), &"z".into()));
+        let vars = t.matches("x://%F0%9F%A6%80%E2%82%AC").unwrap();
+        assert_eq!((&vars["a"], &vars["b"]), (&"🦀".into(), &"€".into()));
+        let t = template(vec![UriPart::Literal("x://"), any("a"), var("b")]);
+        let vars = t.matches("x://%C3%A9/%C3%A9").unwrap();
+        assert_eq!((&vars["a"], &vars["b"]), (&"é/".into(), &"é".into()));
+        // Bytes that are no UTF-8 text bind nothing: the URI names no resource.
+        assert!(t.matches("x://%FF%FE").is_none());
+        assert!(t.matches("x://%C3z").is_none());
     }
 }
