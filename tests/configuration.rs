@@ -147,6 +147,20 @@ const CASES: &[Case] = &[
     Case {
         binary: "my-service",
         args: LOOPBACK,
+        // A key too short, then one that is not hex: neither is repeated in the message.
+        env: &[(
+            "MCP_STATE_KEY",
+            "00112233445566778899aabbccddeeff0011223344556677889900,zz",
+        )],
+        variable: "MCP_STATE_KEY",
+        says: &[
+            "MCP_STATE_KEY is not valid: key 1 has 27 bytes",
+            "at least 32 bytes as hex",
+        ],
+    },
+    Case {
+        binary: "my-service",
+        args: LOOPBACK,
         env: &[("MYSERVICE_URL", "localhost:9000")],
         variable: "MYSERVICE_URL",
         says: &["MYSERVICE_URL is not a URL", "with its scheme"],

@@ -3,7 +3,8 @@
 //!
 //! Its cm-mcp dependency is a path to a checkout (`--cm-mcp-path`, or the checkout this command was
 //! built from when it is still there: `cargo install --path cli` works on a machine that cannot reach
-//! the git host), else the git repository (`--cm-mcp-git`, default the project's).
+//! the git host), else the git repository (`--cm-mcp-git`, default the project's). With a path, the
+//! checkout's `Cargo.lock` is copied too.
 
 use std::{
     path::{Path, PathBuf},
@@ -126,6 +127,16 @@ fn generate(dir: &Path, name: &str, source: &Source) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    // The checkout's lock pins the versions cm-mcp is tested with (Cargo drops what the new crate
+    // does not use): its first build needs no newer release to behave, and reuses what the checkout
+    // built when they share a target directory.
+    if let Source::Path(checkout) = source {
+        let lock = checkout.join("Cargo.lock");
+        if lock.is_file() {
+            std::fs::copy(&lock, dir.join("Cargo.lock"))
+                .with_context(|| format!("cannot copy {}", lock.display()))?;
+        }
     }
     Ok(())
 }

@@ -403,7 +403,11 @@ async fn new_generates_a_crate_whose_tests_pass() {
     );
     // The checkout's lock: the versions the workspace is tested with, no registry look-up, and the
     // workspace's builds reused.
-    std::fs::copy(checkout.join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    assert_eq!(
+        std::fs::read(crate_dir.join("Cargo.lock")).expect("a Cargo.lock"),
+        std::fs::read(checkout.join("Cargo.lock")).unwrap(),
+        "the generated crate's Cargo.lock is the checkout's"
+    );
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut test = tokio::process::Command::new(cargo);

@@ -9,12 +9,17 @@
 //! resource's or prompt's a JSON-RPC error). Anything that must happen around every call (metrics,
 //! input-required rounds, tasks) belongs in `run`, once.
 
-use std::{any::Any, panic::AssertUnwindSafe, sync::Arc, time::Instant};
+use std::{
+    any::Any, future::poll_fn, panic::AssertUnwindSafe, sync::Arc, task::Poll, time::Instant,
+};
 
 use futures::FutureExt as _;
 use rmcp::{
     ErrorData as McpError, RoleServer,
-    model::{CallToolResult, ContentBlock, GetPromptResult, ReadResourceResult, RequestMetaObject},
+    model::{
+        CallToolResult, ContentBlock, GetPromptResult, InputRequiredResult, InputResponses,
+        ProtocolVersion, ReadResourceResult, RequestMetaObject,
+    },
     service::RequestContext,
 };
 use serde_json::Value;
@@ -22,7 +27,7 @@ use tracing::{Instrument, Level};
 
 use crate::{
     Context, ToolError,
-    context::Server,
+    context::{self, Rounds, Server},
     error::ErrorKind,
     events::{attach_trace, elapsed_ms},
     extract::{self, JsonObject, ParamInfo},
@@ -40,6 +45,8 @@ pub(crate) struct CallEnv<'a> {
 /// One kind of call: how it invokes, logs, and answers. Implemented by [`ToolCall`], [`ResourceRead`]
 /// and [`PromptGet`].
 pub(crate) trait Call: Send + Sync {
+    /// The request's method, which a `requestState` is bound to.
+    const METHOD: &'static str;
     /// What the author's function produces (already converted by the generated code).
     type Output: Send;
     /// What the client receives.
@@ -60,26 +67,69 @@ pub(crate) trait Call: Send + Sync {
     fn label(&self) -> &str;
 }
 
-/// Runs one call of any kind: the whole path the module doc describes.
-pub(crate) async fn run<C: Call>(
+/// What a client sent back for an input-required round (protocol 2026-07-28): its answers and the
+/// `requestState` it was given.
+#[derive(Default)]
+pub(crate) struct Retry {
+    pub responses: Option<InputResponses>,
+    pub state: Option<String>,
+}
+
+/// Runs one call of any kind: the whole path the module doc describes. Its answer is the kind's
+/// result or, under protocol 2026-07-28, an input-required result: `R` is rmcp's response enum.
+pub(crate) async fn run<C, R>(
     env: &CallEnv<'_>,
     call: C,
     args: JsonObject,
+    retry: Retry,
     params_meta: Option<&RequestMetaObject>,
     request: RequestContext<RoleServer>,
-) -> Result<C::Response, McpError> {
-    let (ctx, span) = begin(env, request, params_meta);
+) -> Result<R, McpError>
+where
+    C: Call,
+    R: From<C::Response> + From<InputRequiredResult>,
+{
+    let rounds = if request
+        .protocol_version()
+        .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
+    {
+        let binding = context::binding(C::METHOD, call.label(), &args);
+        let keys = &env.server.state_keys;
+        let rounds = Rounds::open(keys, &binding, retry.state.as_deref(), retry.responses)?;
+        Some((Arc::new(rounds), binding))
+    } else {
+        None
+    };
+    let (ctx, span) = begin(
+        env,
+        request,
+        params_meta,
+        rounds.as_ref().map(|(r, _)| r.clone()),
+    );
     async move {
         let started = Instant::now();
         call.started(&args);
-        let outcome = match extract::check_names(&call.common().accepted, &args) {
+        let ended = match extract::check_names(&call.common().accepted, &args) {
             Ok(()) => guarded(&ctx, call.label(), call.invoke(ctx.clone(), args)).await,
-            Err(error) => Err(error),
+            Err(error) => Ended::Returned(Err(error)),
         };
         let duration_ms = elapsed_ms(started);
-        match outcome {
-            Ok(output) => call.completed(output, duration_ms),
-            Err(error) => call.failed(error, duration_ms),
+        match ended {
+            Ended::Returned(Ok(output)) => call.completed(output, duration_ms).map(R::from),
+            Ended::Returned(Err(error)) => call.failed(error, duration_ms).map(R::from),
+            Ended::InputRequired => {
+                let (rounds, binding) = rounds.expect("only a call with rounds asks for input");
+                tracing::info!(
+                    event_type = call.common().events.input_required.as_str(),
+                    duration_ms,
+                    data.definition = call.label(),
+                    data.input_keys = rounds.asked_keys(),
+                    "Input required from the client"
+                );
+                Ok(R::from(
+                    rounds.input_required(&env.server.state_keys, &binding),
+                ))
+            }
         }
     }
     .instrument(span)
@@ -92,6 +142,7 @@ pub(crate) fn begin(
     env: &CallEnv<'_>,
     request: RequestContext<RoleServer>,
     params_meta: Option<&RequestMetaObject>,
+    rounds: Option<Arc<Rounds>>,
 ) -> (Context, tracing::Span) {
     let headers = request
         .extensions
@@ -104,24 +155,46 @@ pub(crate) fn begin(
     let trace = Arc::new(TraceContext::from_request(headers, meta));
     let span = tracing::info_span!("mcp.call");
     attach_trace(&span, trace.clone());
-    let ctx = Context::new(request, trace, env.server.clone());
+    let ctx = Context::new(request, trace, env.server.clone(), rounds);
     (ctx, span)
+}
+
+/// How the author's function ended.
+enum Ended<T> {
+    /// It returned (or panicked, or the client cancelled it).
+    Returned(Result<T, ToolError>),
+    /// It waits on a request to the client that has no answer yet: the round ends here.
+    InputRequired,
 }
 
 /// Runs `fut` unless the client cancels the request first; a panic inside it becomes an error that
 /// names `name` (the panic's text goes to the log only: it may say more than a caller should see).
-async fn guarded<T>(
-    ctx: &Context,
-    name: &str,
-    fut: BoxFuture<Result<T, ToolError>>,
-) -> Result<T, ToolError> {
+/// Under protocol 2026-07-28 it also ends when `fut` waits on an unanswered request to the client:
+/// `fut` is dropped, and runs again in the next round.
+async fn guarded<T>(ctx: &Context, name: &str, fut: BoxFuture<Result<T, ToolError>>) -> Ended<T> {
     let ct = ctx.cancellation_token().clone();
+    let rounds = ctx.rounds().cloned();
+    let mut fut = AssertUnwindSafe(fut).catch_unwind();
+    let until_input = poll_fn(|cx| {
+        if let Some(rounds) = &rounds {
+            rounds.register(cx.waker());
+        }
+        match fut.poll_unpin(cx) {
+            Poll::Ready(result) => {
+                Poll::Ready(Ended::Returned(result.unwrap_or_else(|panic| {
+                    Err(ToolError::panicked(name, &panic_text(&*panic)))
+                })))
+            }
+            Poll::Pending if rounds.as_ref().is_some_and(|r| r.has_asked()) => {
+                Poll::Ready(Ended::InputRequired)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    });
     tokio::select! {
         biased;
-        result = AssertUnwindSafe(fut).catch_unwind() => {
-            result.unwrap_or_else(|panic| Err(ToolError::panicked(name, &panic_text(&*panic))))
-        }
-        () = ct.cancelled() => Err(ToolError::cancelled()),
+        ended = until_input => ended,
+        () = ct.cancelled() => Ended::Returned(Err(ToolError::cancelled())),
     }
 }
 
@@ -187,6 +260,7 @@ pub(crate) struct ResourceRead<'a> {
 pub(crate) struct PromptGet<'a>(&'a PromptEntry);
 
 impl Call for ToolCall<'_> {
+    const METHOD: &'static str = "tools/call";
     type Output = CallToolResult;
     type Response = CallToolResult;
 
@@ -289,6 +363,7 @@ impl Call for ToolCall<'_> {
 }
 
 impl Call for ResourceRead<'_> {
+    const METHOD: &'static str = "resources/read";
     type Output = ResourceBody;
     type Response = ReadResourceResult;
 
@@ -343,6 +418,7 @@ impl Call for ResourceRead<'_> {
 }
 
 impl Call for PromptGet<'_> {
+    const METHOD: &'static str = "prompts/get";
     type Output = GetPromptResult;
     type Response = GetPromptResult;
 

@@ -23,9 +23,9 @@ use serde_json::Value;
 
 use crate::{
     Subscriptions,
-    call::{self, CallEnv},
+    call::{self, CallEnv, Retry},
     completion,
-    context::{self, ClientSession, StateMap},
+    context::{self, ClientSession, StateKeys, StateMap},
     extract::edit_distance,
     registry::Registry,
 };
@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub state: StateMap,
     /// Every session's resource subscriptions.
     pub subscriptions: Subscriptions,
+    /// The keys that seal `requestState` (protocol 2026-07-28's input-required rounds).
+    pub state_keys: Arc<StateKeys>,
 }
 
 /// The handler of one client session.
@@ -52,6 +54,7 @@ impl McpHandler {
             state: shared.state.clone(),
             session: Arc::default(),
             subscriptions: shared.subscriptions.clone(),
+            state_keys: shared.state_keys.clone(),
         };
         McpHandler { shared, server }
     }
@@ -81,9 +84,19 @@ impl ServerHandler for McpHandler {
         let tool =
             call::tool(&self.shared.registry, &request.name).map_err(refused("tools/call"))?;
         let args = request.arguments.unwrap_or_default();
-        call::run(&self.env(), tool, args, request.meta.as_ref(), context)
-            .await
-            .map(Into::into)
+        let retry = Retry {
+            responses: request.input_responses,
+            state: request.request_state,
+        };
+        call::run(
+            &self.env(),
+            tool,
+            args,
+            retry,
+            request.meta.as_ref(),
+            context,
+        )
+        .await
     }
 
     async fn read_resource(
@@ -93,9 +106,19 @@ impl ServerHandler for McpHandler {
     ) -> Result<ReadResourceResponse, McpError> {
         let (read, vars) = call::resource(&self.shared.registry, &request.uri)
             .map_err(refused("resources/read"))?;
-        call::run(&self.env(), read, vars, request.meta.as_ref(), context)
-            .await
-            .map(Into::into)
+        let retry = Retry {
+            responses: request.input_responses,
+            state: request.request_state,
+        };
+        call::run(
+            &self.env(),
+            read,
+            vars,
+            retry,
+            request.meta.as_ref(),
+            context,
+        )
+        .await
     }
 
     async fn get_prompt(
@@ -106,9 +129,19 @@ impl ServerHandler for McpHandler {
         let prompt =
             call::prompt(&self.shared.registry, &request.name).map_err(refused("prompts/get"))?;
         let args = request.arguments.unwrap_or_default();
-        call::run(&self.env(), prompt, args, request.meta.as_ref(), context)
-            .await
-            .map(Into::into)
+        let retry = Retry {
+            responses: request.input_responses,
+            state: request.request_state,
+        };
+        call::run(
+            &self.env(),
+            prompt,
+            args,
+            retry,
+            request.meta.as_ref(),
+            context,
+        )
+        .await
     }
 
     async fn complete(

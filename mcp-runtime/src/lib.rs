@@ -27,7 +27,7 @@ mod transport;
 
 pub use completion::{Completer, Completion};
 pub use context::{
-    Context, Elicitation, Sampled, SamplingRequest, State, Subscriptions, elicitation_schema,
+    Context, Elicitation, Input, Sampled, SamplingRequest, State, Subscriptions, elicitation_schema,
 };
 pub use error::{ErrorKind, ToolError};
 pub use extract::{Arguments, FromCall, JsonObject};

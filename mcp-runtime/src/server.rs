@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     State,
     cli::{Cli, LogLevel, Transport},
-    context::StateMap,
+    context::{StateKeys, StateMap},
     events::{self, LogFormat},
     extract::JsonObject,
     handler::Shared,
@@ -350,6 +350,7 @@ impl Server {
             info,
             state: self.state,
             subscriptions: Default::default(),
+            state_keys: Arc::new(StateKeys::from_env()?),
         });
         let health = Arc::new(Health {
             service: self.name,
@@ -412,6 +413,13 @@ impl Server {
             },
             "Service starting"
         );
+        if shared.state_keys.random {
+            tracing::info!(
+                event_type = "service.init.state_key",
+                data.state_key = "random",
+                "requestState (protocol 2026-07-28's input-required rounds) is sealed with a random key of this process: set MCP_STATE_KEY, the same on every replica, so that a client's next round may reach another replica or a restarted one"
+            );
+        }
         lifecycle.start_platform(&shared, local_reason, &shutdown)?;
         lifecycle.run_startup(&shared).await;
         let served = match transport {
@@ -449,6 +457,13 @@ impl Server {
         let (mode, local_reason) = platform::detect()?;
         let (shared, health, mut lifecycle) = self.into_parts(mode)?;
         let shutdown = CancellationToken::new();
+        if shared.state_keys.random {
+            tracing::info!(
+                event_type = "service.init.state_key",
+                data.state_key = "random",
+                "requestState (protocol 2026-07-28's input-required rounds) is sealed with a random key of this process: set MCP_STATE_KEY, the same on every replica, so that a client's next round may reach another replica or a restarted one"
+            );
+        }
         lifecycle.start_platform(&shared, local_reason, &shutdown)?;
         lifecycle.run_startup(&shared).await;
         transport::start_http(shared, health, addr, options, shutdown).await

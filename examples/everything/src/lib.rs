@@ -9,6 +9,7 @@ use std::sync::RwLock;
 
 use cm_mcp::Server;
 
+mod input_required;
 pub mod media;
 mod prompts;
 mod resources;

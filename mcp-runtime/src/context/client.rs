@@ -10,16 +10,18 @@ use rmcp::{
 use super::Context;
 use crate::ToolError;
 
-/// The capabilities the client declared, once it is sure the session's protocol allows the server to
-/// send `method` to the client at all.
+/// The capabilities the client declared (under protocol 2026-07-28, in the request's `_meta`), once
+/// it is sure the call can ask the client at all: by a request to it, or, under 2026-07-28, in an
+/// input-required round, which only a tool, resource or prompt call has.
 pub(super) fn capabilities(ctx: &Context, method: &str) -> Result<ClientCapabilities, ToolError> {
     let request = ctx.request();
-    if request
-        .protocol_version()
-        .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
+    if ctx.inner.rounds.is_none()
+        && request
+            .protocol_version()
+            .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
     {
         return Err(ToolError::not_connected(format!(
-            "this tool sends {method} to the client, but the session uses MCP protocol 2026-07-28 or later, which has no server-to-client requests; connect with protocol 2025-11-25 or earlier"
+            "this sends {method} to the client, but the session uses MCP protocol 2026-07-28 or later, where only a tool, resource or prompt call can ask the client (in an input-required round)"
         ))
         .with_type("ClientRequestUnsupported"));
     }

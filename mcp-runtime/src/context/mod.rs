@@ -13,6 +13,7 @@
 
 mod client;
 mod elicitation;
+mod rounds;
 mod sampling;
 mod session;
 mod state;
@@ -23,8 +24,9 @@ use std::sync::Arc;
 use rmcp::{
     Peer, RoleServer,
     model::{
-        ElicitRequestParams, ElicitationAction, LoggingLevel, LoggingMessageNotificationParam,
-        ProgressNotificationParam, RequestId,
+        CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitRequestParams,
+        ElicitResult, ElicitationAction, InputRequest, ListRootsRequest, ListRootsResult,
+        LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, RequestId, Root,
     },
     service::RequestContext,
 };
@@ -34,6 +36,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 pub use elicitation::{Elicitation, elicitation_schema};
+pub(crate) use rounds::{Rounds, StateKeys, binding};
 pub use sampling::{Sampled, SamplingRequest};
 pub(crate) use session::ClientSession;
 pub use state::State;
@@ -59,14 +62,18 @@ struct Inner {
     state: StateMap,
     session: Arc<ClientSession>,
     subscriptions: Subscriptions,
+    /// Under protocol 2026-07-28, the call's input-required rounds (see `rounds`).
+    rounds: Option<Arc<Rounds>>,
 }
 
-/// What the server hands every call: its state, the client's session, the subscriptions.
+/// What the server hands every call: its state, the client's session, the subscriptions, the keys of
+/// `requestState`.
 #[derive(Clone)]
 pub(crate) struct Server {
     pub state: StateMap,
     pub session: Arc<ClientSession>,
     pub subscriptions: Subscriptions,
+    pub state_keys: Arc<StateKeys>,
 }
 
 impl Context {
@@ -74,6 +81,7 @@ impl Context {
         request: RequestContext<RoleServer>,
         trace: Arc<TraceContext>,
         server: Server,
+        rounds: Option<Arc<Rounds>>,
     ) -> Context {
         Context {
             inner: Arc::new(Inner {
@@ -82,6 +90,7 @@ impl Context {
                 state: server.state,
                 session: server.session,
                 subscriptions: server.subscriptions,
+                rounds,
             }),
         }
     }
@@ -118,6 +127,11 @@ impl Context {
     /// The connected client, for requests towards it (sampling, elicitation, roots).
     pub fn peer(&self) -> &Peer<RoleServer> {
         &self.inner.request.peer
+    }
+
+    /// The call's input-required rounds, under protocol 2026-07-28.
+    pub(crate) fn rounds(&self) -> Option<&Arc<Rounds>> {
+        self.inner.rounds.as_ref()
     }
 
     /// The raw rmcp request context.
@@ -193,25 +207,11 @@ impl Context {
     /// ```
     ///
     /// Over streamable HTTP the request travels on the response stream of the call that made it.
-    /// Fails with a tool error naming the problem when the client did not declare the `sampling`
-    /// capability, when the session uses protocol 2026-07-28 (which has no server-to-client requests),
-    /// or when the client refuses or fails the request.
+    /// Under protocol 2026-07-28 it ends the round instead, and the function runs again with the
+    /// answer (see [`Context::input`]). Fails with a tool error naming the problem when the client did
+    /// not declare the `sampling` capability, or when the client refuses or fails the request.
     pub async fn sample(&self, request: impl Into<SamplingRequest>) -> Result<Sampled, ToolError> {
-        const METHOD: &str = "sampling/createMessage";
-        let capabilities = client::capabilities(self, METHOD)?;
-        if capabilities.sampling.is_none() {
-            return Err(client::unsupported(
-                METHOD,
-                "asks the client's model for a completion",
-                "the `sampling` capability",
-                "SamplingUnsupported",
-            ));
-        }
-        self.peer()
-            .create_message(request.into().into_params())
-            .await
-            .map(Sampled::new)
-            .map_err(|error| client::request_error(METHOD, error))
+        self.input_request(None).sample(request).await
     }
 
     /// Asks the user to fill in a form (`elicitation/create`) whose schema is generated from `T`, and
@@ -242,16 +242,121 @@ impl Context {
     /// # }
     /// ```
     ///
-    /// Fails with a tool error when `T` cannot be expressed as a form, when the client did not declare
-    /// the `elicitation` capability (form mode), when the session uses protocol 2026-07-28 (no
-    /// server-to-client requests), or when the submitted content does not match `T`.
+    /// Under protocol 2026-07-28 it ends the round, and the function runs again with the answer (see
+    /// [`Context::input`]). Fails with a tool error when `T` cannot be expressed as a form, when the
+    /// client did not declare the `elicitation` capability (form mode), or when the submitted
+    /// content does not match `T`.
     pub async fn elicit<T>(&self, message: impl Into<String>) -> Result<Elicitation<T>, ToolError>
     where
         T: DeserializeOwned + JsonSchema,
     {
+        self.input_request(None).elicit(message).await
+    }
+
+    /// Asks the client for its roots (`roots/list`): the directories or files it lets the server see.
+    /// Under protocol 2026-07-28 it ends the round, and the function runs again with the answer (see
+    /// [`Context::input`]). Fails with a tool error when the client did not declare the `roots`
+    /// capability, or fails the request.
+    pub async fn list_roots(&self) -> Result<Vec<Root>, ToolError> {
+        self.input_request(None).list_roots().await
+    }
+
+    /// A request to the client with its own key, `key`, for protocol 2026-07-28's input-required
+    /// rounds; `ctx.input("name").elicit::<T>(..)` is `ctx.elicit::<T>(..)` otherwise.
+    ///
+    /// Under protocol 2026-07-28 the server cannot send the client a request and wait: the call's
+    /// answer is "input required", with the requests the function made and a sealed `requestState`,
+    /// and the client sends the call again with its answers. **The function runs again, from the
+    /// start**, each round: a request that has its answer returns it at once, and the round ends at
+    /// the first one that has none (requests made together, with `join!`, go out together). So what
+    /// the function does before its last request must be safe to repeat: read, compute, log; write
+    /// after the answers, not before. Each request is known by its key: by default its kind and its
+    /// place in call order (`elicit-1`, `sample-2`), which is right while the function asks in the
+    /// same order every time; give a key here when the order may change (a request inside a branch)
+    /// or a client expects a name. Older protocol versions send the requests to the client as they
+    /// are made, and the key is not used.
+    ///
+    /// ```no_run
+    /// # use mcp_runtime::{Context, Elicitation, ToolError};
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct Name { name: String }
+    ///
+    /// # async fn tool(ctx: &Context) -> Result<String, ToolError> {
+    /// let name = match ctx.input("user_name").elicit::<Name>("What is your name?").await? {
+    ///     Elicitation::Accept(answer) => answer.name,
+    ///     _ => "stranger".into(),
+    /// };
+    /// Ok(format!("Hello, {name}!"))
+    /// # }
+    /// ```
+    pub fn input(&self, key: impl Into<String>) -> Input<'_> {
+        self.input_request(Some(key.into()))
+    }
+
+    fn input_request(&self, key: Option<String>) -> Input<'_> {
+        Input { ctx: self, key }
+    }
+
+    /// The key of a request of `kind` made now, under protocol 2026-07-28.
+    fn round_key(rounds: &Rounds, key: Option<String>, kind: &str) -> String {
+        key.unwrap_or_else(|| rounds.numbered_key(kind))
+    }
+
+    /// The server's resource subscriptions, to keep for notifying subscribers later.
+    pub fn subscriptions(&self) -> Subscriptions {
+        self.inner.subscriptions.clone()
+    }
+
+    /// Tells every client subscribed to `uri` that the resource changed
+    /// (`notifications/resources/updated`); returns how many were notified.
+    pub async fn notify_resource_updated(&self, uri: &str) -> usize {
+        self.inner.subscriptions.notify_updated(uri).await
+    }
+}
+
+/// A request to the client with its own key (see [`Context::input`]).
+pub struct Input<'a> {
+    ctx: &'a Context,
+    key: Option<String>,
+}
+
+impl Input<'_> {
+    /// [`Context::sample`], with this request's key.
+    pub async fn sample(self, request: impl Into<SamplingRequest>) -> Result<Sampled, ToolError> {
+        const METHOD: &str = "sampling/createMessage";
+        let ctx = self.ctx;
+        let capabilities = client::capabilities(ctx, METHOD)?;
+        if capabilities.sampling.is_none() {
+            return Err(client::unsupported(
+                METHOD,
+                "asks the client's model for a completion",
+                "the `sampling` capability",
+                "SamplingUnsupported",
+            ));
+        }
+        let params = request.into().into_params();
+        if let Some(rounds) = &ctx.inner.rounds {
+            let key = Context::round_key(rounds, self.key, "sample");
+            let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
+            let result: CreateMessageResult = rounds.answer(key, request).await;
+            return Ok(Sampled::new(result));
+        }
+        ctx.peer()
+            .create_message(params)
+            .await
+            .map(Sampled::new)
+            .map_err(|error| client::request_error(METHOD, error))
+    }
+
+    /// [`Context::elicit`], with this request's key.
+    pub async fn elicit<T>(self, message: impl Into<String>) -> Result<Elicitation<T>, ToolError>
+    where
+        T: DeserializeOwned + JsonSchema,
+    {
         const METHOD: &str = "elicitation/create";
+        let ctx = self.ctx;
         let schema = elicitation_schema::<T>()?;
-        let capabilities = client::capabilities(self, METHOD)?;
+        let capabilities = client::capabilities(ctx, METHOD)?;
         // A client declaring neither mode supports forms (the 2025-06-18 capability had no modes).
         let form_supported = capabilities
             .elicitation
@@ -265,15 +370,23 @@ impl Context {
                 "ElicitationUnsupported",
             ));
         }
-        let result = self
-            .peer()
-            .create_elicitation(ElicitRequestParams::FormElicitationParams {
-                meta: None,
-                message: message.into(),
-                requested_schema: schema,
-            })
-            .await
-            .map_err(|error| client::request_error(METHOD, error))?;
+        let params = ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message: message.into(),
+            requested_schema: schema,
+        };
+        let result: ElicitResult = match &ctx.inner.rounds {
+            Some(rounds) => {
+                let key = Context::round_key(rounds, self.key, "elicit");
+                let request = InputRequest::Elicitation(ElicitRequest::new(params));
+                rounds.answer(key, request).await
+            }
+            None => ctx
+                .peer()
+                .create_elicitation(params)
+                .await
+                .map_err(|error| client::request_error(METHOD, error))?,
+        };
         match result.action {
             ElicitationAction::Accept => {
                 let content = result.content.unwrap_or(Value::Object(Map::new()));
@@ -291,14 +404,31 @@ impl Context {
         }
     }
 
-    /// The server's resource subscriptions, to keep for notifying subscribers later.
-    pub fn subscriptions(&self) -> Subscriptions {
-        self.inner.subscriptions.clone()
-    }
-
-    /// Tells every client subscribed to `uri` that the resource changed
-    /// (`notifications/resources/updated`); returns how many were notified.
-    pub async fn notify_resource_updated(&self, uri: &str) -> usize {
-        self.inner.subscriptions.notify_updated(uri).await
+    /// [`Context::list_roots`], with this request's key.
+    pub async fn list_roots(self) -> Result<Vec<Root>, ToolError> {
+        const METHOD: &str = "roots/list";
+        let ctx = self.ctx;
+        let capabilities = client::capabilities(ctx, METHOD)?;
+        if capabilities.roots.is_none() {
+            return Err(client::unsupported(
+                METHOD,
+                "asks the client for its roots",
+                "the `roots` capability",
+                "RootsUnsupported",
+            ));
+        }
+        let result: ListRootsResult = match &ctx.inner.rounds {
+            Some(rounds) => {
+                let key = Context::round_key(rounds, self.key, "roots");
+                let request = InputRequest::ListRoots(ListRootsRequest::default());
+                rounds.answer(key, request).await
+            }
+            None => ctx
+                .peer()
+                .list_roots()
+                .await
+                .map_err(|error| client::request_error(METHOD, error))?,
+        };
+        Ok(result.roots)
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Events {
     pub start: String,
     pub complete: String,
     pub error: String,
+    /// A round that ended waiting for the client's input (protocol 2026-07-28).
+    pub input_required: String,
 }
 
 impl Events {
@@ -42,6 +44,7 @@ impl Events {
             start: format!("{prefix}.start"),
             complete: format!("{prefix}.complete"),
             error: format!("{prefix}.error"),
+            input_required: format!("{prefix}.input_required"),
         }
     }
 }

@@ -18,6 +18,14 @@ impl Db {
         (Vec::new(), "{}".into())
     }
 
+    /// Whether a room is free.
+    pub async fn is_free(&self, _room: &str) -> bool {
+        true
+    }
+
+    /// Books a room.
+    pub async fn book(&self, _room: &str, _name: &str) {}
+
     /// A document's text.
     pub async fn document(&self, _uri: &str) -> String {
         String::new()
@@ -42,6 +50,12 @@ pub struct Row {
 /// A resource template's result.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct TableInfo {
+    pub name: String,
+}
+
+/// The "function runs again" snippet's form.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct Booking {
     pub name: String,
 }
 

@@ -18,9 +18,11 @@ const BINARIES: &[(&str, &str)] = &[
     ("my-service", "my-service"),
     ("fixture-server", "fixture-server"),
     ("platform-fixture", "platform-fixture"),
+    ("everything", "everything"),
 ];
 
-/// The path of a workspace binary (one of `my-service`, `fixture-server`, `platform-fixture`).
+/// The path of a workspace binary (one of `my-service`, `fixture-server`, `platform-fixture`,
+/// `everything`).
 ///
 /// The binaries belong to other packages, so `CARGO_BIN_EXE_*` does not name them, and a plain
 /// `cargo test -p cm-mcp` does not rebuild them. The first call in a test process therefore runs

@@ -1,0 +1,528 @@
+//! Input-required rounds (SEP-2322), as clients of protocol 2026-07-28 see them: the same author code
+//! (`ctx.elicit`, `ctx.sample`, `ctx.list_roots`) that sends requests to a 2025 client ends a round
+//! with an input-required result, and the function runs again with the client's answers. Served by the
+//! `everything` example over real HTTP; driven by rmcp's client, which fulfils the rounds through its
+//! `ClientHandler` as the Python clients do, and by hand (`*_once`) to check each round.
+
+#![allow(deprecated)] // Sampling and roots are deprecated by SEP-2577; 2026-07-28 carries them in rounds.
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+};
+
+use cm_test_support::{HttpProcess, TIMEOUT, bounded, text_of};
+use rmcp::{
+    ClientHandler, ErrorData as McpError, RoleClient,
+    model::{
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
+        CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+        ElicitationAction, GetPromptRequestParams, Implementation, InputRequiredResult,
+        InputResponses, ListRootsResult, ProtocolVersion, Root, SamplingMessage,
+    },
+    service::{
+        ClientLifecycleMode, ClientServiceExt, RequestContext, RunningService, ServiceError,
+    },
+    transport::StreamableHttpClientTransport,
+};
+use serde_json::{Value, json};
+
+/// A client of protocol 2026-07-28 that answers every form, sampling request and roots request, and
+/// records what it was asked, in order.
+#[derive(Clone, Default)]
+struct Answering {
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl Answering {
+    fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+/// The answer to a form: a value for each property it asks for.
+fn fill(schema: &Value) -> Value {
+    let mut content = serde_json::Map::new();
+    for (field, spec) in schema["properties"].as_object().into_iter().flatten() {
+        let value = match (field.as_str(), spec["type"].as_str()) {
+            ("name" | "username", _) => json!("Alice"),
+            ("color", _) => json!("green"),
+            ("email", _) => json!("alice@example.com"),
+            (_, Some("boolean")) => json!(true),
+            (_, Some("integer" | "number")) => json!(7),
+            _ => json!("testing"),
+        };
+        content.insert(field.clone(), value);
+    }
+    Value::Object(content)
+}
+
+impl ClientHandler for Answering {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder()
+                .enable_sampling()
+                .enable_elicitation()
+                .enable_roots()
+                .build(),
+            Implementation::new("input-required-tests", "1.0.0"),
+        )
+        .with_protocol_version(ProtocolVersion::V_2026_07_28)
+    }
+
+    fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> impl Future<Output = Result<ElicitResult, McpError>> + Send + '_ {
+        let request = serde_json::to_value(&request).unwrap();
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("elicit: {}", request["message"].as_str().unwrap()));
+        let mut answer = ElicitResult::new(ElicitationAction::Accept);
+        answer.content = Some(fill(&request["requestedSchema"]));
+        std::future::ready(Ok(answer))
+    }
+
+    fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> impl Future<Output = Result<CreateMessageResult, McpError>> + Send + '_ {
+        let prompt = serde_json::to_value(&params.messages[0]).unwrap();
+        self.asked.lock().unwrap().push(format!(
+            "sample: {}",
+            prompt["content"]["text"].as_str().unwrap_or("?")
+        ));
+        std::future::ready(Ok(CreateMessageResult::new(
+            SamplingMessage::assistant_text("Paris"),
+            "test-model".into(),
+        )))
+    }
+
+    fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> impl Future<Output = Result<ListRootsResult, McpError>> + Send + '_ {
+        self.asked.lock().unwrap().push("roots".into());
+        std::future::ready(Ok(ListRootsResult::new(vec![
+            Root::new("file:///projects/one"),
+            Root::new("file:///projects/two"),
+        ])))
+    }
+}
+
+type Client = RunningService<RoleClient, Answering>;
+
+async fn connect(server: &HttpProcess, handler: Answering) -> Client {
+    let transport = StreamableHttpClientTransport::from_uri(server.mcp_url());
+    // `server/discover` with 2026-07-28 first, as the Python clients do: no initialize, no session.
+    let lifecycle = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    tokio::time::timeout(TIMEOUT, handler.serve_with_lifecycle(transport, lifecycle))
+        .await
+        .expect("connecting timed out")
+        .expect("connect with protocol 2026-07-28")
+}
+
+/// `everything`, with `env`.
+async fn everything(env: &[(&str, &str)]) -> HttpProcess {
+    HttpProcess::start("everything", &[], env).await
+}
+
+/// Calls `tool` and drives its rounds to the end, as a client of 2026-07-28 does.
+async fn call(client: &Client, tool: &str, arguments: Value) -> String {
+    let params = CallToolRequestParams::new(tool.to_string())
+        .with_arguments(arguments.as_object().unwrap().clone());
+    let result = tokio::time::timeout(TIMEOUT, client.call_tool(params))
+        .await
+        .unwrap_or_else(|_| panic!("{tool} did not answer within {TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("{tool} failed: {e}"));
+    assert_ne!(result.is_error, Some(true), "{tool}: {result:?}");
+    text_of(&result)
+}
+
+/// One round of `tool`: the client's `responses` and `state` in, what the server answered out.
+async fn round(
+    client: &Client,
+    tool: &str,
+    responses: Option<InputResponses>,
+    state: Option<String>,
+) -> Result<CallToolResponse, ServiceError> {
+    let mut params =
+        CallToolRequestParams::new(tool.to_string()).with_arguments(Default::default());
+    params.input_responses = responses;
+    params.request_state = state;
+    tokio::time::timeout(TIMEOUT, client.call_tool_once(params))
+        .await
+        .unwrap_or_else(|_| panic!("{tool} did not answer within {TIMEOUT:?}"))
+}
+
+fn input_required(response: CallToolResponse) -> InputRequiredResult {
+    match response {
+        CallToolResponse::InputRequired(result) => result,
+        other => panic!("expected an input-required result, got {other:?}"),
+    }
+}
+
+fn keys(result: &InputRequiredResult) -> Vec<String> {
+    result
+        .input_requests
+        .as_ref()
+        .map(|requests| requests.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn accept(content: Value) -> Value {
+    json!({"action": "accept", "content": content})
+}
+
+#[tokio::test]
+async fn the_eliciting_tool_a_2025_client_uses_completes_for_a_2026_client_through_a_round() {
+    bounded("the_eliciting_tool_a_2025_client_uses_completes_for_a_2026_client_through_a_round", async {
+    let server = everything(&[]).await;
+    let handler = Answering::default();
+    let client = connect(&server, handler.clone()).await;
+
+    // The same tool the 2025 tests drive with a server-to-client request.
+    let text = call(&client, "test_elicitation", json!({"message": "Who are you?"})).await;
+    assert_eq!(
+        text,
+        r#"User response: action=accept, content={"username":"Alice","email":"alice@example.com"}"#
+    );
+    assert_eq!(handler.asked(), ["elicit: Who are you?"]);
+
+    let text = call(&client, "test_sampling", json!({"prompt": "Capital of France?"})).await;
+    assert_eq!(text, "LLM response: Paris");
+    assert_eq!(handler.asked()[1], "sample: Capital of France?");
+
+    let text = call(&client, "test_input_required_result_list_roots", json!({})).await;
+    assert_eq!(text, "Client roots: file:///projects/one, file:///projects/two");
+    assert_eq!(handler.asked()[2], "roots");
+    server
+        .logs
+        .wait_for("the round's input_required event", |v| {
+            v["event_type"] == "tool.execution.input_required"
+                && v["data"]["definition"] == "test_elicitation"
+                && v["data"]["input_keys"] == "elicit-1"
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_round_runs_the_function_again_with_the_first_answer_sealed_in_the_state() {
+    bounded(
+        "a_second_round_runs_the_function_again_with_the_first_answer_sealed_in_the_state",
+        async {
+            let server = everything(&[]).await;
+            let handler = Answering::default();
+            let client = connect(&server, handler.clone()).await;
+
+            let text = call(&client, "test_input_required_result_multi_round", json!({})).await;
+            assert_eq!(text, "Alice likes green");
+            assert_eq!(
+                handler.asked(),
+                [
+                    "elicit: Step 1: What is your name?",
+                    "elicit: Step 2: What is your favorite color?"
+                ]
+            );
+
+            // By hand: round 2 asks for step2 only, and round 3 completes with step1's answer coming from the
+            // sealed state alone (the client sends only step2's).
+            let first = input_required(
+                round(
+                    &client,
+                    "test_input_required_result_multi_round",
+                    None,
+                    None,
+                )
+                .await
+                .unwrap(),
+            );
+            assert_eq!(keys(&first), ["step1"]);
+            let responses =
+                InputResponses::from([("step1".to_string(), accept(json!({"name": "Bob"})))]);
+            let second = input_required(
+                round(
+                    &client,
+                    "test_input_required_result_multi_round",
+                    Some(responses),
+                    first.request_state,
+                )
+                .await
+                .unwrap(),
+            );
+            assert_eq!(keys(&second), ["step2"]);
+            let responses =
+                InputResponses::from([("step2".to_string(), accept(json!({"color": "red"})))]);
+            let done = round(
+                &client,
+                "test_input_required_result_multi_round",
+                Some(responses),
+                second.request_state,
+            )
+            .await
+            .unwrap();
+            let CallToolResponse::Complete(result) = done else {
+                panic!("round 3 did not complete: {done:?}")
+            };
+            assert_eq!(text_of(&result), "Bob likes red");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn requests_made_together_go_out_in_one_round_and_a_missing_answer_is_asked_again() {
+    bounded("requests_made_together_go_out_in_one_round_and_a_missing_answer_is_asked_again", async {
+    let server = everything(&[]).await;
+    let client = connect(&server, Answering::default()).await;
+    let tool = "test_input_required_result_multiple_inputs";
+
+    let first = input_required(round(&client, tool, None, None).await.unwrap());
+    assert_eq!(keys(&first), ["client_roots", "greeting", "user_name"]);
+    let requests = serde_json::to_value(first.input_requests.as_ref().unwrap()).unwrap();
+    assert_eq!(requests["user_name"]["method"], "elicitation/create");
+    assert_eq!(requests["greeting"]["method"], "sampling/createMessage");
+    assert_eq!(requests["greeting"]["params"]["maxTokens"], 50);
+    assert_eq!(requests["client_roots"]["method"], "roots/list");
+
+    // Two of three answers, one of them malformed: both missing ones are asked for again.
+    let responses = InputResponses::from([
+        ("user_name".to_string(), accept(json!({"name": "Carol"}))),
+        ("greeting".to_string(), json!(12345)),
+        ("unrelated".to_string(), json!({"ignored": true})),
+    ]);
+    let again = input_required(round(&client, tool, Some(responses), first.request_state).await.unwrap());
+    assert_eq!(keys(&again), ["client_roots", "greeting"]);
+
+    let responses = InputResponses::from([
+        (
+            "greeting".to_string(),
+            json!({"role": "assistant", "content": {"type": "text", "text": "Hi"}, "model": "m"}),
+        ),
+        ("client_roots".to_string(), json!({"roots": [{"uri": "file:///x"}]})),
+    ]);
+    let done = round(&client, tool, Some(responses), again.request_state).await.unwrap();
+    let CallToolResponse::Complete(result) = done else { panic!("did not complete: {done:?}") };
+    assert_eq!(text_of(&result), "Hi Carol (1 roots)");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_altered_or_foreign_request_state_is_refused_with_invalid_params() {
+    bounded(
+        "an_altered_or_foreign_request_state_is_refused_with_invalid_params",
+        async {
+            let server = everything(&[]).await;
+            let other = everything(&[]).await;
+            let client = connect(&server, Answering::default()).await;
+            let tool = "test_input_required_result_tampered_state";
+            let answer = || {
+                Some(InputResponses::from([(
+                    "confirm".to_string(),
+                    accept(json!({"ok": true})),
+                )]))
+            };
+
+            let first = input_required(round(&client, tool, None, None).await.unwrap());
+            let state = first.request_state.clone().expect("a requestState");
+            let mut altered = state.clone().into_bytes();
+            let middle = altered.len() / 2;
+            altered[middle] = if altered[middle] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(altered).unwrap();
+
+            let refused = |outcome: Result<CallToolResponse, ServiceError>| match outcome {
+                Err(ServiceError::McpError(error)) => {
+                    assert_eq!(error.code.0, -32602, "{error:?}");
+                    assert!(
+                        error.message.contains("requestState failed verification"),
+                        "{error:?}"
+                    );
+                }
+                other => panic!("expected -32602, got {other:?}"),
+            };
+            refused(round(&client, tool, answer(), Some(altered)).await);
+            // Sealed for another tool.
+            refused(
+                round(
+                    &client,
+                    "test_input_required_result_request_state",
+                    answer(),
+                    Some(state.clone()),
+                )
+                .await,
+            );
+            // Sealed by another process, whose random key this one does not hold.
+            let other_client = connect(&other, Answering::default()).await;
+            refused(round(&other_client, tool, answer(), Some(state.clone())).await);
+            server
+                .logs
+                .wait_for("the refusal's reason in the log", |v| {
+                    v["event_type"] == "mcp.request_state.rejected" && v["level"] == "warning"
+                })
+                .await;
+
+            // The genuine state still completes.
+            let done = round(&client, tool, answer(), Some(state)).await.unwrap();
+            let CallToolResponse::Complete(result) = done else {
+                panic!("did not complete: {done:?}")
+            };
+            assert_eq!(text_of(&result), "confirmed true");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn replicas_sharing_mcp_state_key_continue_each_others_rounds_and_rotation_keeps_old_states()
+{
+    bounded(
+        "replicas_sharing_mcp_state_key_continue_each_others_rounds_and_rotation_keeps_old_states",
+        async {
+            const OLD: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+            const NEW: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+            let first_replica = everything(&[("MCP_STATE_KEY", OLD)]).await;
+            let rotated = format!("{NEW},{OLD}");
+            let second_replica = everything(&[("MCP_STATE_KEY", &rotated)]).await;
+            let tool = "test_input_required_result_multi_round";
+
+            let a = connect(&first_replica, Answering::default()).await;
+            let b = connect(&second_replica, Answering::default()).await;
+            let first = input_required(round(&a, tool, None, None).await.unwrap());
+            // Round 2 on the other replica, which verifies with the old key and seals with the new one.
+            let responses =
+                InputResponses::from([("step1".to_string(), accept(json!({"name": "Dan"})))]);
+            let second = input_required(
+                round(&b, tool, Some(responses), first.request_state)
+                    .await
+                    .unwrap(),
+            );
+            assert_eq!(keys(&second), ["step2"]);
+            let responses = || {
+                Some(InputResponses::from([(
+                    "step2".to_string(),
+                    accept(json!({"color": "blue"})),
+                )]))
+            };
+            // The first replica does not hold the new key yet: refused, and nothing is lost.
+            assert!(matches!(
+                round(&a, tool, responses(), second.request_state.clone()).await,
+                Err(ServiceError::McpError(ref e)) if e.code.0 == -32602
+            ));
+            let done = round(&b, tool, responses(), second.request_state)
+                .await
+                .unwrap();
+            let CallToolResponse::Complete(result) = done else {
+                panic!("did not complete: {done:?}")
+            };
+            assert_eq!(text_of(&result), "Dan likes blue");
+            assert!(
+                first_replica
+                    .logs
+                    .lines()
+                    .iter()
+                    .all(|line| !line.contains("service.init.state_key")),
+                "a replica with MCP_STATE_KEY does not say its key is random"
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_without_mcp_state_key_says_at_start_that_its_key_is_random() {
+    bounded(
+        "a_server_without_mcp_state_key_says_at_start_that_its_key_is_random",
+        async {
+            let server = everything(&[]).await;
+            server
+                .logs
+                .wait_for("the random key's start-up line", |v| {
+                    v["event_type"] == "service.init.state_key"
+                        && v["data"]["state_key"] == "random"
+                })
+                .await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_prompt_asks_through_a_round_too() {
+    bounded("a_prompt_asks_through_a_round_too", async {
+        let server = everything(&[]).await;
+        let handler = Answering::default();
+        let client = connect(&server, handler.clone()).await;
+        let params = GetPromptRequestParams::new("test_input_required_result_prompt");
+        let result = tokio::time::timeout(TIMEOUT, client.get_prompt(params))
+            .await
+            .expect("prompts/get timed out")
+            .expect("prompts/get");
+        let message = serde_json::to_value(&result.messages[0]).unwrap();
+        assert_eq!(
+            message["content"]["text"],
+            "Answer with this context in mind: testing"
+        );
+        assert_eq!(
+            handler.asked(),
+            ["elicit: What context should the prompt use?"]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_that_declared_only_sampling_is_asked_only_for_sampling() {
+    bounded(
+        "a_client_that_declared_only_sampling_is_asked_only_for_sampling",
+        async {
+            let server = everything(&[]).await;
+            // By hand: rmcp's client puts its own capabilities into every request's `_meta`.
+            let tool = "test_input_required_result_capabilities";
+            let body = json!({
+                "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": tool, "arguments": {}, "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                    "io.modelcontextprotocol/clientCapabilities": {"sampling": {}},
+                }},
+            });
+            let response = reqwest::Client::new()
+                .post(server.mcp_url())
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", tool)
+                .json(&body)
+                .timeout(TIMEOUT)
+                .send()
+                .await
+                .unwrap();
+            // The answer, as JSON or as the one message of an event stream.
+            let text = response.text().await.unwrap();
+            let answer: Value = text
+                .lines()
+                .find_map(|line| line.strip_prefix("data:"))
+                .map_or_else(
+                    || serde_json::from_str(&text),
+                    |data| serde_json::from_str(data.trim()),
+                )
+                .unwrap_or_else(|e| panic!("not a JSON-RPC answer ({e}): {text}"));
+            assert_eq!(answer["result"]["resultType"], "input_required", "{answer}");
+            let requests = answer["result"]["inputRequests"].as_object().unwrap();
+            assert_eq!(
+                requests.keys().collect::<Vec<_>>(),
+                ["greeting"],
+                "{answer}"
+            );
+        },
+    )
+    .await;
+}
