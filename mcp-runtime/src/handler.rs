@@ -14,9 +14,9 @@ use rmcp::{
         InitializeRequestParams, ListPromptsResult, ListResourceTemplatesResult,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
         ReadResourceResponse, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
-        UnsubscribeRequestParams,
+        SubscriptionFilter, UnsubscribeRequestParams,
     },
-    service::RequestContext,
+    service::{RequestContext, SubscriptionContext},
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -218,6 +218,24 @@ impl ServerHandler for McpHandler {
         self.shared
             .subscriptions
             .subscribe(self.session(), &context.peer, &request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Resource updates for every URI this server serves; list changes as asked (rmcp keeps only
+        // those the capabilities advertise). The acknowledgment tells the client what was accepted.
+        let mut accepted = requested.clone();
+        if let Some(uris) = &mut accepted.resource_subscriptions {
+            uris.retain(|uri| self.shared.registry.resource(uri).is_some());
+        }
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        self.shared.subscriptions.listen(context).await;
         Ok(())
     }
 

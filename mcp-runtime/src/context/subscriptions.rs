@@ -1,12 +1,22 @@
-//! Resource subscriptions (`resources/subscribe`, `resources/unsubscribe`) and the
-//! `notifications/resources/updated` a server sends when a subscribed resource changes.
+//! Resource subscriptions (`resources/subscribe`, `resources/unsubscribe`, and protocol 2026-07-28's
+//! `subscriptions/listen`) and the `notifications/resources/updated` a server sends when a subscribed
+//! resource changes.
+//!
+//! A 2025 client subscribes per session and hears updates on its session's stream; a 2026-07-28
+//! client, which has no session, holds a `subscriptions/listen` request open, and hears them on that
+//! request's stream, tagged with its id (rmcp's `SubscriptionSink` tags them and enforces the filter).
+//! One `notify_updated` reaches both.
 
 use std::{
     collections::HashSet,
     sync::{Arc, Mutex, Weak},
 };
 
-use rmcp::{Peer, RoleServer, model::ResourceUpdatedNotificationParam};
+use rmcp::{
+    Peer, RoleServer,
+    model::ResourceUpdatedNotificationParam,
+    service::{SubscriptionContext, SubscriptionSink},
+};
 
 use super::ClientSession;
 
@@ -30,6 +40,23 @@ use super::ClientSession;
 #[derive(Clone, Default)]
 pub struct Subscriptions {
     sessions: Arc<Mutex<Vec<Weak<ClientSession>>>>,
+    /// Open `subscriptions/listen` requests, each with a number of its own.
+    listeners: Arc<Mutex<Vec<(u64, SubscriptionSink)>>>,
+    next_listener: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Removes a listener when its `subscriptions/listen` ends, however it ends.
+struct Listening<'a> {
+    subscriptions: &'a Subscriptions,
+    number: u64,
+}
+
+impl Drop for Listening<'_> {
+    fn drop(&mut self) {
+        self.subscriptions
+            .listeners()
+            .retain(|(number, _)| *number != self.number);
+    }
 }
 
 impl Subscriptions {
@@ -56,9 +83,23 @@ impl Subscriptions {
         session.unsubscribe(uri);
     }
 
-    /// How many connected sessions are subscribed to `uri`.
+    /// Serves one `subscriptions/listen` request (acknowledged already) until the client cancels it or
+    /// goes away: updates of the URIs its filter accepted reach it meanwhile.
+    pub(crate) async fn listen(&self, context: SubscriptionContext) {
+        let number = self
+            .next_listener
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.listeners().push((number, context.sink().clone()));
+        let _listening = Listening {
+            subscriptions: self,
+            number,
+        };
+        context.cancelled().await;
+    }
+
+    /// How many connected sessions and open `subscriptions/listen` requests are subscribed to `uri`.
     pub fn subscriber_count(&self, uri: &str) -> usize {
-        self.subscribers(uri).len()
+        self.subscribers(uri).len() + self.listeners_of(uri).len()
     }
 
     /// Sends `notifications/resources/updated` for `uri` to every session subscribed to it, and
@@ -76,7 +117,33 @@ impl Subscriptions {
                 }
             }
         }
+        for sink in self.listeners_of(uri) {
+            match sink.notify_resource_updated(uri).await {
+                Ok(()) => notified += 1,
+                Err(error) => {
+                    tracing::debug!(%error, uri, "could not notify a listener of a resource update")
+                }
+            }
+        }
         notified
+    }
+
+    fn listeners_of(&self, uri: &str) -> Vec<SubscriptionSink> {
+        self.listeners()
+            .iter()
+            .map(|(_, sink)| sink)
+            .filter(|sink| {
+                sink.accepted()
+                    .resource_subscriptions
+                    .as_ref()
+                    .is_some_and(|uris| uris.iter().any(|u| u == uri))
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn listeners(&self) -> std::sync::MutexGuard<'_, Vec<(u64, SubscriptionSink)>> {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn subscribers(&self, uri: &str) -> Vec<Peer<RoleServer>> {

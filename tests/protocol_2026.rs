@@ -1,8 +1,9 @@
-//! Input-required rounds (SEP-2322), as clients of protocol 2026-07-28 see them: the same author code
-//! (`ctx.elicit`, `ctx.sample`, `ctx.list_roots`) that sends requests to a 2025 client ends a round
-//! with an input-required result, and the function runs again with the client's answers. Served by the
-//! `everything` example over real HTTP; driven by rmcp's client, which fulfils the rounds through its
-//! `ClientHandler` as the Python clients do, and by hand (`*_once`) to check each round.
+//! Protocol 2026-07-28 as its clients see it, served by the `everything` example over real HTTP and
+//! driven by rmcp's client negotiating the revision with `server/discover` (as the Python clients do):
+//! input-required rounds (SEP-2322: the same author code, `ctx.elicit`, `ctx.sample`, `ctx.list_roots`,
+//! that sends requests to a 2025 client ends a round, and the function runs again with the client's
+//! answers; checked through rmcp's own round driving and by hand with `*_once`), and resource updates
+//! on `subscriptions/listen` streams.
 
 #![allow(deprecated)] // Sampling and roots are deprecated by SEP-2577; 2026-07-28 carries them in rounds.
 
@@ -19,6 +20,7 @@ use rmcp::{
         CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
         ElicitationAction, GetPromptRequestParams, Implementation, InputRequiredResult,
         InputResponses, ListRootsResult, ProtocolVersion, Root, SamplingMessage,
+        ServerNotification, SubscriptionFilter,
     },
     service::{
         ClientLifecycleMode, ClientServiceExt, RequestContext, RunningService, ServiceError,
@@ -524,5 +526,67 @@ async fn a_client_that_declared_only_sampling_is_asked_only_for_sampling() {
             );
         },
     )
+    .await;
+}
+
+#[tokio::test]
+async fn a_listen_stream_is_acknowledged_with_what_it_accepted_and_hears_updates_tagged_with_its_id()
+ {
+    bounded("a_listen_stream_is_acknowledged_with_what_it_accepted_and_hears_updates_tagged_with_its_id", async {
+    let server = everything(&[]).await;
+    let listener = connect(&server, Answering::default()).await;
+    let caller = connect(&server, Answering::default()).await;
+
+    let mut filter = SubscriptionFilter::new();
+    filter.resource_subscriptions = Some(vec![
+        everything::WATCHED_URI.to_string(),
+        "nothing://serves-this".to_string(),
+    ]);
+    let mut subscription = tokio::time::timeout(TIMEOUT, listener.listen(filter))
+        .await
+        .expect("the acknowledgment timed out")
+        .expect("subscriptions/listen");
+    assert_eq!(
+        subscription.acknowledged().resource_subscriptions.as_deref(),
+        Some(&[everything::WATCHED_URI.to_string()][..]),
+        "a URI no resource serves is not accepted"
+    );
+
+    let text = call(&caller, "test_update_watched_resource", json!({"content": "new"})).await;
+    assert_eq!(text, "Updated test://watched-resource; notified 1 subscriber(s)");
+    let notification = tokio::time::timeout(TIMEOUT, subscription.next())
+        .await
+        .expect("no update within the timeout")
+        .expect("the stream")
+        .expect("an update before the stream ended");
+    let ServerNotification::ResourceUpdatedNotification(updated) = &notification else {
+        panic!("expected resources/updated, got {notification:?}");
+    };
+    assert_eq!(updated.params.uri, everything::WATCHED_URI);
+    let wire = serde_json::to_value(&notification).unwrap();
+    assert_eq!(
+        wire["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        serde_json::to_value(subscription.id()).unwrap(),
+        "{wire}"
+    );
+
+    // Once the client cancels it, the stream is no longer a subscriber.
+    tokio::time::timeout(TIMEOUT, subscription.cancel())
+        .await
+        .expect("cancelling timed out")
+        .expect("cancel the subscription");
+    let text = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let text = call(&caller, "test_update_watched_resource", json!({"content": "newer"})).await;
+            if text.ends_with("notified 0 subscriber(s)") {
+                return text;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the cancelled stream was still a subscriber");
+    assert_eq!(text, "Updated test://watched-resource; notified 0 subscriber(s)");
+    })
     .await;
 }
