@@ -221,10 +221,13 @@ async fn content_tools_return_exact_content() {
             "test_input_required_result_request_state",
             "test_input_required_result_sampling",
             "test_input_required_result_tampered_state",
+            "test_logging_tool",
+            "test_missing_capability",
             "test_multiple_content_types",
             "test_reconnection",
             "test_sampling",
             "test_simple_text",
+            "test_streaming_elicitation",
             "test_tool_with_logging",
             "test_tool_with_progress",
             "test_update_watched_resource",
@@ -917,16 +920,29 @@ async fn a_struct_can_be_the_whole_argument_object() {
                 "properties": {
                     "name": {"type": ["string", "null"]},
                     "address": {"anyOf": [{"$ref": "#/$defs/address"}, {"type": "null"}]},
+                    "contactMethod": {"anyOf": [{"$ref": "#/$defs/ContactMethod"}, {"type": "null"}]},
+                    "phone": {"type": ["string", "null"]},
+                    "email": {"type": ["string", "null"]},
                 },
                 "additionalProperties": false,
+                "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+                "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+                "then": {"required": ["phone"]},
+                "else": {"required": ["email"]},
                 "$defs": {
                     "address": {
+                        "$anchor": "addressDef",
                         "type": "object",
                         "description": "A postal address.",
                         "properties": {
                             "street": {"type": ["string", "null"]},
                             "city": {"type": ["string", "null"]},
                         },
+                    },
+                    "ContactMethod": {
+                        "description": "How to reach the person.",
+                        "type": "string",
+                        "enum": ["phone", "email"],
                     },
                 },
             })

@@ -480,43 +480,76 @@ async fn a_prompt_asks_through_a_round_too() {
     .await;
 }
 
+/// A raw request of protocol 2026-07-28 (`_meta` carrying the version, the client and `capabilities`,
+/// and `extra_meta`): the HTTP status and every JSON-RPC message of the answer, as JSON or as an event
+/// stream. For what rmcp's client does not let a test choose (it puts its own `_meta` in).
+async fn raw_2026(
+    server: &HttpProcess,
+    method: &str,
+    mut params: Value,
+    capabilities: Value,
+    extra_meta: Value,
+) -> (u16, Vec<Value>) {
+    let mut meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+    });
+    meta.as_object_mut()
+        .unwrap()
+        .extend(extra_meta.as_object().cloned().unwrap_or_default());
+    params["_meta"] = meta;
+    let mut request = reqwest::Client::new()
+        .post(server.mcp_url())
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method)
+        .timeout(TIMEOUT);
+    if let Some(name) = params["name"].as_str() {
+        request = request.header("mcp-name", name);
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let response = request.json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let messages = if text.trim_start().starts_with('{') {
+        vec![serde_json::from_str(&text).unwrap()]
+    } else {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .map(str::trim)
+            .filter(|data| !data.is_empty())
+            .map(|data| serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}")))
+            .collect()
+    };
+    (status, messages)
+}
+
+/// The message of `messages` answering the request (id 1).
+fn answer(messages: &[Value]) -> &Value {
+    messages
+        .iter()
+        .find(|m| m["id"] == 1)
+        .unwrap_or_else(|| panic!("no answer among {messages:?}"))
+}
+
 #[tokio::test]
 async fn a_client_that_declared_only_sampling_is_asked_only_for_sampling() {
     bounded(
         "a_client_that_declared_only_sampling_is_asked_only_for_sampling",
         async {
             let server = everything(&[]).await;
-            // By hand: rmcp's client puts its own capabilities into every request's `_meta`.
-            let tool = "test_input_required_result_capabilities";
-            let body = json!({
-                "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": tool, "arguments": {}, "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
-                    "io.modelcontextprotocol/clientCapabilities": {"sampling": {}},
-                }},
-            });
-            let response = reqwest::Client::new()
-                .post(server.mcp_url())
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2026-07-28")
-                .header("mcp-method", "tools/call")
-                .header("mcp-name", tool)
-                .json(&body)
-                .timeout(TIMEOUT)
-                .send()
-                .await
-                .unwrap();
-            // The answer, as JSON or as the one message of an event stream.
-            let text = response.text().await.unwrap();
-            let answer: Value = text
-                .lines()
-                .find_map(|line| line.strip_prefix("data:"))
-                .map_or_else(
-                    || serde_json::from_str(&text),
-                    |data| serde_json::from_str(data.trim()),
-                )
-                .unwrap_or_else(|e| panic!("not a JSON-RPC answer ({e}): {text}"));
+            let params =
+                json!({"name": "test_input_required_result_capabilities", "arguments": {}});
+            let (_, messages) = raw_2026(
+                &server,
+                "tools/call",
+                params,
+                json!({"sampling": {}}),
+                json!({}),
+            )
+            .await;
+            let answer = answer(&messages);
             assert_eq!(answer["result"]["resultType"], "input_required", "{answer}");
             let requests = answer["result"]["inputRequests"].as_object().unwrap();
             assert_eq!(
@@ -524,6 +557,96 @@ async fn a_client_that_declared_only_sampling_is_asked_only_for_sampling() {
                 ["greeting"],
                 "{answer}"
             );
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_call_needing_an_undeclared_capability_is_refused_with_32021_and_http_400() {
+    bounded(
+        "a_call_needing_an_undeclared_capability_is_refused_with_32021_and_http_400",
+        async {
+            let server = everything(&[]).await;
+            let params = json!({"name": "test_missing_capability", "arguments": {}});
+            let (status, messages) =
+                raw_2026(&server, "tools/call", params.clone(), json!({}), json!({})).await;
+            let refused = answer(&messages);
+            assert_eq!(status, 400, "{refused}");
+            assert_eq!(refused["error"]["code"], -32021, "{refused}");
+            assert_eq!(
+                refused["error"]["data"]["requiredCapabilities"],
+                json!({"sampling": {}})
+            );
+            // Declared, the same call asks for its input instead.
+            let (status, messages) = raw_2026(
+                &server,
+                "tools/call",
+                params,
+                json!({"sampling": {}}),
+                json!({}),
+            )
+            .await;
+            assert_eq!(status, 200);
+            assert_eq!(answer(&messages)["result"]["resultType"], "input_required");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn log_messages_reach_a_2026_client_only_at_the_level_its_request_asks_for() {
+    bounded(
+        "log_messages_reach_a_2026_client_only_at_the_level_its_request_asks_for",
+        async {
+            let server = everything(&[]).await;
+            let params = json!({"name": "test_logging_tool", "arguments": {}});
+            let logs = |messages: &[Value]| -> Vec<String> {
+                messages
+                    .iter()
+                    .filter(|m| m["method"] == "notifications/message")
+                    .map(|m| m["params"]["level"].as_str().unwrap().to_string())
+                    .collect()
+            };
+            let (_, silent) =
+                raw_2026(&server, "tools/call", params.clone(), json!({}), json!({})).await;
+            assert_eq!(
+                answer(&silent)["result"]["content"][0]["text"],
+                "Logged at debug, info and warning"
+            );
+            assert!(logs(&silent).is_empty(), "{silent:?}");
+            let level = json!({"io.modelcontextprotocol/logLevel": "info"});
+            let (_, heard) = raw_2026(&server, "tools/call", params, json!({}), level).await;
+            assert_eq!(logs(&heard), ["info", "warning"]);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn methods_the_revision_removed_are_not_found_and_the_error_names_what_replaced_them() {
+    bounded(
+        "methods_the_revision_removed_are_not_found_and_the_error_names_what_replaced_them",
+        async {
+            let server = everything(&[]).await;
+            for (method, replaced_by) in [
+                ("initialize", "server/discover"),
+                ("logging/setLevel", "io.modelcontextprotocol/logLevel"),
+                ("resources/subscribe", "subscriptions/listen"),
+                ("resources/unsubscribe", "subscriptions/listen"),
+            ] {
+                let (status, messages) =
+                    raw_2026(&server, method, json!({}), json!({}), json!({})).await;
+                let refused = answer(&messages);
+                assert_eq!(status, 404, "{method}: {refused}");
+                assert_eq!(refused["error"]["code"], -32601, "{method}: {refused}");
+                let message = refused["error"]["message"].as_str().unwrap();
+                assert!(
+                    message.contains("does not exist in MCP protocol 2026-07-28"),
+                    "{message}"
+                );
+                assert!(message.contains(replaced_by), "{message}");
+            }
         },
     )
     .await;

@@ -116,7 +116,20 @@ where
         let duration_ms = elapsed_ms(started);
         match ended {
             Ended::Returned(Ok(output)) => call.completed(output, duration_ms).map(R::from),
-            Ended::Returned(Err(error)) => call.failed(error, duration_ms).map(R::from),
+            Ended::Returned(Err(error)) => {
+                // Protocol 2026-07-28 wants a request that needs an undeclared client capability
+                // refused as such (-32021, HTTP 400), whatever kind of call it is.
+                let refusal = rounds.as_ref().and(error.capability()).map(|capability| {
+                    let required = serde_json::from_value(serde_json::json!({ capability: {} }))
+                        .unwrap_or_default();
+                    McpError::missing_required_client_capability(required)
+                });
+                let answer = call.failed(error, duration_ms).map(R::from);
+                match refusal {
+                    Some(refusal) => Err(refusal),
+                    None => answer,
+                }
+            }
             Ended::InputRequired => {
                 let (rounds, binding) = rounds.expect("only a call with rounds asks for input");
                 tracing::info!(

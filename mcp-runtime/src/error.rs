@@ -18,6 +18,9 @@ pub enum ErrorKind {
     Cancelled,
     /// Something inside the server is wrong (missing state, a serialization failure).
     Internal,
+    /// The call needs a client capability (sampling, elicitation, roots) the client did not declare.
+    /// Under protocol 2026-07-28 this is JSON-RPC error -32021 (HTTP 400), for every kind of call.
+    MissingCapability,
 }
 
 /// The error a tool returns: a message the caller (often a model) reads, and a type name for the logs.
@@ -39,6 +42,8 @@ pub struct ToolError {
     kind: ErrorKind,
     /// What the log says instead of `message`, when the caller must not see it (a panic's text).
     logged: Option<String>,
+    /// The client capability whose absence this error is ([`ErrorKind::MissingCapability`]).
+    capability: Option<&'static str>,
 }
 
 impl ToolError {
@@ -49,7 +54,27 @@ impl ToolError {
             error_type: Cow::Borrowed("ToolError"),
             kind: ErrorKind::Execution,
             logged: None,
+            capability: None,
         }
+    }
+
+    /// The client did not declare `capability` (`sampling`, `elicitation`, `roots`), which the call
+    /// needs (`error_type` as given).
+    pub(crate) fn missing_capability(
+        message: impl fmt::Display,
+        capability: &'static str,
+        error_type: &'static str,
+    ) -> ToolError {
+        let mut error = ToolError::new(message)
+            .with_kind(ErrorKind::MissingCapability)
+            .with_type(error_type);
+        error.capability = Some(capability);
+        error
+    }
+
+    /// The capability a [`ErrorKind::MissingCapability`] error names.
+    pub(crate) fn capability(&self) -> Option<&'static str> {
+        self.capability
     }
 
     /// The caller's arguments are wrong (`error_type` "ValidationError").
@@ -188,6 +213,7 @@ impl IntoToolError<via::Anyhow> for anyhow::Error {
             error_type: Cow::Owned(error_type),
             kind: ErrorKind::Execution,
             logged: None,
+            capability: None,
         }
     }
 }
@@ -200,6 +226,7 @@ impl IntoToolError<via::Boxed> for Box<dyn std::error::Error + Send + Sync> {
             message,
             kind: ErrorKind::Execution,
             logged: None,
+            capability: None,
         }
     }
 }
@@ -233,6 +260,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for ToolError {
             error_type: Cow::Owned(short_type_name(std::any::type_name::<E>())),
             kind: ErrorKind::Execution,
             logged: None,
+            capability: None,
         }
     }
 }

@@ -12,9 +12,9 @@ use rmcp::{
         CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
         CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
         InitializeRequestParams, ListPromptsResult, ListResourceTemplatesResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
-        SubscriptionFilter, UnsubscribeRequestParams,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+        ReadResourceRequestParams, ReadResourceResponse, ServerConfig, SetLevelRequestParams,
+        SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
     },
     service::{RequestContext, SubscriptionContext},
 };
@@ -255,12 +255,23 @@ impl ServerHandler for McpHandler {
     async fn on_custom_request(
         &self,
         request: CustomRequest,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
-        Err(refused(&request.method)(unparsed(
-            &request.method,
-            request.params.as_ref(),
-        )))
+        let modern = context
+            .protocol_version()
+            .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
+        let error = match removed_in_2026(&request.method) {
+            Some(instead) if modern => McpError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "`{}` does not exist in MCP protocol 2026-07-28: {instead}",
+                    request.method
+                ),
+                None,
+            ),
+            _ => unparsed(&request.method, request.params.as_ref()),
+        };
+        Err(refused(&request.method)(error))
     }
 }
 
@@ -280,6 +291,23 @@ fn refused(method: &str) -> impl FnOnce(McpError) -> McpError + '_ {
         );
         error
     }
+}
+
+/// What replaces a method protocol 2026-07-28 removed, for the -32601 (HTTP 404) that names it.
+fn removed_in_2026(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "initialize" => {
+            "a client starts with `server/discover` and sends its version, info and capabilities in each request's `_meta`"
+        }
+        "logging/setLevel" => {
+            "a request asks for log messages with `io.modelcontextprotocol/logLevel` in its `_meta`"
+        }
+        "resources/subscribe" => {
+            "open a `subscriptions/listen` request with the URIs in `resourceSubscriptions`"
+        }
+        "resources/unsubscribe" => "cancel the `subscriptions/listen` request",
+        _ => return None,
+    })
 }
 
 /// The methods this server answers, for the error naming an unknown one.

@@ -9,9 +9,9 @@ use std::sync::RwLock;
 
 use cm_mcp::Server;
 
-mod input_required;
 pub mod media;
 mod prompts;
+mod protocol_2026;
 mod resources;
 mod tools;
 

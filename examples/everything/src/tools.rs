@@ -280,20 +280,39 @@ async fn test_reconnection() -> &'static str {
 
 /// A postal address.
 #[derive(Deserialize, JsonSchema)]
-#[schemars(rename = "address")]
+#[schemars(rename = "address", extend("$anchor" = "addressDef"))]
 #[allow(dead_code)] // the tool only reports what it received
 struct Address {
     street: Option<String>,
     city: Option<String>,
 }
 
-// The whole argument object of `json_schema_2020_12_tool`: its schema keeps `$schema`, `$defs` and,
-// because unknown arguments are refused, `additionalProperties: false`.
+/// How to reach the person.
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "lowercase")]
+enum ContactMethod {
+    Phone,
+    Email,
+}
+
+// The whole argument object of `json_schema_2020_12_tool`: its schema keeps `$schema`, `$defs` and,
+// because unknown arguments are refused, `additionalProperties: false`; the composition and
+// conditional keywords (SEP-2106) are written through schemars as they are.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(extend(
+    "allOf" = [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if" = {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then" = {"required": ["phone"]},
+    "else" = {"required": ["email"]},
+))]
+#[allow(dead_code)] // the tool only reports what it received
 struct SchemaArgs {
     name: Option<String>,
     address: Option<Address>,
+    contact_method: Option<ContactMethod>,
+    phone: Option<String>,
+    email: Option<String>,
 }
 
 /// Tool with JSON Schema 2020-12 features

@@ -28,17 +28,22 @@ pub(super) fn capabilities(ctx: &Context, method: &str) -> Result<ClientCapabili
     Ok(request.client_capabilities().unwrap_or_default())
 }
 
-/// The error for a client that did not declare `capability`, which `method` needs.
+/// The error for a client that did not declare `capability` (named in the message as `declared`),
+/// which `method` needs.
 pub(super) fn unsupported(
     method: &str,
     does: &str,
-    capability: &str,
+    capability: &'static str,
+    declared: &str,
     error_type: &'static str,
 ) -> ToolError {
-    ToolError::not_connected(format!(
-        "this tool {does}, but the client did not declare {capability}; use a client that supports {method}"
-    ))
-    .with_type(error_type)
+    ToolError::missing_capability(
+        format!(
+            "this tool {does}, but the client did not declare {declared}; use a client that supports {method}"
+        ),
+        capability,
+        error_type,
+    )
 }
 
 /// A failed request to the client, as a tool error that says which request failed and why.

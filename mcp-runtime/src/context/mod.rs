@@ -26,7 +26,8 @@ use rmcp::{
     model::{
         CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitRequestParams,
         ElicitResult, ElicitationAction, InputRequest, ListRootsRequest, ListRootsResult,
-        LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, RequestId, Root,
+        LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
+        RequestId, Root,
     },
     service::RequestContext,
 };
@@ -167,13 +168,30 @@ impl Context {
     /// Sends a log message (`notifications/message`) to the client, if its `logging/setLevel` lets it
     /// through. A client that is gone is not an error for the tool.
     pub async fn log(&self, level: LoggingLevel, message: impl Into<String>) {
-        if !self.inner.session.wants(level) {
+        if !self.wants(level) {
             return;
         }
         let param = LoggingMessageNotificationParam::new(level, Value::String(message.into()));
         if let Err(error) = self.inner.request.peer.notify_logging_message(param).await {
             tracing::debug!(%error, "could not send a log message to the client");
         }
+    }
+
+    /// Whether the client wants log messages of `level`: up to protocol 2025-11-25 as its session's
+    /// `logging/setLevel` says (all by default); under 2026-07-28, which has no sessions, only when
+    /// the request's `_meta` asks for a level (`io.modelcontextprotocol/logLevel`) at or below it.
+    fn wants(&self, level: LoggingLevel) -> bool {
+        let request = &self.inner.request;
+        if request
+            .protocol_version()
+            .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
+        {
+            return request
+                .meta
+                .log_level()
+                .is_some_and(|least| session::level_rank(level) >= session::level_rank(least));
+        }
+        self.inner.session.wants(level)
     }
 
     /// Reports progress to the client, when it asked for it with a progress token; otherwise does nothing.
@@ -330,6 +348,7 @@ impl Input<'_> {
             return Err(client::unsupported(
                 METHOD,
                 "asks the client's model for a completion",
+                "sampling",
                 "the `sampling` capability",
                 "SamplingUnsupported",
             ));
@@ -366,6 +385,7 @@ impl Input<'_> {
             return Err(client::unsupported(
                 METHOD,
                 "asks the user for input",
+                "elicitation",
                 "the `elicitation` capability (form mode)",
                 "ElicitationUnsupported",
             ));
@@ -413,6 +433,7 @@ impl Input<'_> {
             return Err(client::unsupported(
                 METHOD,
                 "asks the client for its roots",
+                "roots",
                 "the `roots` capability",
                 "RootsUnsupported",
             ));

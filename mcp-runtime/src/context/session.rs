@@ -33,7 +33,8 @@ impl ClientSession {
     }
 }
 
-fn level_rank(level: LoggingLevel) -> u8 {
+/// A level's place in severity order, least severe first.
+pub(super) fn level_rank(level: LoggingLevel) -> u8 {
     match level {
         LoggingLevel::Debug => 0,
         LoggingLevel::Info => 1,

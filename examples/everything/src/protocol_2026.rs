@@ -1,7 +1,8 @@
-//! The input-required scenarios of protocol 2026-07-28 (SEP-2322, `input-required-result-*` in the
-//! suite's 0.2 releases). Each is ordinary code: `ctx.elicit`, `ctx.sample` and `ctx.list_roots` end
-//! the round for a client of 2026-07-28, and the function runs again with the answers; older clients
-//! get the same requests sent to them. `ctx.input("key")` gives a request the key the scenario names.
+//! The scenarios of protocol 2026-07-28 in the suite's 0.2 releases: input-required results (SEP-2322,
+//! `input-required-result-*`) and the diagnostic tools of `server-stateless` (SEP-2575). Each is
+//! ordinary code: `ctx.elicit`, `ctx.sample` and `ctx.list_roots` end the round for a client of
+//! 2026-07-28, and the function runs again with the answers; older clients get the same requests sent
+//! to them. `ctx.input("key")` gives a request the key the scenario names.
 
 #![allow(deprecated)] // Roots are deprecated by SEP-2577; 2026-07-28 still carries roots/list in rounds.
 
@@ -151,4 +152,31 @@ async fn test_input_required_result_prompt(ctx: &Context) -> Result<String, Tool
         "Answer with this context in mind: {}",
         named(answer, |c| c.context)
     ))
+}
+
+/// Needs the client's `sampling` capability: a client of 2026-07-28 that did not declare it in the
+/// request's `_meta` gets -32021 (HTTP 400) naming it.
+#[cm_tool]
+async fn test_missing_capability(ctx: &Context) -> Result<String, ToolError> {
+    let reply = ctx.sample("Say hello").await?;
+    Ok(format!("Sampling response: {}", reply.text()))
+}
+
+/// Logs to the client at every level; under 2026-07-28 only a request whose `_meta` asks for a log
+/// level hears them.
+#[cm_tool]
+async fn test_logging_tool(ctx: &Context) -> &'static str {
+    ctx.debug("a debug message").await;
+    ctx.info("an info message").await;
+    ctx.warning("a warning message").await;
+    "Logged at debug, info and warning"
+}
+
+/// Asks the user for their name on the call's own stream: a server-to-client request up to
+/// 2025-11-25, an input-required result under 2026-07-28 (never a request on the stream).
+#[cm_tool]
+async fn test_streaming_elicitation(ctx: &Context) -> Result<String, ToolError> {
+    ctx.info("about to ask for a name").await;
+    let answer = ctx.elicit::<Name>("What is your name?").await?;
+    Ok(format!("Hello, {}!", named(answer, |n| n.name)))
 }
