@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks .ci/conformance.sh itself: it must fail when a suite counts a failed check (whatever its exit
-# status), when a suite's "Total: N passed, M failed" line is missing, or when fewer checks passed than
-# the suite has, and pass when both suites pass. It runs the script against a stand-in for the suite
+# status) in a scenario it scores, when a suite's "Total: N passed, M failed" line is missing, or when
+# fewer checks passed than the suite has, and pass when every run passes, also when a requirements
+# run's only failures are in scenarios the suite lists as not scored. It runs the script against a stand-in for the suite
 # (the same cache layout, a fake dist/index.js) whose output each case shapes; the server is the real
 # `everything`.
 #
@@ -15,28 +16,47 @@ node=$real_cache/npm/node_modules/node/bin/node
 [ -x "$node" ] || { echo "conformance-selftest: no Node at $node; run bash .ci/conformance.sh first" >&2; exit 1; }
 script=${CONFORMANCE_SCRIPT:-.ci/conformance.sh}
 version=$(sed -n "s/^SUITE_VERSION=//p" "$script")
+next_version=$(sed -n "s/^NEXT_SUITE_VERSION=//p" "$script")
 
 fake=$(mktemp -d)
 trap 'rm -rf "$fake"' EXIT
-modules=$fake/npm/node_modules
-mkdir -p "$modules/node/bin" "$modules/@modelcontextprotocol/conformance/dist"
-ln -s "$node" "$modules/node/bin/node"
-echo "{\"version\":\"$version\"}" >"$modules/@modelcontextprotocol/conformance/package.json"
-# FAKE_SUITE names the suite FAKE_MODE shapes; the other one passes with its full count.
-cat >"$modules/@modelcontextprotocol/conformance/dist/index.js" <<'JS'
-const suite = process.argv[process.argv.indexOf("--suite") + 1];
-const full = { active: 40, pending: 6 }[suite];
-const mode = process.env.FAKE_SUITE === suite ? process.env.FAKE_MODE : "ok";
-const summary = (passed, failed) =>
-  console.log(`=== SUMMARY ===\n${failed ? "✗" : "✓"} scenario: ${passed} passed, ${failed} failed\n\nTotal: ${passed} passed, ${failed} failed`);
+# The same stand-in in both releases' places; it tells them apart by its package.json.
+for dir in npm npm-next; do
+    release=$version
+    [ "$dir" = npm-next ] && release=$next_version
+    modules=$fake/$dir/node_modules
+    mkdir -p "$modules/@modelcontextprotocol/conformance/dist"
+    echo "{\"version\":\"$release\"}" >"$modules/@modelcontextprotocol/conformance/package.json"
+    cat >"$modules/@modelcontextprotocol/conformance/dist/index.js" <<'JS'
+// FAKE_SUITE names the run FAKE_MODE shapes ("active", "pending", "next-active", "2026"); the
+// others pass with their full count.
+const version = require(__dirname + "/../package.json").version;
+const next = !version.startsWith("0.1.");
+const flag = process.argv.includes("--requirements") ? "2026"
+  : process.argv[process.argv.indexOf("--suite") + 1];
+const run = next && flag === "active" ? "next-active" : flag;
+const full = { active: 40, pending: 6, "next-active": 73, "2026": 154 }[run];
+const mode = process.env.FAKE_SUITE === run ? process.env.FAKE_MODE : "ok";
+const summary = (passed, failed, unscored) => {
+  let text = `=== SUMMARY ===\n${failed ? "✗" : "✓"} scenario: ${passed} passed, ${failed} failed\n`;
+  if (unscored) text += "✗ tasks-lifecycle: 1 passed, 8 failed\n";
+  text += `\nTotal: ${passed} passed, ${failed + (unscored ? 8 : 0)} failed\n`;
+  if (unscored) text += "\nNot scored for 2026-07-28: 1 scenario(s) run, 1 failing.\n  ✗ tasks-lifecycle (extension)\n";
+  console.log(text);
+};
 switch (mode) {
   case "failed-exit-1": summary(full - 1, 1); process.exit(1);
   case "failed-exit-0": summary(full - 1, 1); process.exit(0);
   case "no-total": console.log("the suite stopped before any scenario ran"); process.exit(0);
   case "too-few": summary(2, 0); process.exit(0);
+  case "scored-and-unscored-failed": summary(full - 1, 1, true); process.exit(0);
+  case "unscored-failed": summary(full, 0, true); process.exit(0);
   default: summary(full, 0);
 }
 JS
+done
+mkdir -p "$fake/npm/node_modules/node/bin"
+ln -s "$node" "$fake/npm/node_modules/node/bin/node"
 
 failures=0
 check() { # suite, mode, expected exit status
@@ -56,6 +76,11 @@ check pending no-total 1
 check pending too-few 1
 check active failed-exit-0 1
 check active no-total 1
+check next-active failed-exit-0 1
+check 2026 failed-exit-0 1
+check 2026 too-few 1
+check 2026 scored-and-unscored-failed 1
+check 2026 unscored-failed 0
 check none ok 0
 [ "$failures" -eq 0 ] || { echo "conformance-selftest: $failures cases failed" >&2; exit 1; }
 echo "conformance-selftest: every case as expected"
