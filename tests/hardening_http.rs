@@ -4,10 +4,10 @@
 //! headers, slow bodies, oversized bodies and many idle connections; during each attack another
 //! client keeps being served.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use cm_test_support::{
-    HttpProcess, INITIALIZE, TIMEOUT, bounded, service_missing, target_tmpdir, within,
+    HttpProcess, INITIALIZE, TIMEOUT, bounded, python_with_mcp, service_missing, within,
 };
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -353,58 +353,6 @@ async fn delete_of_a_session_is_answered_204_and_the_session_is_gone() {
         },
     )
     .await;
-}
-
-/// A Python with the `mcp` package: a venv made once under the target directory (skipped, visibly,
-/// when `python3` or PyPI is not there; under CI that fails the test).
-fn python_with_mcp() -> Result<PathBuf, String> {
-    let venv = target_tmpdir().join("python-mcp");
-    let python = venv.join("bin/python");
-    let has_mcp = |python: &PathBuf| {
-        std::process::Command::new(python)
-            .args([
-                "-c",
-                "from mcp.client.streamable_http import streamable_http_client",
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if has_mcp(&python) {
-        return Ok(python);
-    }
-    let run = |program: &std::path::Path, args: &[&str]| {
-        let output = std::process::Command::new(program)
-            .args(args)
-            .output()
-            .map_err(|e| format!("{}: {e}", program.display()))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} {}: {}",
-                program.display(),
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    };
-    run("python3".as_ref(), &["-m", "venv", &venv.to_string_lossy()])?;
-    run(
-        &python,
-        &[
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "mcp>=2.3,<3",
-        ],
-    )?;
-    if has_mcp(&python) {
-        Ok(python)
-    } else {
-        Err("the mcp package does not import after installing it".into())
-    }
 }
 
 /// Opens a session with the Python SDK's streamable HTTP client, calls a tool, and leaves (which

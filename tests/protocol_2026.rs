@@ -12,7 +12,9 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use cm_test_support::{HttpProcess, TIMEOUT, bounded, text_of};
+use cm_test_support::{
+    HttpProcess, TIMEOUT, bounded, python_with_mcp, service_missing, text_of, within,
+};
 use rmcp::{
     ClientHandler, ErrorData as McpError, RoleClient,
     model::{
@@ -710,6 +712,80 @@ async fn a_listen_stream_is_acknowledged_with_what_it_accepted_and_hears_updates
     .await
     .expect("the cancelled stream was still a subscriber");
     assert_eq!(text, "Updated test://watched-resource; notified 0 subscriber(s)");
+    })
+    .await;
+}
+
+/// The Python clients of the revision against `everything`: `fastmcp`'s `Client` in its default mode
+/// (it negotiates 2026-07-28) answers a form, a sampling request and two rounds through its handlers;
+/// the SDK's `Client.listen` hears a resource update.
+const PYTHON_CLIENTS: &str = r#"
+import asyncio, sys
+from fastmcp import Client as FastClient
+from mcp.client.client import Client as McpClient
+
+ANSWERS = {"username": "Alice", "email": "alice@example.com", "name": "Bob", "color": "green"}
+
+async def elicit(message, response_type, params, context):
+    return {field: ANSWERS[field] for field in params.requested_schema["properties"]}
+
+async def sample(messages, params, context):
+    return "Paris"
+
+async def main(url, watched):
+    async with FastClient(url, elicitation_handler=elicit, sampling_handler=sample) as client:
+        print("PROTOCOL", client.session.protocol_version, flush=True)
+        r = await client.call_tool("test_elicitation", {"message": "Who are you?"})
+        print("ELICIT", r.content[0].text, flush=True)
+        r = await client.call_tool("test_sampling", {"prompt": "Capital of France?"})
+        print("SAMPLE", r.content[0].text, flush=True)
+        r = await client.call_tool("test_input_required_result_multi_round", {})
+        print("ROUNDS", r.content[0].text, flush=True)
+    async with McpClient(url) as listener, McpClient(url) as caller:
+        async with listener.listen(resource_subscriptions=[watched, "nothing://here"]) as sub:
+            print("HONORED", sub.honored.resource_subscriptions, flush=True)
+            await caller.call_tool("test_update_watched_resource", {"content": "from python"})
+            async for event in sub:
+                print("EVENT", type(event).__name__, event.uri, flush=True)
+                break
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"#;
+
+#[tokio::test]
+async fn the_python_clients_of_the_revision_get_forms_sampling_rounds_and_updates() {
+    bounded("the_python_clients_of_the_revision_get_forms_sampling_rounds_and_updates", async {
+    let test = "the_python_clients_of_the_revision_get_forms_sampling_rounds_and_updates";
+    let python = match tokio::task::spawn_blocking(python_with_mcp).await.unwrap() {
+        Ok(python) => python,
+        Err(why) => return service_missing(test, "Python with the mcp and fastmcp packages", why),
+    };
+    let server = everything(&[]).await;
+    let output = within(
+        "the Python clients",
+        tokio::process::Command::new(&python)
+            .args(["-c", PYTHON_CLIENTS, &server.mcp_url(), everything::WATCHED_URI])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("run the Python clients");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "PROTOCOL 2026-07-28",
+            r#"ELICIT User response: action=accept, content={"username":"Alice","email":"alice@example.com"}"#,
+            "SAMPLE LLM response: Paris",
+            "ROUNDS Bob likes green",
+            "HONORED ['test://watched-resource']",
+            "EVENT ResourceUpdated test://watched-resource",
+        ],
+        "{stderr}"
+    );
     })
     .await;
 }
