@@ -207,6 +207,7 @@ async fn content_tools_return_exact_content() {
         [
             "json_schema_2020_12_tool",
             "test_audio_content",
+            "test_custom_header",
             "test_elicitation",
             "test_elicitation_sep1034_defaults",
             "test_elicitation_sep1330_enums",

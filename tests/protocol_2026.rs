@@ -654,6 +654,91 @@ async fn methods_the_revision_removed_are_not_found_and_the_error_names_what_rep
     .await;
 }
 
+/// A raw `tools/call` of `test_custom_header` with `region` in the body and `header` (if any) as
+/// `Mcp-Param-Region`: the HTTP status and the answer.
+async fn call_with_region_header(
+    server: &HttpProcess,
+    region: &str,
+    header: Option<&str>,
+) -> (u16, Value) {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "test_custom_header", "arguments": {"region": region}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }},
+    });
+    let mut request = reqwest::Client::new()
+        .post(server.mcp_url())
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "test_custom_header")
+        .timeout(TIMEOUT);
+    if let Some(header) = header {
+        request = request.header("mcp-param-region", header);
+    }
+    let response = request.json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let data = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(str::trim)
+        .find(|data| !data.is_empty())
+        .unwrap_or(&text);
+    (
+        status,
+        serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+#[tokio::test]
+async fn an_argument_bound_to_a_header_is_announced_and_checked_against_the_header() {
+    bounded(
+        "an_argument_bound_to_a_header_is_announced_and_checked_against_the_header",
+        async {
+            let server = everything(&[]).await;
+            let client = connect(&server, Answering::default()).await;
+            let tools = client.list_all_tools().await.unwrap();
+            let tool = tools
+                .iter()
+                .find(|t| t.name == "test_custom_header")
+                .unwrap();
+            assert_eq!(
+                tool.input_schema["properties"]["region"]["x-mcp-header"],
+                "Region"
+            );
+
+            // rmcp's client mirrors the argument in the header by itself.
+            let text = call(&client, "test_custom_header", json!({"region": "eu-west"})).await;
+            assert_eq!(text, "Region: eu-west");
+
+            // By hand: the literal value, and the same value base64-encoded, agree with the body.
+            let (status, answer) =
+                call_with_region_header(&server, "eu-west", Some("eu-west")).await;
+            assert_eq!(
+                (status, &answer["result"]["content"][0]["text"]),
+                (200, &json!("Region: eu-west"))
+            );
+            let (status, answer) =
+                call_with_region_header(&server, "eu-west", Some("=?base64?ZXUtd2VzdA==?=")).await;
+            assert_eq!(
+                (status, &answer["result"]["content"][0]["text"]),
+                (200, &json!("Region: eu-west"))
+            );
+            // A header that disagrees, a malformed encoding, or none at all: refused before the tool runs.
+            for header in [Some("us-east"), Some("=?base64?ZXUtd2VzdA?="), None] {
+                let (status, answer) = call_with_region_header(&server, "eu-west", header).await;
+                assert_eq!(status, 400, "{header:?}: {answer}");
+                assert_eq!(answer["error"]["code"], -32020, "{header:?}: {answer}");
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_listen_stream_is_acknowledged_with_what_it_accepted_and_hears_updates_tagged_with_its_id()
  {

@@ -125,6 +125,8 @@ pub struct ArgOptions {
     pub secret: bool,
     /// The async fn suggesting values for `completion/complete`.
     pub complete: Option<syn::Path>,
+    /// The HTTP header that mirrors the argument (SEP-2243): `Mcp-Param-<header>`.
+    pub header: Option<LitStr>,
 }
 
 /// What the function returns.

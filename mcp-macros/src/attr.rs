@@ -344,7 +344,7 @@ pub fn prompt_options(attr: TokenStream, errors: &mut Errors) -> PromptOptions {
 }
 
 /// The options `#[arg(...)]` accepts.
-const ARG_OPTIONS: &[&str] = &["description", "rename", "secret", "complete"];
+const ARG_OPTIONS: &[&str] = &["description", "rename", "secret", "complete", "header"];
 
 /// Removes the `#[arg]` attributes from a parameter's `attrs` and parses them.
 pub fn take_arg_options(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> ArgOptions {
@@ -369,6 +369,7 @@ pub fn take_arg_options(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) ->
                     Ok(())
                 }
                 "complete" => set(&mut out.complete, meta, meta.value()?.parse()?),
+                "header" => set(&mut out.header, meta, parse_header(meta)?),
                 _ => Err(unknown(meta, "arg", ARG_OPTIONS)),
             }
         });
@@ -380,6 +381,20 @@ pub fn take_arg_options(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) ->
 /// Whether `attr` is one of ours: `#[arg(..)]` exists only for the macros and rustc rejects it.
 pub fn is_arg(attr: &syn::Attribute) -> bool {
     attr.path().is_ident("arg")
+}
+
+/// `header = "Region"`: the part of the header's name after `Mcp-Param-`, an HTTP token (RFC 9110).
+fn parse_header(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
+    let header: LitStr = meta.value()?.parse()?;
+    let value = header.value();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if value.is_empty() || !value.chars().all(token) {
+        return Err(syn::Error::new(
+            header.span(),
+            "a header name is letters, digits and `-` (an HTTP token), e.g. `header = \"Region\"` for the header `Mcp-Param-Region`",
+        ));
+    }
+    Ok(header)
 }
 
 fn parse_rename(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
@@ -508,6 +523,20 @@ mod tests {
             errors[1].contains("duplicate option `mime_type`"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn a_header_name_is_an_http_token() {
+        let mut attrs: Vec<syn::Attribute> = vec![syn::parse_quote!(#[arg(header = "Region-1")])];
+        let (args, errors) = collect(|errors| take_arg_options(&mut attrs, errors));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(args.header.unwrap().value(), "Region-1");
+        for bad in ["", "Mcp Region", "Région", "a:b"] {
+            let mut attrs: Vec<syn::Attribute> = vec![syn::parse_quote!(#[arg(header = #bad)])];
+            let (_, errors) = collect(|errors| take_arg_options(&mut attrs, errors));
+            assert_eq!(errors.len(), 1, "{bad:?}: {errors:?}");
+            assert!(errors[0].contains("an HTTP token"), "{errors:?}");
+        }
     }
 
     #[test]

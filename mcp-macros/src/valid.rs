@@ -101,6 +101,14 @@ fn check_param(param: &Param, before: &[Param], kind: Macro, errors: &mut Errors
     if let Err(error) = check_param_type(&param.ty) {
         errors.push(error);
     }
+    if let Some(header) = &param.args.header
+        && kind != Macro::Tool
+    {
+        errors.push(syn::Error::new_spanned(
+            header,
+            "`header` applies to tool arguments: MCP mirrors only a tools/call argument in an HTTP header (`Mcp-Param-*`, SEP-2243)",
+        ));
+    }
     if let (Some(path), Macro::Tool) = (&param.args.complete, kind) {
         errors.push(syn::Error::new_spanned(
             path,
@@ -368,6 +376,17 @@ mod tests {
             "{e:?}"
         );
         assert!(errors_of(Macro::Prompt, TokenStream::new(), item).is_empty());
+    }
+
+    #[test]
+    fn a_header_is_for_tool_arguments() {
+        let item = quote!(
+            async fn f(#[arg(header = "Region")] region: String) {}
+        );
+        accepted(item.clone());
+        let e = errors_of(Macro::Prompt, TokenStream::new(), item);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("`header` applies to tool arguments"), "{e:?}");
     }
 
     #[test]

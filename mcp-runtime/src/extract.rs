@@ -30,6 +30,10 @@ pub struct ParamInfo {
     /// `#[arg(complete = path)]`: suggests values in `completion/complete` (prompts and resource
     /// templates).
     pub complete: Option<crate::completion::Completer>,
+    /// `#[arg(header = "Region")]`: a client of protocol 2026-07-28 also sends the argument in the
+    /// HTTP header `Mcp-Param-Region` (SEP-2243), which the schema announces as `x-mcp-header`
+    /// and the server checks against the argument.
+    pub header: Option<&'static str>,
 }
 
 /// One call's input while its parameters are extracted.
@@ -162,6 +166,9 @@ impl ArgsSpec {
         crate::schema::standardize(&mut schema);
         if let Some(description) = param.description {
             schema.insert("description".into(), description.into());
+        }
+        if let Some(header) = param.header {
+            schema.insert("x-mcp-header".into(), header.into());
         }
         self.args.push(ArgSpec {
             name: param.name,

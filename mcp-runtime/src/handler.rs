@@ -14,7 +14,7 @@ use rmcp::{
         InitializeRequestParams, ListPromptsResult, ListResourceTemplatesResult,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
         ReadResourceRequestParams, ReadResourceResponse, ServerConfig, SetLevelRequestParams,
-        SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+        SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
     service::{RequestContext, SubscriptionContext},
 };
@@ -160,6 +160,15 @@ impl ServerHandler for McpHandler {
         Ok(ListToolsResult::with_all_items(
             self.shared.registry.tool_list.as_ref().clone(),
         ))
+    }
+
+    /// The tool's definition, which rmcp's HTTP transport checks `Mcp-Param-*` headers against
+    /// (SEP-2243) before the call reaches the handler.
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.shared
+            .registry
+            .tool(name)
+            .map(|entry| entry.tool.clone())
     }
 
     async fn list_resources(

@@ -180,3 +180,14 @@ async fn test_streaming_elicitation(ctx: &Context) -> Result<String, ToolError> 
     let answer = ctx.elicit::<Name>("What is your name?").await?;
     Ok(format!("Hello, {}!", named(answer, |n| n.name)))
 }
+
+/// Reports the region it was called for. A client of 2026-07-28 also sends the region in the HTTP
+/// header `Mcp-Param-Region` (SEP-2243); a header that disagrees with the argument is refused before
+/// the tool runs.
+///
+/// # Arguments
+/// * `region` - Where the request is served
+#[cm_tool]
+async fn test_custom_header(#[arg(header = "Region")] region: String) -> String {
+    format!("Region: {region}")
+}

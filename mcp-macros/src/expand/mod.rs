@@ -207,9 +207,14 @@ fn param_table(f: &Function, p: &TokenStream) -> TokenStream {
             }
             None => quote!(::core::option::Option::None),
         };
+        let header = match &param.args.header {
+            Some(header) => quote!(::core::option::Option::Some(#header)),
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             #p::ParamInfo {
                 name: #name, description: #description, secret: #secret, complete: #complete,
+                header: #header,
             }
         }
     });
