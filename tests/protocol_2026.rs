@@ -483,14 +483,16 @@ async fn a_prompt_asks_through_a_round_too() {
 }
 
 /// A raw request of protocol 2026-07-28 (`_meta` carrying the version, the client and `capabilities`,
-/// and `extra_meta`): the HTTP status and every JSON-RPC message of the answer, as JSON or as an event
-/// stream. For what rmcp's client does not let a test choose (it puts its own `_meta` in).
+/// and `extra_meta`; `headers` besides the standard ones): the HTTP status and every JSON-RPC message
+/// of the answer, as JSON or as an event stream. For what rmcp's client does not let a test choose (it
+/// puts its own `_meta` and headers in).
 async fn raw_2026(
     server: &HttpProcess,
     method: &str,
     mut params: Value,
     capabilities: Value,
     extra_meta: Value,
+    headers: &[(&str, &str)],
 ) -> (u16, Vec<Value>) {
     let mut meta = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -509,6 +511,9 @@ async fn raw_2026(
         .timeout(TIMEOUT);
     if let Some(name) = params["name"].as_str() {
         request = request.header("mcp-name", name);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     let response = request.json(&body).send().await.unwrap();
@@ -549,6 +554,7 @@ async fn a_client_that_declared_only_sampling_is_asked_only_for_sampling() {
                 params,
                 json!({"sampling": {}}),
                 json!({}),
+                &[],
             )
             .await;
             let answer = answer(&messages);
@@ -571,8 +577,15 @@ async fn a_call_needing_an_undeclared_capability_is_refused_with_32021_and_http_
         async {
             let server = everything(&[]).await;
             let params = json!({"name": "test_missing_capability", "arguments": {}});
-            let (status, messages) =
-                raw_2026(&server, "tools/call", params.clone(), json!({}), json!({})).await;
+            let (status, messages) = raw_2026(
+                &server,
+                "tools/call",
+                params.clone(),
+                json!({}),
+                json!({}),
+                &[],
+            )
+            .await;
             let refused = answer(&messages);
             assert_eq!(status, 400, "{refused}");
             assert_eq!(refused["error"]["code"], -32021, "{refused}");
@@ -587,6 +600,7 @@ async fn a_call_needing_an_undeclared_capability_is_refused_with_32021_and_http_
                 params,
                 json!({"sampling": {}}),
                 json!({}),
+                &[],
             )
             .await;
             assert_eq!(status, 200);
@@ -610,15 +624,22 @@ async fn log_messages_reach_a_2026_client_only_at_the_level_its_request_asks_for
                     .map(|m| m["params"]["level"].as_str().unwrap().to_string())
                     .collect()
             };
-            let (_, silent) =
-                raw_2026(&server, "tools/call", params.clone(), json!({}), json!({})).await;
+            let (_, silent) = raw_2026(
+                &server,
+                "tools/call",
+                params.clone(),
+                json!({}),
+                json!({}),
+                &[],
+            )
+            .await;
             assert_eq!(
                 answer(&silent)["result"]["content"][0]["text"],
                 "Logged at debug, info and warning"
             );
             assert!(logs(&silent).is_empty(), "{silent:?}");
             let level = json!({"io.modelcontextprotocol/logLevel": "info"});
-            let (_, heard) = raw_2026(&server, "tools/call", params, json!({}), level).await;
+            let (_, heard) = raw_2026(&server, "tools/call", params, json!({}), level, &[]).await;
             assert_eq!(logs(&heard), ["info", "warning"]);
         },
     )
@@ -638,7 +659,7 @@ async fn methods_the_revision_removed_are_not_found_and_the_error_names_what_rep
                 ("resources/unsubscribe", "subscriptions/listen"),
             ] {
                 let (status, messages) =
-                    raw_2026(&server, method, json!({}), json!({}), json!({})).await;
+                    raw_2026(&server, method, json!({}), json!({}), json!({}), &[]).await;
                 let refused = answer(&messages);
                 assert_eq!(status, 404, "{method}: {refused}");
                 assert_eq!(refused["error"]["code"], -32601, "{method}: {refused}");
@@ -661,37 +682,14 @@ async fn call_with_region_header(
     region: &str,
     header: Option<&str>,
 ) -> (u16, Value) {
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "test_custom_header", "arguments": {"region": region}, "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
-            "io.modelcontextprotocol/clientCapabilities": {},
-        }},
-    });
-    let mut request = reqwest::Client::new()
-        .post(server.mcp_url())
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "test_custom_header")
-        .timeout(TIMEOUT);
-    if let Some(header) = header {
-        request = request.header("mcp-param-region", header);
-    }
-    let response = request.json(&body).send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    let data = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .map(str::trim)
-        .find(|data| !data.is_empty())
-        .unwrap_or(&text);
-    (
-        status,
-        serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {text}")),
-    )
+    let params = json!({"name": "test_custom_header", "arguments": {"region": region}});
+    let headers: Vec<(&str, &str)> = header
+        .map(|h| ("mcp-param-region", h))
+        .into_iter()
+        .collect();
+    let (status, messages) =
+        raw_2026(server, "tools/call", params, json!({}), json!({}), &headers).await;
+    (status, answer(&messages).clone())
 }
 
 #[tokio::test]
