@@ -17,7 +17,7 @@
 //!
 //! `stack` and `settings` are compiled only with the feature `platform` (on by default): they are
 //! the only code that needs the platform's client stack, reqwest, rustls and tokio-tungstenite for
-//! the config manager and the `config` crate for settings from env vars, some 80 crates of a
+//! the config manager and the `config` crate for settings from env vars: some 30 crates of a
 //! server's build. Everything else here stays in every build, because it needs none of them: the
 //! mode, connectors in local mode (`{ID}_URL` is parsed with `url`, which rmcp links anyway),
 //! connections, their reconnect hooks and `/health`. A build without the feature that is asked for
