@@ -3,7 +3,7 @@
 //! one error line, the `service.init.error` event, naming the variable at fault and the fix. Every
 //! line stays JSON, stdout stays empty, and no secret in the bad value is repeated.
 
-use cm_test_support::{bounded, command, run_to_end};
+use cm_test_support::{bounded, command, refused_to_start};
 use serde_json::Value;
 
 /// One way to misconfigure a server, and what its one error line must say.
@@ -224,30 +224,10 @@ async fn a_port_that_cannot_be_listened_on_is_bad_configuration_naming_the_port(
     .await;
 }
 
-/// Runs `binary` to its end and checks that it refused to start as bad configuration must: status 2,
-/// nothing on stdout, every stderr line JSON, exactly one of them an error: the returned event.
+/// Runs `binary` to its end and checks that it refused to start as bad configuration must (status 2,
+/// one error line: `service.init.error`, a `ConfigError`); returns that line.
 async fn refused(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
     let mut command = command(binary);
     command.args(args).envs(env.iter().copied());
-    let output = run_to_end(command).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let what = format!("{binary} {args:?} {env:?}");
-    assert_eq!(output.status.code(), Some(2), "{what}: {stderr}");
-    assert!(output.stdout.is_empty(), "{what}: stdout is not empty");
-    let lines: Vec<Value> = stderr
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|_| panic!("{what}: a line that is not JSON: {line}"))
-        })
-        .collect();
-    let errors: Vec<&Value> = lines
-        .iter()
-        .filter(|line| line["level"] == "error")
-        .collect();
-    assert_eq!(errors.len(), 1, "{what}: one error line, got:\n{stderr}");
-    let event = errors[0].clone();
-    assert_eq!(event["event_type"], "service.init.error", "{what}: {event}");
-    assert_eq!(event["error_type"], "ConfigError", "{what}: {event}");
-    event
+    refused_to_start(command).await
 }

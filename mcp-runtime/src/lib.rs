@@ -4,6 +4,15 @@
 //! Modules are named after the platform's concepts: [`events`] (the JSON log format), [`trace`]
 //! (trace context), [`platform`] (the mode, settings, connectors, connections and [`health`]),
 //! [`cli`] (flags shared by every server), and the server itself.
+//!
+//! # Features
+//!
+//! - `platform` (default): stack mode, where the server registers with the platform's config
+//!   manager and follows its updates (reqwest, rustls, tokio-tungstenite), and typed settings,
+//!   `Settings<T>` and `Server::settings` (the `config` crate). Without it the server is a plain MCP
+//!   server that runs locally: connectors read `{ID}_URL`, `/health` and the log format are the same,
+//!   and a start asking for a stack deployment (`SERVICE_NAME`) exits 2 naming the feature.
+//! - `testing`: `testing::Client`, an in-process MCP client for authors' tests.
 
 mod call;
 pub mod cli;
@@ -36,8 +45,10 @@ pub use output::{
 };
 pub use platform::{
     ApiKeyFormatError, Connection, ConnectionState, Connections, Connector, ConnectorId,
-    ConnectorType, Mode, Only, ServiceSettings, Settings, SettingsError, Which, health, stack_url,
+    ConnectorType, Mode, Only, SettingsError, Which, health, stack_url,
 };
+#[cfg(feature = "platform")]
+pub use platform::{ServiceSettings, Settings};
 pub use registry::{Registry, RegistryError};
 pub use server::{RunningServer, Server, Startup};
 pub use trace::TraceContext;

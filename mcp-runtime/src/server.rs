@@ -14,6 +14,8 @@ use clap::CommandFactory;
 use rmcp::model::{Implementation, ResourcesCapability, ServerCapabilities, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
+#[cfg(feature = "platform")]
+use crate::platform::{ServiceSettings, Settings};
 use crate::{
     State,
     cli::{Cli, LogLevel, Transport},
@@ -22,8 +24,8 @@ use crate::{
     extract::JsonObject,
     handler::Shared,
     platform::{
-        self, Connections, Connector, ConnectorsBlock, Health, Mode, ServiceSettings, Settings,
-        SettingsError, SettingsSource, health::HealthHook,
+        self, Connections, Connector, ConnectorsBlock, Health, Mode, SettingsError, SettingsSource,
+        health::HealthHook,
     },
     registry::{BoxFuture, Registry},
     transport::{self, HttpOptions},
@@ -187,6 +189,8 @@ impl Server {
     /// `T::default()`; a value that does not convert stops the start with an error naming the
     /// variable. Tools take them as `Settings<T>`. In a stack they are the `config` the service
     /// registers (with `T`'s JSON Schema), and the config manager's config replaces them.
+    /// (Feature `platform`.)
+    #[cfg(feature = "platform")]
     pub fn settings<T: ServiceSettings>(mut self, prefix: impl Into<String>) -> Server {
         let prefix = prefix.into();
         self.settings = Some(Box::new(move |state: &StateMap| {
@@ -197,7 +201,8 @@ impl Server {
     }
 
     /// Like [`settings`](Server::settings), with settings the caller already loaded (e.g. with
-    /// [`Settings::from_env`] in `main`, to use them there too).
+    /// [`Settings::from_env`] in `main`, to use them there too). (Feature `platform`.)
+    #[cfg(feature = "platform")]
     pub fn with_settings<T: ServiceSettings>(mut self, settings: Settings<T>) -> Server {
         self.settings = Some(Box::new(move |state: &StateMap| {
             Ok(register_settings(state, settings))
@@ -493,6 +498,7 @@ impl Server {
 }
 
 /// Makes `settings` injectable (`Settings<T>`, and `State<Settings<T>>`).
+#[cfg(feature = "platform")]
 fn register_settings<T: ServiceSettings>(
     state: &StateMap,
     settings: Settings<T>,
@@ -517,7 +523,8 @@ impl Startup {
     }
 
     /// The settings of type `T` the server loaded ([`Server::settings`] or
-    /// [`Server::with_settings`]); `None` when it has none of that type.
+    /// [`Server::with_settings`]); `None` when it has none of that type. (Feature `platform`.)
+    #[cfg(feature = "platform")]
     pub fn settings<T: ServiceSettings>(&self) -> Option<Settings<T>> {
         self.state.get::<Settings<T>>().map(|s| (*s).clone())
     }

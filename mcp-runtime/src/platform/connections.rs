@@ -322,7 +322,8 @@ impl Connections {
         }
     }
 
-    /// The endpoint the platform last set for `config_id`.
+    /// The endpoint the platform last set for `config_id` (the config manager's client compares).
+    #[cfg(feature = "platform")]
     pub(crate) fn endpoint(&self, config_id: &str) -> Option<Endpoint> {
         self.slot(config_id).map(|s| s.endpoint.borrow().clone())
     }

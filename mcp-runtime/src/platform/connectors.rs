@@ -317,7 +317,8 @@ impl ConnectorsBlock {
     }
 
     /// The URLs the block assigns to `connector` (empty: none assigned yet). The type the manager
-    /// stored wins over the declared one.
+    /// stored wins over the declared one. Only the config manager's client reads assignments.
+    #[cfg(feature = "platform")]
     pub fn urls_for(&self, connector: &Connector) -> Vec<String> {
         if connector.array {
             self.array_connectors

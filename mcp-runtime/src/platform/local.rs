@@ -58,7 +58,7 @@ fn local_endpoint(
         u.strip_suffix('/').unwrap_or(u).to_string()
     });
     if let Some(url) = url.as_deref().filter(|u| !u.is_empty() && !database) {
-        let problem = match reqwest::Url::parse(url) {
+        let problem = match url::Url::parse(url) {
             Ok(parsed) if parsed.host_str().is_none() => Some("it has no host".to_string()),
             Ok(_) => None,
             Err(error) => Some(error.to_string()),

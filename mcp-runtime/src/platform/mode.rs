@@ -29,7 +29,8 @@ pub enum Mode {
 impl Mode {
     /// The mode the environment selects: `CONFIDENTIAL_MIND_LOCAL_CONFIG=true` (any case) is local;
     /// neither variable set is local too (a first `cargo run` just works); anything else is a stack
-    /// deployment, which needs `SERVICE_NAME` (its absence is an error naming it).
+    /// deployment, which needs `SERVICE_NAME` (its absence is an error naming it), and a server built
+    /// with the `platform` feature (without it, a stack deployment is an error naming the feature).
     ///
     /// The server calls this once at start; code that runs in a server receives the result instead.
     pub fn from_env() -> anyhow::Result<Mode> {
@@ -75,13 +76,29 @@ pub(crate) fn detect() -> anyhow::Result<(Mode, &'static str)> {
             Ok((Mode::Local, "CONFIDENTIAL_MIND_LOCAL_CONFIG=true"))
         }
         (None, None) => Ok((Mode::Local, "set SERVICE_NAME to register with a stack")),
+        #[cfg(feature = "platform")]
         (_, Some(service_name)) => Ok((Mode::Stack { service_name }, "")),
+        #[cfg(not(feature = "platform"))]
+        (_, Some(service_name)) => Err(stack_unavailable(&service_name).into()),
         (Some(v), None) => Err(SettingsError::new(
             "SERVICE_NAME",
             format!("SERVICE_NAME is not set: CONFIDENTIAL_MIND_LOCAL_CONFIG=`{v}` selects a stack deployment, which needs the service's id in the stack in SERVICE_NAME (or set CONFIDENTIAL_MIND_LOCAL_CONFIG=true for local development)"),
         )
         .into()),
     }
+}
+
+/// The refusal of a stack deployment by a server built without the config manager's client: serving
+/// locally instead would leave the service unregistered in a stack that waits for it, with no error
+/// anywhere.
+#[cfg(not(feature = "platform"))]
+pub(super) fn stack_unavailable(service_name: &str) -> SettingsError {
+    SettingsError::new(
+        "SERVICE_NAME",
+        format!(
+            "SERVICE_NAME=`{service_name}` selects a stack deployment, but this server was built without cm-mcp's `platform` feature, which registers with the config manager: enable it (it is a default feature of cm-mcp), or unset SERVICE_NAME (or set CONFIDENTIAL_MIND_LOCAL_CONFIG=true) to run locally"
+        ),
+    )
 }
 
 impl<'a> FromCall<'a> for Mode {

@@ -38,6 +38,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::{SettingsError, SettingsSource};
 use crate::{
     FromCall, ToolError,
     extract::{CallInput, ParamInfo},
@@ -54,48 +55,6 @@ impl<T: Serialize + DeserializeOwned + JsonSchema + Default + Send + Sync + 'sta
     for T
 {
 }
-
-/// A settings value that cannot be used: names the variable and what it should hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingsError {
-    variable: Option<String>,
-    message: String,
-}
-
-impl SettingsError {
-    /// An error about `variable` (e.g. `PG_POOL_MIN_SIZE`), for checks a settings type makes after
-    /// loading (a minimum larger than a maximum, ...). `message` names the variable and the fix.
-    ///
-    /// ```
-    /// let error = mcp_runtime::SettingsError::new("APP_MAX_ROWS", "APP_MAX_ROWS=0 is not valid: expected at least 1");
-    /// assert_eq!(error.variable(), Some("APP_MAX_ROWS"));
-    /// assert_eq!(error.to_string(), "APP_MAX_ROWS=0 is not valid: expected at least 1");
-    /// ```
-    pub fn new(variable: impl Into<String>, message: impl Into<String>) -> SettingsError {
-        SettingsError {
-            variable: Some(variable.into()),
-            message: message.into(),
-        }
-    }
-
-    /// A configuration problem that may not be about one variable (an unknown flag).
-    pub(crate) fn misconfigured(variable: Option<String>, message: String) -> SettingsError {
-        SettingsError { variable, message }
-    }
-
-    /// The env var at fault, when one is.
-    pub fn variable(&self) -> Option<&str> {
-        self.variable.as_deref()
-    }
-}
-
-impl fmt::Display for SettingsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for SettingsError {}
 
 /// The live settings of type `T`: loaded at start, replaced when the config manager pushes a new
 /// config. Cheap to clone; take it in a tool as `settings: Settings<Config>` and read `settings.get()`.
@@ -151,12 +110,14 @@ impl<T: ServiceSettings> Settings<T> {
                     .starts_with(&prefix.to_ascii_uppercase())
             })
             .collect();
-        let defaults = config::Config::try_from(&T::default()).map_err(|e| SettingsError {
-            variable: None,
-            message: format!(
-                "the defaults of the settings type `{}` cannot be represented: {e}",
-                std::any::type_name::<T>()
-            ),
+        let defaults = config::Config::try_from(&T::default()).map_err(|e| {
+            SettingsError::misconfigured(
+                None,
+                format!(
+                    "the defaults of the settings type `{}` cannot be represented: {e}",
+                    std::any::type_name::<T>()
+                ),
+            )
         })?;
         let env = config::Environment::with_prefix(prefix.trim_end_matches('_'))
             .prefix_separator("_")
@@ -285,10 +246,10 @@ fn explain(
         other => (other, None),
     };
     let Some(key) = key else {
-        return SettingsError {
-            variable: None,
-            message: format!("invalid settings ({prefix}*): {inner}"),
-        };
+        return SettingsError::misconfigured(
+            None,
+            format!("invalid settings ({prefix}*): {inner}"),
+        );
     };
     let variable = format!("{prefix}{}", key.replace('.', "__").to_ascii_uppercase());
     let value = vars
@@ -304,17 +265,7 @@ fn explain(
         Some(value) => format!("{variable}=`{value}` is not valid: {what}"),
         None => format!("{variable} is not valid: {what}"),
     };
-    SettingsError {
-        variable: Some(variable),
-        message,
-    }
-}
-
-/// The settings as the config manager client sees them, whatever their type.
-pub(crate) trait SettingsSource: Send + Sync {
-    fn schema(&self) -> Value;
-    fn current(&self) -> Value;
-    fn apply(&self, config: &Value) -> Result<Value, String>;
+    SettingsError::misconfigured(Some(variable), message)
 }
 
 impl<T: ServiceSettings> SettingsSource for Settings<T> {

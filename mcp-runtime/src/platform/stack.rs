@@ -18,10 +18,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    connections::Connections,
-    connectors::ConnectorsBlock,
+    SettingsError, SettingsSource, connections::Connections, connectors::ConnectorsBlock,
     endpoint::Endpoint,
-    settings::{SettingsError, SettingsSource},
 };
 
 /// The manager's base URL inside a cluster (`MANAGER_URL` overrides it).
@@ -139,7 +137,7 @@ fn base_url(var: &str, default: &str, schemes: &[&str]) -> Result<String, Settin
     else {
         return Ok(default.to_string());
     };
-    let problem = match reqwest::Url::parse(&value) {
+    let problem = match url::Url::parse(&value) {
         Ok(url) if !schemes.contains(&url.scheme()) => format!("its scheme is `{}`", url.scheme()),
         Ok(url) if url.host_str().is_none() => "it has no host".to_string(),
         Ok(_) => return Ok(value),

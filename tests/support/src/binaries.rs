@@ -2,10 +2,11 @@
 //! scratch directory.
 
 use std::{
+    collections::BTreeMap,
     ffi::OsStr,
     path::{Path, PathBuf},
     process::{ExitStatus, Stdio},
-    sync::OnceLock,
+    sync::{Mutex, OnceLock},
 };
 
 use tokio::process::Command;
@@ -56,24 +57,46 @@ fn profile_dir() -> Result<PathBuf, String> {
 
 /// Builds every binary of [`BINARIES`]; returns the directory they are in (`target/debug`).
 fn build_binaries() -> Result<PathBuf, String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    build_binaries_with(&cargo, &profile_dir()?)
+    build_binaries_with(&cargo_program(), &profile_dir()?)
 }
 
-/// Runs `cargo build` (the program `cargo`) for every binary of [`BINARIES`] into the target
-/// directory of `profile_dir`. A failed build is an error with the build's own output, even when
-/// older binaries are there: a test must not pass or fail against code that is not the code under
-/// test.
-fn build_binaries_with(cargo: &OsStr, profile_dir: &Path) -> Result<PathBuf, String> {
-    let target_dir = profile_dir
-        .parent()
-        .ok_or_else(|| format!("unexpected profile directory {}", profile_dir.display()))?;
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("debug");
+/// The `cargo` that runs this test (`CARGO`), or the one on the `PATH`.
+fn cargo_program() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The path of the binary of `package` (named as the package), built by a `cargo build -p package`
+/// of its own into the target directory of this test executable, once per test process.
+///
+/// For a package that exists to build its dependencies with other features (tests/plain-server:
+/// cm-mcp without default features): Cargo unifies the features of every package one build selects,
+/// so built together with [`BINARIES`] it would get theirs.
+pub fn binary_built_alone(package: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, Result<PathBuf, String>>> = Mutex::new(BTreeMap::new());
+    // Held during the build: the tests asking for the same binary wait for one build.
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let profile_dir = built
+        .entry(package.to_string())
+        .or_insert_with(|| build_with(&cargo_program(), &profile_dir()?, &[(package, package)]))
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = profile_dir.join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// A `cargo` command run in the workspace with the environment of an outer `cargo test` removed,
+/// for tests that ask Cargo about the workspace (`cargo tree -p ...`).
+pub fn cargo_command() -> std::process::Command {
+    cargo_command_of(&cargo_program())
+}
+
+/// [`cargo_command`] with the program `cargo`.
+fn cargo_command_of(cargo: &OsStr) -> std::process::Command {
     let mut command = std::process::Command::new(cargo);
-    // What `cargo test` set for the test crate must not reach the inner build: crates whose build
+    // What `cargo test` set for the test crate must not reach an inner build: crates whose build
     // depends on such a variable (ring's, on CARGO_MANIFEST_DIR) would be rebuilt by every test
     // run, and rebuilt again by the next outer build.
     for (key, _) in std::env::vars_os() {
@@ -94,8 +117,34 @@ fn build_binaries_with(cargo: &OsStr, profile_dir: &Path) -> Result<PathBuf, Str
             command.env_remove(key);
         }
     }
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
     command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `cargo build` (the program `cargo`) for every binary of [`BINARIES`] into the target
+/// directory of `profile_dir`.
+fn build_binaries_with(cargo: &OsStr, profile_dir: &Path) -> Result<PathBuf, String> {
+    build_with(cargo, profile_dir, BINARIES)
+}
+
+/// Runs one `cargo build` (the program `cargo`) of `binaries` (binary, package) into the target
+/// directory of `profile_dir`. A failed build is an error with the build's own output, even when
+/// older binaries are there: a test must not pass or fail against code that is not the code under
+/// test.
+fn build_with(
+    cargo: &OsStr,
+    profile_dir: &Path,
+    binaries: &[(&str, &str)],
+) -> Result<PathBuf, String> {
+    let target_dir = profile_dir
+        .parent()
+        .ok_or_else(|| format!("unexpected profile directory {}", profile_dir.display()))?;
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("debug");
+    let mut command = cargo_command_of(cargo);
+    command
         .args(["build", "--quiet", "--target-dir"])
         .arg(target_dir);
     match profile {
@@ -107,7 +156,7 @@ fn build_binaries_with(cargo: &OsStr, profile_dir: &Path) -> Result<PathBuf, Str
             command.args(["--profile", other]);
         }
     }
-    for (bin, package) in BINARIES {
+    for (bin, package) in binaries {
         command.args(["-p", package, "--bin", bin]);
     }
     let output = command
@@ -116,7 +165,7 @@ fn build_binaries_with(cargo: &OsStr, profile_dir: &Path) -> Result<PathBuf, Str
     if !output.status.success() {
         return Err(format!(
             "`cargo build` of the test binaries ({}) failed ({}); the tests do not run against older binaries. Its output:\n{}{}",
-            BINARIES
+            binaries
                 .iter()
                 .map(|(bin, _)| *bin)
                 .collect::<Vec<_>>()
@@ -232,6 +281,33 @@ pub async fn run_to_end(mut command: Command) -> std::process::Output {
         .await
         .unwrap_or_else(|_| panic!("{program} did not exit within {TIMEOUT:?}"))
         .unwrap_or_else(|e| panic!("wait for {program}: {e}"))
+}
+
+/// Runs `command` (a server) to its end and checks that it refused to start as bad configuration
+/// must: status 2, nothing on stdout, every stderr line JSON, exactly one of them an error, the
+/// `service.init.error` event with `error_type` `ConfigError`, which is returned.
+pub async fn refused_to_start(command: Command) -> serde_json::Value {
+    let what = format!("{:?}", command.as_std());
+    let output = run_to_end(command).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{what}: {stderr}");
+    assert!(output.stdout.is_empty(), "{what}: stdout is not empty");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|_| panic!("{what}: a line that is not JSON: {line}"))
+        })
+        .collect();
+    let errors: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["level"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{what}: one error line, got:\n{stderr}");
+    let event = errors[0].clone();
+    assert_eq!(event["event_type"], "service.init.error", "{what}: {event}");
+    assert_eq!(event["error_type"], "ConfigError", "{what}: {event}");
+    event
 }
 
 /// Runs `name` in `dir` with `env` as an HTTP server on an ephemeral port until it exits (bounded);

@@ -224,7 +224,16 @@ pub struct StdioProcess {
 
 /// Spawns `name` with `args` and `env` as an MCP server over stdio and connects a client.
 pub async fn connect_stdio(name: &str, args: &[&str], env: &[(&str, &str)]) -> StdioProcess {
-    let command = tokio::process::Command::new(binary(name)).configure(|cmd| {
+    connect_stdio_program(&binary(name), args, env).await
+}
+
+/// [`connect_stdio`] to the server binary at `program` (e.g. [`binary_built_alone`]'s).
+pub async fn connect_stdio_program(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> StdioProcess {
+    let command = tokio::process::Command::new(program).configure(|cmd| {
         for var in server_env() {
             cmd.env_remove(var);
         }
