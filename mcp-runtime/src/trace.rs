@@ -95,7 +95,7 @@ impl TraceContext {
         } else {
             // A platform trace id that is not W3C-shaped: hash it into one, stably.
             let digest = Sha256::digest(self.trace_id.as_bytes());
-            hex(&digest[..16])
+            hex::encode(&digest[..16])
         };
         format!("00-{trace_id}-{}-01", self.span_id)
     }
@@ -141,8 +141,9 @@ fn parse_traceparent(value: &str) -> Option<(String, String)> {
     if version == "00" && parts.next().is_some() {
         return None;
     }
+    // Version ff is forbidden in any case (found by the `trace_headers` fuzz target: `fF` passed).
     let valid = is_hex(version, 2)
-        && version != "ff"
+        && !version.eq_ignore_ascii_case("ff")
         && is_hex(trace_id, 32)
         && trace_id.bytes().any(|b| b != b'0')
         && is_hex(span_id, 16)
@@ -155,19 +156,9 @@ fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
-}
-
 /// The platform's API key hash: the first 16 hex characters of SHA-256 of the key.
 pub fn api_key_hash(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes())[..8])
+    hex::encode(&Sha256::digest(key.as_bytes())[..8])
 }
 
 /// A trace id as the platform makes them: uuid4 as 32 hex characters.
@@ -245,6 +236,9 @@ mod tests {
             "00-zz-00f067aa0ba902b7-01",
             // Version 00 has exactly four fields.
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            // Version ff is invalid whatever its case.
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "fF-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         ] {
             let mut meta = RequestMetaObject::default();
             meta.set_traceparent(malformed);
