@@ -13,6 +13,7 @@ pub mod media;
 mod prompts;
 mod protocol_2026;
 mod resources;
+mod tasks;
 mod tools;
 
 pub use resources::WATCHED_URI;
