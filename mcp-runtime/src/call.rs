@@ -216,15 +216,14 @@ pub(crate) async fn finish_task(
     match ended {
         Ended::Returned(Ok(output)) => call.completed(output, duration_ms).map_err(TaskExit::Error),
         Ended::Returned(Err(error)) => {
-            let cancelled = error.kind() == ErrorKind::Cancelled && ctx.is_cancelled();
+            // A function that stops with an error once its task was cancelled ended because of
+            // the cancellation, whatever it says; a panic is a fault of the server all the same.
             let panic = (error.error_type() == "Panic").then(|| error.message().to_string());
             let answer = call.failed(error, duration_ms);
-            if cancelled {
-                Err(TaskExit::Cancelled)
-            } else if let Some(message) = panic {
-                Err(TaskExit::Error(McpError::internal_error(message, None)))
-            } else {
-                answer.map_err(TaskExit::Error)
+            match panic {
+                Some(message) => Err(TaskExit::Error(McpError::internal_error(message, None))),
+                None if ctx.is_cancelled() => Err(TaskExit::Cancelled),
+                None => answer.map_err(TaskExit::Error),
             }
         }
         // A task's requests to the client wait on tasks/update, not on rounds, and it waits in
