@@ -15,7 +15,9 @@ use rmcp::{
         ClientCapabilities, ClientConfig, DetailedTask, ErrorCode, GetTaskParams, Implementation,
         ProtocolVersion, TaskPayload, TaskStatus, UpdateTaskParams,
     },
-    service::{ClientLifecycleMode, ClientServiceExt, RunningService, ServiceError},
+    service::{
+        ClientLifecycleMode, ClientServiceExt, RunningService, ServiceError, ServiceExt as _,
+    },
     transport::StreamableHttpClientTransport,
 };
 use serde_json::{Value, json};
@@ -24,6 +26,7 @@ use serde_json::{Value, json};
 #[derive(Clone)]
 struct TasksClient {
     tasks: bool,
+    version: ProtocolVersion,
 }
 
 impl ClientHandler for TasksClient {
@@ -37,7 +40,7 @@ impl ClientHandler for TasksClient {
             ClientCapabilities::builder().enable_elicitation().build()
         };
         ClientConfig::new(capabilities, Implementation::new("tasks-tests", "1.0.0"))
-            .with_protocol_version(ProtocolVersion::V_2026_07_28)
+            .with_protocol_version(self.version.clone())
     }
 }
 
@@ -48,12 +51,28 @@ async fn connect(server: &HttpProcess, tasks: bool) -> Client {
     let lifecycle = ClientLifecycleMode::Discover {
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
     };
+    let client = TasksClient {
+        tasks,
+        version: ProtocolVersion::V_2026_07_28,
+    };
     within(
         "connecting",
-        TasksClient { tasks }.serve_with_lifecycle(transport, lifecycle),
+        client.serve_with_lifecycle(transport, lifecycle),
     )
     .await
     .expect("connect with protocol 2026-07-28")
+}
+
+/// A client of protocol 2025-11-25 (`initialize`, a session) declaring the tasks extension.
+async fn connect_2025(server: &HttpProcess) -> Client {
+    let transport = StreamableHttpClientTransport::from_uri(server.mcp_url());
+    let client = TasksClient {
+        tasks: true,
+        version: ProtocolVersion::V_2025_11_25,
+    };
+    within("initialize", client.serve(transport))
+        .await
+        .expect("initialize with protocol 2025-11-25")
 }
 
 /// `everything`, with `args`.
@@ -346,6 +365,14 @@ async fn a_call_beyond_max_tasks_is_refused_naming_the_flag_until_a_task_ends() 
                 }
                 other => panic!("expected a refusal, got {other:?}"),
             }
+            // The refused call is ended in the log as any call is.
+            server
+                .logs
+                .wait_for("the refused call's error event", |event| {
+                    event["event_type"] == "tool.execution.error"
+                        && event["error_type"] == "TaskRefused"
+                })
+                .await;
             within(
                 "tasks/cancel",
                 client.cancel_task(CancelTaskParams::new(first.clone())),
@@ -461,6 +488,44 @@ async fn input_gathered_in_rounds_of_the_call_reaches_the_task_it_goes_on_as() {
             };
             let result = completed_result(ended(&client, &task_id).await);
             assert_eq!(text(&result), "Hello, Alice! (from the task)");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_2025_client_that_declares_the_extension_answers_its_tasks_requests_with_tasks_update() {
+    test(
+        "a_2025_client_that_declares_the_extension_answers_its_tasks_requests_with_tasks_update",
+        async {
+            let server = everything(&[]).await;
+            let client = connect_2025(&server).await;
+
+            // Without rounds, the form the function asks first is the task's input request, not a
+            // request on the stream of a call the task outlives.
+            let task_id = start_task(&client, "test_tool_with_task", json!({})).await;
+            let waiting = poll(&client, &task_id, "waiting for input", |task| {
+                task.as_ref()
+                    .is_ok_and(|t| t.status() == TaskStatus::InputRequired)
+            })
+            .await
+            .unwrap();
+            let TaskPayload::InputRequired { input_requests } = waiting.payload else {
+                panic!("no input requests");
+            };
+            assert_eq!(input_requests.keys().collect::<Vec<_>>(), ["user_name"]);
+            let answers = [(
+                "user_name".to_string(),
+                json!({"action": "accept", "content": {"name": "Bob"}}),
+            )];
+            within(
+                "tasks/update",
+                client.update_task(UpdateTaskParams::new(task_id.clone(), answers.into())),
+            )
+            .await
+            .expect("tasks/update");
+            let result = completed_result(ended(&client, &task_id).await);
+            assert_eq!(text(&result), "Hello, Bob! (from the task)");
         },
     )
     .await;

@@ -174,12 +174,19 @@ where
             Ended::Waiting => {
                 let escalate = escalate.expect("only a call that may become a task waits");
                 let fut = fut.expect("a waiting call has its function");
-                escalate(Running {
+                let answer = escalate(Running {
                     fut,
                     ctx,
                     span: tracing::Span::current(),
                     started,
-                })
+                });
+                if let Err(refusal) = &answer {
+                    // The store refused the task (full): the call ends here, and is logged so.
+                    let error =
+                        ToolError::new(refusal.message.to_string()).with_type("TaskRefused");
+                    let _ = call.failed(error, duration_ms);
+                }
+                answer
             }
         }
     }

@@ -99,7 +99,8 @@ impl McpHandler {
                     .instrument(span),
                 )
             }));
-            let task = task.map_err(refused("tools/call"))?;
+            // A refusal is logged by the call path, as the call's end.
+            let task = task?;
             tracing::info!(
                 event_type = "task.create",
                 data.task_id = task.task_id.as_str(),

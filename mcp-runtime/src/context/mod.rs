@@ -384,8 +384,13 @@ impl Context {
         key.unwrap_or_else(|| rounds.numbered_key(kind))
     }
 
-    /// The call's task, once it has become one.
-    fn task(&self) -> Option<&TaskContext> {
+    /// The call's task, once it has become one. A call that may become one and has no rounds
+    /// (protocol 2025-11-25 or older) becomes one before it asks the client anything: its request
+    /// would otherwise travel on the response stream of a request the task outlives.
+    async fn task(&self) -> Option<&TaskContext> {
+        if self.inner.rounds.is_none() {
+            self.go_async().await;
+        }
         self.inner.task.get()
     }
 
@@ -456,7 +461,7 @@ impl Input<'_> {
             ));
         }
         let params = request.into().into_params();
-        if let Some(task) = ctx.task() {
+        if let Some(task) = ctx.task().await {
             let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
             let result: CreateMessageResult = ctx
                 .task_input(task, self.key, "sample", METHOD, request)
@@ -504,7 +509,7 @@ impl Input<'_> {
             message: message.into(),
             requested_schema: schema,
         };
-        let result: ElicitResult = match (&ctx.inner.rounds, ctx.task()) {
+        let result: ElicitResult = match (&ctx.inner.rounds, ctx.task().await) {
             (_, Some(task)) => {
                 let request = InputRequest::Elicitation(ElicitRequest::new(params));
                 ctx.task_input(task, self.key, "elicit", METHOD, request)
@@ -552,7 +557,7 @@ impl Input<'_> {
                 "RootsUnsupported",
             ));
         }
-        let result: ListRootsResult = match (&ctx.inner.rounds, ctx.task()) {
+        let result: ListRootsResult = match (&ctx.inner.rounds, ctx.task().await) {
             (_, Some(task)) => {
                 let request = InputRequest::ListRoots(ListRootsRequest::default());
                 ctx.task_input(task, self.key, "roots", METHOD, request)
