@@ -335,6 +335,14 @@ async fn a_task_and_its_result_expire_after_the_task_ttl_and_its_id_is_then_unkn
                 }
                 other => panic!("expected a failed task, got {other:?}"),
             }
+            // The call stopped at its TTL is ended in the log as any call is.
+            server
+                .logs
+                .wait_for("the stopped call's error event", |event| {
+                    event["event_type"] == "tool.execution.error"
+                        && event["error_type"] == "TaskStopped"
+                })
+                .await;
             let gone = poll(&client, &task_id, "forgotten", Result::is_err).await;
             let error = gone.expect_err("an expired task is unknown");
             match error {

@@ -215,10 +215,18 @@ pub(crate) async fn finish_task(
         ct.cancel();
         std::future::pending::<()>().await
     };
+    // The store may drop this future before the function ends (its TTL elapsed): the call's end
+    // is written then by the guard.
+    let mut unfinished = Unfinished {
+        call: &call,
+        started,
+        ended: false,
+    };
     let ended = tokio::select! {
         ended = guarded(&ctx, call.label(), &mut fut, false) => ended,
         () = cancel => unreachable!("the watch on tasks/cancel never ends"),
     };
+    unfinished.ended = true;
     let duration_ms = elapsed_ms(started);
     match ended {
         Ended::Returned(Ok(output)) => call.completed(output, duration_ms).map_err(TaskExit::Error),
@@ -239,6 +247,25 @@ pub(crate) async fn finish_task(
             "the task ended in an impossible state",
             None,
         ))),
+    }
+}
+
+/// Writes the end of a task's call that was stopped before its function ended.
+struct Unfinished<'a> {
+    call: &'a ToolCall<'a>,
+    started: Instant,
+    ended: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let error = ToolError::new(
+                "the task was stopped before it ended: its TTL (--task-ttl) elapsed, or the server stopped",
+            )
+            .with_type("TaskStopped");
+            let _ = self.call.failed(error, elapsed_ms(self.started));
+        }
     }
 }
 
