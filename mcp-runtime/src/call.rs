@@ -337,9 +337,12 @@ async fn guarded<T>(
             Poll::Pending => Poll::Pending,
         }
     });
+    let own_ct = ct.clone();
     let request_cancelled = async {
         if may_become_task {
-            request_ct.cancelled().await
+            request_ct.cancelled().await;
+            // The function's own token says so too, as it would for any call.
+            own_ct.cancel();
         } else {
             std::future::pending().await
         }
