@@ -205,7 +205,13 @@ async fn content_tools_return_exact_content() {
     assert_eq!(
         names,
         [
+            "confirm_delete",
+            "failing_job",
+            "greet",
             "json_schema_2020_12_tool",
+            "multi_input",
+            "protocol_error_job",
+            "slow_compute",
             "test_audio_content",
             "test_custom_header",
             "test_elicitation",
@@ -231,6 +237,7 @@ async fn content_tools_return_exact_content() {
             "test_streaming_elicitation",
             "test_tool_with_logging",
             "test_tool_with_progress",
+            "test_tool_with_task",
             "test_update_watched_resource",
         ]
     );

@@ -61,6 +61,16 @@ pub struct ToolOptions {
     pub common: Common,
     /// `annotations(...)`: read_only, destructive, idempotent, open_world, in [`attr::HINTS`] order.
     pub hints: [Option<bool>; 4],
+    /// `task = "optional" | "required"`: whether a call may, or must, run as a task (the MCP tasks
+    /// extension); `None` is a tool that always answers in the call.
+    pub task: Option<TaskSupport>,
+}
+
+/// How a tool takes part in the tasks extension (`task = ".."`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskSupport {
+    Optional,
+    Required,
 }
 
 /// `#[cm_resource("uri", ...)]`.

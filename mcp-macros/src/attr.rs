@@ -13,7 +13,7 @@ use syn::{
 };
 
 use crate::{
-    ast::{ArgOptions, Common, PromptOptions, ResourceOptions, ToolOptions},
+    ast::{ArgOptions, Common, PromptOptions, ResourceOptions, TaskSupport, ToolOptions},
     errors::Errors,
     uri::UriTemplate,
 };
@@ -170,6 +170,21 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// `task = "optional"` or `task = "required"`.
+fn parse_task(meta: &ParseNestedMeta) -> syn::Result<TaskSupport> {
+    let value: LitStr = meta.value()?.parse()?;
+    match value.value().as_str() {
+        "optional" => Ok(TaskSupport::Optional),
+        "required" => Ok(TaskSupport::Required),
+        other => Err(syn::Error::new(
+            value.span(),
+            format!(
+                "invalid task support {other:?}: write `task = \"optional\"` (a client that supports tasks gets one, others an answer in the call) or `task = \"required\"` (only clients that support tasks may call it); leave `task` out for a tool that always answers in the call"
+            ),
+        )),
+    }
+}
+
 fn parse_event(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     let event: LitStr = meta.value()?.parse()?;
     if !valid_event(&event.value()) {
@@ -249,10 +264,18 @@ pub const HINTS: &[&str] = &["read_only", "destructive", "idempotent", "open_wor
 /// `#[cm_tool(...)]`.
 pub fn tool_options(attr: TokenStream, errors: &mut Errors) -> ToolOptions {
     let mut opts = ToolOptions::default();
-    let valid: Vec<&str> = COMMON_KEYS.iter().copied().chain(["annotations"]).collect();
+    let valid: Vec<&str> = COMMON_KEYS
+        .iter()
+        .copied()
+        .chain(["annotations", "task"])
+        .collect();
     parse_with(attr, errors, |meta, errors| {
         if opts.common.parse(meta)? {
             return Ok(());
+        }
+        if meta.path.is_ident("task") {
+            let support = parse_task(meta)?;
+            return set(&mut opts.task, meta, support);
         }
         if meta.path.is_ident("annotations") {
             return parse_nested(meta, errors, |hint| {
@@ -448,6 +471,30 @@ mod tests {
     }
 
     #[test]
+    fn task_takes_optional_or_required_and_names_both_otherwise() {
+        let (opts, errors) = tool(quote::quote! { task = "optional" });
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(opts.task, Some(TaskSupport::Optional));
+        let (opts, _) = tool(quote::quote! { task = "required" });
+        assert_eq!(opts.task, Some(TaskSupport::Required));
+        let (opts, errors) =
+            tool(quote::quote! { task = "always", task = "required", task = "optional" });
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("invalid task support \"always\": write `task = \"optional\"`"),
+            "{}",
+            errors[0]
+        );
+        assert!(errors[0].contains("`task = \"required\"`"), "{}", errors[0]);
+        assert!(
+            errors[1].starts_with("duplicate option `task`"),
+            "{}",
+            errors[1]
+        );
+        assert_eq!(opts.task, Some(TaskSupport::Required));
+    }
+
+    #[test]
     fn every_bad_option_is_reported_and_parsing_goes_on() {
         let (opts, errors) = tool(quote::quote! {
             titel = "x", name = "a b", timeout = 5, annotations(readonly, idempotent, idempotent),
@@ -456,7 +503,7 @@ mod tests {
         let expected = [
             "unknown #[cm_tool] option `titel`; did you mean `title`?",
             "invalid name \"a b\"",
-            "unknown #[cm_tool] option `timeout` (expected one of: name, description, title, tags, event, crate, annotations)",
+            "unknown #[cm_tool] option `timeout` (expected one of: name, description, title, tags, event, crate, annotations, task)",
             "unknown #[cm_tool(annotations)] option `readonly`; did you mean `read_only`?",
             "duplicate option `idempotent`",
             "invalid event prefix \"SQL\"",

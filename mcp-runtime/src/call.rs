@@ -21,8 +21,10 @@ use rmcp::{
         ProtocolVersion, ReadResourceResult, RequestMetaObject,
     },
     service::RequestContext,
+    task_manager::{TaskContext, TaskExit},
 };
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Level};
 
 use crate::{
@@ -75,8 +77,27 @@ pub(crate) struct Retry {
     pub state: Option<String>,
 }
 
+/// The author's function, caught for panics, as the call path polls it.
+pub(crate) type Caught<T> =
+    futures::future::CatchUnwind<AssertUnwindSafe<BoxFuture<Result<T, ToolError>>>>;
+
+/// A call that has become a task: its function, still running, and what its end needs.
+pub(crate) struct Running<T> {
+    pub fut: Caught<T>,
+    pub ctx: Context,
+    pub span: tracing::Span,
+    pub started: Instant,
+}
+
+/// How a call that may become a task becomes one: given the running call, it starts the task and
+/// returns the answer that names it.
+pub(crate) type Escalate<'e, T, R> = Box<dyn FnOnce(Running<T>) -> Result<R, McpError> + Send + 'e>;
+
 /// Runs one call of any kind: the whole path the module doc describes. Its answer is the kind's
 /// result or, under protocol 2026-07-28, an input-required result: `R` is rmcp's response enum.
+/// With `escalate` (a tool with task support, for a client that declared the tasks extension), a
+/// function that has to wait becomes a task instead: `escalate` gets it, and its end is written
+/// by [`finish_task`] in the background.
 pub(crate) async fn run<C, R>(
     env: &CallEnv<'_>,
     call: C,
@@ -84,6 +105,7 @@ pub(crate) async fn run<C, R>(
     retry: Retry,
     params_meta: Option<&RequestMetaObject>,
     request: RequestContext<RoleServer>,
+    escalate: Option<Escalate<'_, C::Output, R>>,
 ) -> Result<R, McpError>
 where
     C: Call,
@@ -105,12 +127,18 @@ where
         request,
         params_meta,
         rounds.as_ref().map(|(r, _)| r.clone()),
+        escalate.is_some(),
     );
     async move {
         let started = Instant::now();
         call.started(&args);
+        let mut fut = None;
         let ended = match extract::check_names(&call.common().accepted, &args) {
-            Ok(()) => guarded(&ctx, call.label(), call.invoke(ctx.clone(), args)).await,
+            Ok(()) => {
+                let invoked =
+                    fut.insert(AssertUnwindSafe(call.invoke(ctx.clone(), args)).catch_unwind());
+                guarded(&ctx, call.label(), invoked, escalate.is_some()).await
+            }
             Err(error) => Ended::Returned(Err(error)),
         };
         let duration_ms = elapsed_ms(started);
@@ -143,10 +171,102 @@ where
                     rounds.input_required(&env.server.state_keys, &binding),
                 ))
             }
+            Ended::Waiting => {
+                let escalate = escalate.expect("only a call that may become a task waits");
+                let fut = fut.expect("a waiting call has its function");
+                let answer = escalate(Running {
+                    fut,
+                    ctx,
+                    span: tracing::Span::current(),
+                    started,
+                });
+                if let Err(refusal) = &answer {
+                    // The store refused the task (full): the call ends here, and is logged so.
+                    let error =
+                        ToolError::new(refusal.message.to_string()).with_type("TaskRefused");
+                    let _ = call.failed(error, duration_ms);
+                }
+                answer
+            }
         }
     }
     .instrument(span)
     .await
+}
+
+/// The end of a call that became a task, in the background: the function runs on until it
+/// returns, panics, or the task is cancelled (`tasks/cancel` fires the call's cancellation token),
+/// and the call's end is written as any call's is. A tool's failure is a completed task whose
+/// result has `isError`; a panic is a failed task; a cancelled call a cancelled task.
+pub(crate) async fn finish_task(
+    call: ToolCall<'_>,
+    running: Running<CallToolResult>,
+    task: TaskContext,
+) -> Result<CallToolResult, TaskExit> {
+    let Running {
+        mut fut,
+        ctx,
+        started,
+        ..
+    } = running;
+    let ct = ctx.cancellation_token().clone();
+    let cancel = async {
+        task.cancelled().await;
+        ct.cancel();
+        std::future::pending::<()>().await
+    };
+    // The store may drop this future before the function ends (its TTL elapsed): the call's end
+    // is written then by the guard.
+    let mut unfinished = Unfinished {
+        call: &call,
+        started,
+        ended: false,
+    };
+    let ended = tokio::select! {
+        ended = guarded(&ctx, call.label(), &mut fut, false) => ended,
+        () = cancel => unreachable!("the watch on tasks/cancel never ends"),
+    };
+    unfinished.ended = true;
+    let duration_ms = elapsed_ms(started);
+    match ended {
+        Ended::Returned(Ok(output)) => call.completed(output, duration_ms).map_err(TaskExit::Error),
+        Ended::Returned(Err(error)) => {
+            // A function that stops with an error once its task was cancelled ended because of
+            // the cancellation, whatever it says; a panic is a fault of the server all the same.
+            let panic = (error.error_type() == "Panic").then(|| error.message().to_string());
+            let answer = call.failed(error, duration_ms);
+            match panic {
+                Some(message) => Err(TaskExit::Error(McpError::internal_error(message, None))),
+                None if ctx.is_cancelled() => Err(TaskExit::Cancelled),
+                None => answer.map_err(TaskExit::Error),
+            }
+        }
+        // A task's requests to the client wait on tasks/update, not on rounds, and it waits in
+        // the background: neither ends it.
+        Ended::InputRequired | Ended::Waiting => Err(TaskExit::Error(McpError::internal_error(
+            "the task ended in an impossible state",
+            None,
+        ))),
+    }
+}
+
+/// Writes the end of a task's call that was stopped before its function ended.
+struct Unfinished<'a> {
+    call: &'a ToolCall<'a>,
+    started: Instant,
+    ended: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let error = ToolError::new(
+                "the task was stopped before it ended: its TTL (--task-ttl) elapsed, or the server stopped",
+            )
+            .with_type("TaskStopped");
+            let _ = self.call.failed(error, elapsed_ms(self.started));
+        }
+    }
 }
 
 /// Builds the call's context and the span it runs in. The trace comes from the HTTP headers, or from
@@ -156,6 +276,7 @@ pub(crate) fn begin(
     request: RequestContext<RoleServer>,
     params_meta: Option<&RequestMetaObject>,
     rounds: Option<Arc<Rounds>>,
+    may_become_task: bool,
 ) -> (Context, tracing::Span) {
     let headers = request
         .extensions
@@ -168,7 +289,9 @@ pub(crate) fn begin(
     let trace = Arc::new(TraceContext::from_request(headers, meta));
     let span = tracing::info_span!("mcp.call");
     attach_trace(&span, trace.clone());
-    let ctx = Context::new(request, trace, env.server.clone(), rounds);
+    // A call that may become a task outlives its request: its cancellation is its own.
+    let task_ct = may_become_task.then(CancellationToken::new);
+    let ctx = Context::new(request, trace, env.server.clone(), rounds, task_ct);
     (ctx, span)
 }
 
@@ -178,16 +301,25 @@ enum Ended<T> {
     Returned(Result<T, ToolError>),
     /// It waits on a request to the client that has no answer yet: the round ends here.
     InputRequired,
+    /// It waits on something else, and may become a task: it goes on as one.
+    Waiting,
 }
 
 /// Runs `fut` unless the client cancels the request first; a panic inside it becomes an error that
 /// names `name` (the panic's text goes to the log only: it may say more than a caller should see).
 /// Under protocol 2026-07-28 it also ends when `fut` waits on an unanswered request to the client:
-/// `fut` is dropped, and runs again in the next round.
-async fn guarded<T>(ctx: &Context, name: &str, fut: BoxFuture<Result<T, ToolError>>) -> Ended<T> {
+/// `fut` is dropped, and runs again in the next round. With `may_become_task`, it ends at the first
+/// other wait, and `fut` is left to the task.
+async fn guarded<T>(
+    ctx: &Context,
+    name: &str,
+    fut: &mut Caught<T>,
+    may_become_task: bool,
+) -> Ended<T> {
     let ct = ctx.cancellation_token().clone();
+    // Until the call is a task, the request's own cancellation ends it too.
+    let request_ct = ctx.request().ct.clone();
     let rounds = ctx.rounds().cloned();
-    let mut fut = AssertUnwindSafe(fut).catch_unwind();
     let until_input = poll_fn(|cx| {
         if let Some(rounds) = &rounds {
             rounds.register(cx.waker());
@@ -201,13 +333,25 @@ async fn guarded<T>(ctx: &Context, name: &str, fut: BoxFuture<Result<T, ToolErro
             Poll::Pending if rounds.as_ref().is_some_and(|r| r.has_asked()) => {
                 Poll::Ready(Ended::InputRequired)
             }
+            Poll::Pending if may_become_task => Poll::Ready(Ended::Waiting),
             Poll::Pending => Poll::Pending,
         }
     });
+    let own_ct = ct.clone();
+    let request_cancelled = async {
+        if may_become_task {
+            request_ct.cancelled().await;
+            // The function's own token says so too, as it would for any call.
+            own_ct.cancel();
+        } else {
+            std::future::pending().await
+        }
+    };
     tokio::select! {
         biased;
         ended = until_input => ended,
         () = ct.cancelled() => Ended::Returned(Err(ToolError::cancelled())),
+        () = request_cancelled => Ended::Returned(Err(ToolError::cancelled())),
     }
 }
 
@@ -271,6 +415,13 @@ pub(crate) struct ResourceRead<'a> {
 
 /// `prompts/get`.
 pub(crate) struct PromptGet<'a>(&'a PromptEntry);
+
+impl ToolCall<'_> {
+    /// Whether the tool's calls may run as tasks.
+    pub(crate) fn task_support(&self) -> crate::TaskSupport {
+        self.0.def.task
+    }
+}
 
 impl Call for ToolCall<'_> {
     const METHOD: &'static str = "tools/call";

@@ -80,6 +80,15 @@ pub struct Cli {
     #[arg(long, env = "MCP_MAX_CONNECTIONS", value_parser = parse_count, default_value = "1024")]
     pub max_connections: usize,
 
+    /// Seconds a task (a tool call that runs on in the background, MCP tasks extension) and its
+    /// result are kept; a task still running then is stopped and reported failed.
+    #[arg(long, env = "MCP_TASK_TTL", value_parser = parse_positive_seconds, default_value = "300")]
+    pub task_ttl: Duration,
+
+    /// Tasks running at once; a call that would start one more is refused.
+    #[arg(long, env = "MCP_MAX_TASKS", value_parser = parse_count, default_value = "1000")]
+    pub max_tasks: usize,
+
     /// Print the tools, resources, templates and prompts with their schemas as JSON, and exit.
     #[arg(long)]
     pub manifest: bool,

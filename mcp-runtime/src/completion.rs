@@ -49,7 +49,7 @@ pub(crate) async fn complete(
     let choices = &target.choices;
     let values = match (completer, choices.values.get(&argument)) {
         (Some(completer), _) => {
-            let (ctx, span) = begin(&env, request, params.meta.as_ref(), None);
+            let (ctx, span) = begin(&env, request, params.meta.as_ref(), None, false);
             let completion = Completion {
                 argument,
                 value: params.argument.value,

@@ -6,15 +6,19 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-        CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-        InitializeRequestParams, ListPromptsResult, ListResourceTemplatesResult,
+        CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+        ClientCapabilities, CompleteRequestParams, CompleteResult, CreateTaskResult, CustomRequest,
+        CustomResult, ErrorCode, GetPromptRequestParams, GetPromptResponse, GetTaskParams,
+        GetTaskResult, InitializeRequestParams, ListPromptsResult, ListResourceTemplatesResult,
         ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
         ReadResourceRequestParams, ReadResourceResponse, ServerConfig, SetLevelRequestParams,
         SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
+        UpdateTaskParams,
     },
     service::{RequestContext, SubscriptionContext},
 };
@@ -23,11 +27,12 @@ use serde_json::Value;
 
 use crate::{
     Subscriptions,
-    call::{self, CallEnv, Retry},
+    call::{self, CallEnv, Escalate, Retry, Running},
     completion,
     context::{self, ClientSession, StateKeys, StateMap},
     extract::edit_distance,
     registry::Registry,
+    tasks::{TaskStore, TaskSupport},
 };
 
 /// What all sessions of a server share.
@@ -39,6 +44,8 @@ pub(crate) struct Shared {
     pub subscriptions: Subscriptions,
     /// The keys that seal `requestState` (protocol 2026-07-28's input-required rounds).
     pub state_keys: Arc<StateKeys>,
+    /// Where calls that became tasks are kept (the tasks extension).
+    pub tasks: Arc<dyn TaskStore>,
 }
 
 /// The handler of one client session.
@@ -71,6 +78,40 @@ impl McpHandler {
     }
 }
 
+impl McpHandler {
+    /// How a call of the tool `name` becomes a task: the store starts it, with the running call
+    /// as its operation, and the client gets the task.
+    fn escalate(&self, name: String) -> Escalate<'static, CallToolResult, CallToolResponse> {
+        let shared = self.shared.clone();
+        Box::new(move |running: Running<CallToolResult>| {
+            let tool_name = name.clone();
+            let span = running.span.clone();
+            let ctx = running.ctx.clone();
+            let store = shared.tasks.clone();
+            let task = store.create(Box::new(move |task| {
+                ctx.set_task(task.clone());
+                Box::pin(
+                    async move {
+                        let call = call::tool(&shared.registry, &name)
+                            .map_err(rmcp::task_manager::TaskExit::Error)?;
+                        call::finish_task(call, running, task).await
+                    }
+                    .instrument(span),
+                )
+            }));
+            // A refusal is logged by the call path, as the call's end.
+            let task = task?;
+            tracing::info!(
+                event_type = "task.create",
+                data.task_id = task.task_id.as_str(),
+                data.tool_name = tool_name.as_str(),
+                "Call continues as a task"
+            );
+            Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
+        })
+    }
+}
+
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
         self.shared.info.clone()
@@ -83,6 +124,25 @@ impl ServerHandler for McpHandler {
     ) -> Result<CallToolResponse, McpError> {
         let tool =
             call::tool(&self.shared.registry, &request.name).map_err(refused("tools/call"))?;
+        let declared_tasks = context
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.supports_tasks());
+        let escalate = match tool.task_support() {
+            TaskSupport::Forbidden => None,
+            TaskSupport::Optional | TaskSupport::Required if declared_tasks => {
+                Some(self.escalate(request.name.to_string()))
+            }
+            TaskSupport::Optional => None,
+            TaskSupport::Required => {
+                // SEP-2663: a tool that can only answer with a task refuses a client that cannot
+                // take one, naming the extension it must declare.
+                return Err(refused("tools/call")(
+                    McpError::missing_required_client_capability(
+                        ClientCapabilities::builder().enable_tasks().build(),
+                    ),
+                ));
+            }
+        };
         let args = request.arguments.unwrap_or_default();
         let retry = Retry {
             responses: request.input_responses,
@@ -95,6 +155,7 @@ impl ServerHandler for McpHandler {
             retry,
             request.meta.as_ref(),
             context,
+            escalate,
         )
         .await
     }
@@ -117,6 +178,7 @@ impl ServerHandler for McpHandler {
             retry,
             request.meta.as_ref(),
             context,
+            None,
         )
         .await
     }
@@ -140,8 +202,50 @@ impl ServerHandler for McpHandler {
             retry,
             request.meta.as_ref(),
             context,
+            None,
         )
         .await
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let task = self
+            .shared
+            .tasks
+            .get(&request.task_id)
+            .map_err(refused("tasks/get"))?;
+        Ok(GetTaskResult::new(task))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.shared
+            .tasks
+            .update(&request.task_id, request.input_responses)
+            .map_err(refused("tasks/update"))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.shared
+            .tasks
+            .cancel(&request.task_id)
+            .map_err(refused("tasks/cancel"))?;
+        tracing::info!(
+            event_type = "task.cancel",
+            data.task_id = request.task_id.as_str(),
+            "Task cancellation requested"
+        );
+        Ok(())
     }
 
     async fn complete(
@@ -334,6 +438,9 @@ const METHODS: &[&str] = &[
     "prompts/get",
     "completion/complete",
     "logging/setLevel",
+    "tasks/get",
+    "tasks/update",
+    "tasks/cancel",
 ];
 
 /// The error for a request rmcp could not parse: -32602 naming the parameter that is wrong for a

@@ -29,6 +29,7 @@ pub mod platform;
 mod registry;
 mod schema;
 mod server;
+pub mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
@@ -51,6 +52,7 @@ pub use platform::{
 pub use platform::{ServiceSettings, Settings};
 pub use registry::{Registry, RegistryError};
 pub use server::{RunningServer, Server, Startup};
+pub use tasks::{InMemoryTaskStore, TaskStore, TaskSupport};
 pub use trace::TraceContext;
 pub use transport::HttpOptions;
 
@@ -67,7 +69,7 @@ pub mod __private_v0_1 {
     pub use rmcp::model::{CallToolResult, GetPromptResult};
 
     pub use crate::{
-        Completion, Context, FromCall, ToolError,
+        Completion, Context, FromCall, TaskSupport, ToolError,
         completion::CompletionFn,
         error::IntoToolError,
         extract::{ArgsSpec, CallInput, JsonObject, ParamInfo},

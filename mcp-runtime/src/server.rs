@@ -11,7 +11,9 @@ use std::{
 
 use anyhow::Context as _;
 use clap::CommandFactory;
-use rmcp::model::{Implementation, ResourcesCapability, ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    Implementation, ResourcesCapability, ServerCapabilities, ServerConfig, TASKS_EXTENSION_ID,
+};
 use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "platform")]
@@ -28,6 +30,7 @@ use crate::{
         health::HealthHook,
     },
     registry::{BoxFuture, Registry},
+    tasks::{InMemoryTaskStore, TaskStore, TaskSupport},
     transport::{self, HttpOptions},
 };
 
@@ -59,6 +62,7 @@ pub struct Server {
     health_hooks: Vec<HealthHook>,
     connectors: Vec<Connector>,
     settings: Option<SettingsLoader>,
+    tasks: Option<Arc<dyn TaskStore>>,
 }
 
 impl Server {
@@ -76,6 +80,7 @@ impl Server {
             health_hooks: Vec::new(),
             connectors: Vec::new(),
             settings: None,
+            tasks: None,
         }
     }
 
@@ -95,6 +100,13 @@ impl Server {
     /// Instructions for the model using the server, sent at initialization.
     pub fn instructions(mut self, instructions: impl Into<String>) -> Server {
         self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Keeps the server's tasks (the MCP tasks extension, tools with `#[cm_tool(task = "..")]`) in
+    /// `store` instead of the default [`InMemoryTaskStore`] made from `--task-ttl` and `--max-tasks`.
+    pub fn task_store(mut self, store: impl TaskStore) -> Server {
+        self.tasks = Some(Arc::new(store));
         self
     }
 
@@ -317,6 +329,17 @@ impl Server {
     fn capabilities(registry: &Registry) -> ServerCapabilities {
         let mut caps = ServerCapabilities::default();
         caps.tools = Some(Default::default());
+        if registry
+            .tools
+            .iter()
+            .any(|tool| tool.def.task != TaskSupport::Forbidden)
+        {
+            // SEP-2663: the tasks extension, advertised only by a server with a tool that uses it
+            // (tasks/* are then -32601 elsewhere).
+            caps.extensions
+                .get_or_insert_with(Default::default)
+                .insert(TASKS_EXTENSION_ID.to_string(), JsonObject::new());
+        }
         if !registry.resources.is_empty() {
             // Every resource can be subscribed to: the handler tracks subscriptions per session.
             let mut resources = ResourcesCapability::default();
@@ -332,7 +355,11 @@ impl Server {
     }
 
     /// Splits the builder into what the transports share and the lifecycle hooks, for `mode`.
-    fn into_parts(self, mode: Mode) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
+    fn into_parts(
+        self,
+        mode: Mode,
+        tasks: Arc<dyn TaskStore>,
+    ) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
         let registry = Registry::collect().context("the server's tools, resources and prompts cannot be served as written (fix each problem below and rebuild)")?;
         let mut implementation = Implementation::new(self.name.clone(), self.version);
         if let Some(title) = self.title {
@@ -356,6 +383,7 @@ impl Server {
             state: self.state,
             subscriptions: Default::default(),
             state_keys: Arc::new(StateKeys::from_env()?),
+            tasks: self.tasks.clone().unwrap_or(tasks),
         });
         let health = Arc::new(Health {
             service: self.name,
@@ -384,7 +412,8 @@ impl Server {
             connectors["array_connectors"] = serde_json::json!([]);
         }
         // The manifest describes the server, wherever it would run.
-        let (shared, _, _) = self.into_parts(Mode::Local)?;
+        let (shared, _, _) =
+            self.into_parts(Mode::Local, Arc::new(InMemoryTaskStore::default()))?;
         let mut manifest = shared.registry.manifest();
         let server = &shared.info;
         manifest["server"] = serde_json::json!({
@@ -404,7 +433,8 @@ impl Server {
         }
         let transport = cli.transport()?;
         let (mode, local_reason) = platform::detect()?;
-        let (shared, health, mut lifecycle) = self.into_parts(mode)?;
+        let tasks = Arc::new(InMemoryTaskStore::new(cli.task_ttl, cli.max_tasks));
+        let (shared, health, mut lifecycle) = self.into_parts(mode, tasks)?;
         let shutdown = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown.clone()));
         tracing::info!(
@@ -460,7 +490,8 @@ impl Server {
         options: HttpOptions,
     ) -> anyhow::Result<RunningServer> {
         let (mode, local_reason) = platform::detect()?;
-        let (shared, health, mut lifecycle) = self.into_parts(mode)?;
+        let tasks = Arc::new(InMemoryTaskStore::default());
+        let (shared, health, mut lifecycle) = self.into_parts(mode, tasks)?;
         let shutdown = CancellationToken::new();
         if shared.state_keys.random {
             tracing::info!(
@@ -487,7 +518,8 @@ impl Server {
         crate::handler::McpHandler,
         impl Future<Output = ()> + Send + 'static,
     )> {
-        let (shared, _, mut lifecycle) = self.into_parts(Mode::Local)?;
+        let tasks = Arc::new(InMemoryTaskStore::default());
+        let (shared, _, mut lifecycle) = self.into_parts(Mode::Local, tasks)?;
         lifecycle.start_platform(&shared, "an in-process test client", shutdown)?;
         lifecycle.run_startup(&shared).await;
         Ok((

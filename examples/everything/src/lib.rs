@@ -13,6 +13,7 @@ pub mod media;
 mod prompts;
 mod protocol_2026;
 mod resources;
+mod tasks;
 mod tools;
 
 pub use resources::WATCHED_URI;
@@ -23,7 +24,7 @@ pub fn server() -> Server {
         .version(env!("CARGO_PKG_VERSION"))
         .title("cm-mcp everything server")
         .instructions(
-            "A test server implementing every scenario of the MCP conformance suite: tools, resources, prompts, logging, progress, sampling, elicitation, completion and subscriptions.",
+            "A test server implementing every scenario of the MCP conformance suite: tools, resources, prompts, logging, progress, sampling, elicitation, completion, subscriptions and tasks.",
         )
         .state(Watched::default())
 }

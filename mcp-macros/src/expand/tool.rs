@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Paths, Registration, event, location, name, opt_str, registration};
-use crate::ast::{Function, ToolOptions};
+use crate::ast::{Function, TaskSupport, ToolOptions};
 
 pub(super) fn expand(opts: &ToolOptions, f: &Function, paths: &Paths) -> TokenStream {
     let p = &paths.private;
@@ -18,6 +18,11 @@ pub(super) fn expand(opts: &ToolOptions, f: &Function, paths: &Paths) -> TokenSt
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
     });
+    let task = match opts.task {
+        None => quote!(#p::TaskSupport::Forbidden),
+        Some(TaskSupport::Optional) => quote!(#p::TaskSupport::Optional),
+        Some(TaskSupport::Required) => quote!(#p::TaskSupport::Required),
+    };
     let ok = &f.output.ok;
     // Content or structured output, chosen by the traits `ok` implements (see the runtime's
     // output.rs). `tool_kind::<#ok, _>` names the type as written: a type that is neither is
@@ -52,6 +57,7 @@ pub(super) fn expand(opts: &ToolOptions, f: &Function, paths: &Paths) -> TokenSt
             },
             tags: &[#(#tags),*],
             event: #event,
+            task: #task,
             params: &__CM_PARAMS,
             describe: __cm_describe,
             output_schema: #p::tool_output_schema(__cm_output),

@@ -16,6 +16,7 @@ use crate::ToolError;
 pub(super) fn capabilities(ctx: &Context, method: &str) -> Result<ClientCapabilities, ToolError> {
     let request = ctx.request();
     if ctx.inner.rounds.is_none()
+        && ctx.inner.task.get().is_none()
         && request
             .protocol_version()
             .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)

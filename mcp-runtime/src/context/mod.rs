@@ -19,7 +19,10 @@ mod session;
 mod state;
 mod subscriptions;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc, OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use rmcp::{
     Peer, RoleServer,
@@ -30,6 +33,7 @@ use rmcp::{
         RequestId, Root,
     },
     service::RequestContext,
+    task_manager::{TaskContext, TaskExit},
 };
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -65,6 +69,16 @@ struct Inner {
     subscriptions: Subscriptions,
     /// Under protocol 2026-07-28, the call's input-required rounds (see `rounds`).
     rounds: Option<Arc<Rounds>>,
+    /// The call's cancellation: the request's own, or, for a call that may become a task, one of
+    /// its own that the request's cancellation and then `tasks/cancel` fire (a task outlives the
+    /// request that created it).
+    ct: CancellationToken,
+    /// Set when the call has become a task: requests to the client then wait on `tasks/update`.
+    task: OnceLock<TaskContext>,
+    /// Numbers the unnamed input requests of a task whose call had no rounds.
+    numbered: AtomicUsize,
+    /// Whether the call becomes a task when it waits (see [`Context::go_async`]).
+    may_become_task: bool,
 }
 
 /// What the server hands every call: its state, the client's session, the subscriptions, the keys of
@@ -83,7 +97,10 @@ impl Context {
         trace: Arc<TraceContext>,
         server: Server,
         rounds: Option<Arc<Rounds>>,
+        task_ct: Option<CancellationToken>,
     ) -> Context {
+        let may_become_task = task_ct.is_some();
+        let ct = task_ct.unwrap_or_else(|| request.ct.clone());
         Context {
             inner: Arc::new(Inner {
                 request,
@@ -92,7 +109,53 @@ impl Context {
                 session: server.session,
                 subscriptions: server.subscriptions,
                 rounds,
+                ct,
+                task: OnceLock::new(),
+                numbered: AtomicUsize::new(0),
+                may_become_task,
             }),
+        }
+    }
+
+    /// Makes this call a task's: its requests to the client become the task's input requests.
+    pub(crate) fn set_task(&self, task: TaskContext) {
+        let _ = self.inner.task.set(task);
+    }
+
+    /// The id of the task this call runs as, once it has become one (the MCP tasks extension, a
+    /// tool with `#[cm_tool(task = "optional" | "required")]`).
+    pub fn task_id(&self) -> Option<&str> {
+        self.inner.task.get().map(TaskContext::task_id)
+    }
+
+    /// Lets a call that may become a task become one here, when the client declared the tasks
+    /// extension: the client gets the task at once and the function goes on in the background.
+    /// Otherwise it returns at once.
+    ///
+    /// Any wait of the function does the same (a call that does not finish at once becomes a
+    /// task); this says so where the function has nothing to wait on yet. Requests to the client
+    /// made before are protocol 2026-07-28's input-required rounds of the call; those made after
+    /// are the task's, answered with `tasks/update`. So a tool that gathers input first and then
+    /// works for long asks, then calls this:
+    ///
+    /// ```no_run
+    /// # use mcp_runtime::{Context, Elicitation, ToolError};
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct Name { name: String }
+    ///
+    /// # async fn tool(ctx: &Context) -> Result<String, ToolError> {
+    /// let name = match ctx.input("user_name").elicit::<Name>("Who is it for?").await? {
+    ///     Elicitation::Accept(answer) => answer.name,
+    ///     _ => "nobody".into(),
+    /// };
+    /// ctx.go_async().await; // the task starts here
+    /// Ok(format!("Report for {name}"))
+    /// # }
+    /// ```
+    pub async fn go_async(&self) {
+        if self.inner.may_become_task && self.inner.task.get().is_none() {
+            // A wait the call path sees: it moves the call into a task before polling it again.
+            tokio::task::yield_now().await;
         }
     }
 
@@ -115,14 +178,15 @@ impl Context {
         &self.inner.request.id
     }
 
-    /// Cancelled when the client sends `notifications/cancelled` for this request.
+    /// Cancelled when the client sends `notifications/cancelled` for this request, or, once the
+    /// call is a task, `tasks/cancel` for the task.
     pub fn cancellation_token(&self) -> &CancellationToken {
-        &self.inner.request.ct
+        &self.inner.ct
     }
 
-    /// Whether the client has cancelled this request.
+    /// Whether the client has cancelled this request (or its task).
     pub fn is_cancelled(&self) -> bool {
-        self.inner.request.ct.is_cancelled()
+        self.inner.ct.is_cancelled()
     }
 
     /// The connected client, for requests towards it (sampling, elicitation, roots).
@@ -320,6 +384,49 @@ impl Context {
         key.unwrap_or_else(|| rounds.numbered_key(kind))
     }
 
+    /// The call's task, once it has become one. A call that may become one and has no rounds
+    /// (protocol 2025-11-25 or older) becomes one before it asks the client anything: its request
+    /// would otherwise travel on the response stream of a request the task outlives.
+    async fn task(&self) -> Option<&TaskContext> {
+        if self.inner.rounds.is_none() {
+            self.go_async().await;
+        }
+        self.inner.task.get()
+    }
+
+    /// Asks the client `request` as an input request of the call's task, under `key` (or a numbered
+    /// one), and waits for its answer (`tasks/update`).
+    async fn task_input<R: DeserializeOwned>(
+        &self,
+        task: &TaskContext,
+        key: Option<String>,
+        kind: &str,
+        method: &str,
+        request: InputRequest,
+    ) -> Result<R, ToolError> {
+        let key = key.unwrap_or_else(|| match &self.inner.rounds {
+            Some(rounds) => rounds.numbered_key(kind),
+            None => format!(
+                "{kind}-{}",
+                self.inner.numbered.fetch_add(1, Ordering::Relaxed) + 1
+            ),
+        });
+        match task.request_input(key, request).await {
+            Ok(answer) => serde_json::from_value(answer).map_err(|error| {
+                ToolError::new(format!(
+                    "the client's answer to {method} (tasks/update) does not read as one: {error}"
+                ))
+                .with_type("ClientRequestError")
+            }),
+            Err(TaskExit::Cancelled) => Err(ToolError::cancelled()),
+            Err(TaskExit::Error(error)) => Err(ToolError::new(format!(
+                "{method} inside the task failed: {}",
+                error.message
+            ))
+            .with_type("ClientRequestError")),
+        }
+    }
+
     /// The server's resource subscriptions, to keep for notifying subscribers later.
     pub fn subscriptions(&self) -> Subscriptions {
         self.inner.subscriptions.clone()
@@ -354,6 +461,13 @@ impl Input<'_> {
             ));
         }
         let params = request.into().into_params();
+        if let Some(task) = ctx.task().await {
+            let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
+            let result: CreateMessageResult = ctx
+                .task_input(task, self.key, "sample", METHOD, request)
+                .await?;
+            return Ok(Sampled::new(result));
+        }
         if let Some(rounds) = &ctx.inner.rounds {
             let key = Context::round_key(rounds, self.key, "sample");
             let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
@@ -395,13 +509,18 @@ impl Input<'_> {
             message: message.into(),
             requested_schema: schema,
         };
-        let result: ElicitResult = match &ctx.inner.rounds {
-            Some(rounds) => {
+        let result: ElicitResult = match (&ctx.inner.rounds, ctx.task().await) {
+            (_, Some(task)) => {
+                let request = InputRequest::Elicitation(ElicitRequest::new(params));
+                ctx.task_input(task, self.key, "elicit", METHOD, request)
+                    .await?
+            }
+            (Some(rounds), None) => {
                 let key = Context::round_key(rounds, self.key, "elicit");
                 let request = InputRequest::Elicitation(ElicitRequest::new(params));
                 rounds.answer(key, request).await
             }
-            None => ctx
+            (None, None) => ctx
                 .peer()
                 .create_elicitation(params)
                 .await
@@ -438,13 +557,18 @@ impl Input<'_> {
                 "RootsUnsupported",
             ));
         }
-        let result: ListRootsResult = match &ctx.inner.rounds {
-            Some(rounds) => {
+        let result: ListRootsResult = match (&ctx.inner.rounds, ctx.task().await) {
+            (_, Some(task)) => {
+                let request = InputRequest::ListRoots(ListRootsRequest::default());
+                ctx.task_input(task, self.key, "roots", METHOD, request)
+                    .await?
+            }
+            (Some(rounds), None) => {
                 let key = Context::round_key(rounds, self.key, "roots");
                 let request = InputRequest::ListRoots(ListRootsRequest::default());
                 rounds.answer(key, request).await
             }
-            None => ctx
+            (None, None) => ctx
                 .peer()
                 .list_roots()
                 .await

@@ -65,6 +65,8 @@ pub struct ToolDef {
     pub tags: &'static [&'static str],
     /// The event prefix (`tool.execution` by default).
     pub event: &'static str,
+    /// Whether its calls may run as tasks (`task = ".."`).
+    pub task: crate::TaskSupport,
     /// The parameters.
     pub params: &'static [ParamInfo],
     /// Describes the arguments.

@@ -2,12 +2,16 @@
 //! `resources/templates/list` and `prompts/list`, built once at startup.
 
 use rmcp::model::{
-    MetaObject as Meta, Prompt, PromptArgument, Resource, ResourceTemplate, Tool, ToolAnnotations,
+    MetaObject as Meta, Prompt, PromptArgument, Resource, ResourceTemplate, TASKS_EXTENSION_ID,
+    Tool, ToolAnnotations,
 };
 use serde_json::{Value, json};
 
 use super::{PromptDef, ResourceDef, ToolDef};
-use crate::extract::{ArgsSpec, JsonObject};
+use crate::{
+    TaskSupport,
+    extract::{ArgsSpec, JsonObject},
+};
 
 fn tags_meta(tags: &[&str]) -> Option<Meta> {
     if tags.is_empty() {
@@ -50,7 +54,16 @@ pub(super) fn tool(def: &ToolDef, spec: ArgsSpec) -> (Tool, bool) {
         wrap_result = output.wrapped;
         tool = tool.with_raw_output_schema(output.schema);
     }
-    if let Some(meta) = tags_meta(def.tags) {
+    let mut meta = tags_meta(def.tags);
+    if def.task != TaskSupport::Forbidden {
+        // rmcp's `Tool` has no `execution` field: the task support goes in `_meta`, under the
+        // extension's id.
+        meta.get_or_insert_with(Meta::new).0.insert(
+            TASKS_EXTENSION_ID.into(),
+            json!({ "taskSupport": def.task.as_str() }),
+        );
+    }
+    if let Some(meta) = meta {
         tool = tool.with_meta(meta);
     }
     (tool, wrap_result)
