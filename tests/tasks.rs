@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use cm_test_support::{HttpProcess, bounded, within};
+use cm_test_support::{HttpProcess, bounded, python_with_mcp, service_missing, within};
 use rmcp::{
     ClientHandler, RoleClient,
     model::{
@@ -534,6 +534,116 @@ async fn a_2025_client_that_declares_the_extension_answers_its_tasks_requests_wi
             .expect("tasks/update");
             let result = completed_result(ended(&client, &task_id).await);
             assert_eq!(text(&result), "Hello, Bob! (from the task)");
+        },
+    )
+    .await;
+}
+
+/// The Python SDK (`mcp` 2.3) as a tasks client: it has no tasks API of its own, but its extension
+/// mechanism (`ClientExtension` with a `ResultClaim` for `resultType: "task"`) is how a Python client
+/// takes part in SEP-2663, and this one is the smallest such client: it resolves a task by polling
+/// `tasks/get`, and cancels one with `tasks/cancel`.
+const PYTHON_TASKS_CLIENT: &str = r#"
+import asyncio, sys
+from typing import Any, Literal
+from pydantic import ConfigDict, Field, TypeAdapter
+import mcp.types as t
+from mcp.client.client import Client
+from mcp.client.extension import ClientExtension, ResultClaim
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+class TasksGet(t.Request[dict[str, Any], Literal["tasks/get"]]):
+    method: Literal["tasks/get"] = "tasks/get"
+    name_param = "taskId"
+
+class TasksCancel(t.Request[dict[str, Any], Literal["tasks/cancel"]]):
+    method: Literal["tasks/cancel"] = "tasks/cancel"
+    name_param = "taskId"
+
+class CreatedTask(t.Result):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    result_type: Literal["task"] = Field(alias="resultType")
+    task_id: str = Field(alias="taskId")
+    status: str
+
+ANY = TypeAdapter(dict[str, Any])
+
+async def poll(session, task_id):
+    while True:
+        got = await session.send_request(TasksGet(params={"taskId": task_id}), ANY)
+        if got["status"] in TERMINAL:
+            return got
+        await asyncio.sleep(min(got.get("pollIntervalMs", 100), 100) / 1000)
+
+async def resolve(created, ctx):
+    got = await poll(ctx.session, created.task_id)
+    if got["status"] != "completed":
+        raise RuntimeError(f"task {got['status']}: {got}")
+    return t.CallToolResult.model_validate(got["result"])
+
+class Tasks(ClientExtension):
+    identifier = "io.modelcontextprotocol/tasks"
+    def claims(self):
+        return [ResultClaim(result_type="task", model=CreatedTask, resolve=resolve)]
+
+async def main(url):
+    async with Client(url, extensions=[Tasks()]) as client:
+        r = await client.call_tool("slow_compute", {"seconds": 0.3, "label": "py"})
+        print("COMPLETED", r.content[0].text, flush=True)
+        created = await client.session.call_tool("slow_compute", {"seconds": 60, "label": "long"}, allow_claimed=True)
+        print("CREATED", type(created).__name__, created.status, flush=True)
+        ack = await client.session.send_request(TasksCancel(params={"taskId": created.task_id}), ANY)
+        print("ACK", ack.get("resultType"), flush=True)
+        got = await poll(client.session, created.task_id)
+        print("CANCELLED", got["status"], flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+#[tokio::test]
+async fn the_python_sdk_polls_a_task_to_completion_and_cancels_another() {
+    bounded(
+        "the_python_sdk_polls_a_task_to_completion_and_cancels_another",
+        async {
+            let test = "the_python_sdk_polls_a_task_to_completion_and_cancels_another";
+            let python = match tokio::task::spawn_blocking(python_with_mcp).await.unwrap() {
+                Ok(python) => python,
+                Err(why) => return service_missing(test, "Python with the mcp package", why),
+            };
+            let server = everything(&[]).await;
+            let output = within(
+                "the Python tasks client",
+                tokio::process::Command::new(&python)
+                    .args(["-c", PYTHON_TASKS_CLIENT, &server.mcp_url()])
+                    .kill_on_drop(true)
+                    .output(),
+            )
+            .await
+            .expect("run the Python client");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{stdout}\n{stderr}");
+            let lines: Vec<&str> = stdout.lines().collect();
+            assert_eq!(
+                lines,
+                [
+                    "COMPLETED py: done after 0.3s",
+                    "CREATED CreatedTask working",
+                    "ACK complete",
+                    "CANCELLED cancelled",
+                ],
+                "{stderr}"
+            );
+            server
+                .logs
+                .wait_for("the long task's tool seeing its cancellation", |v| {
+                    v["event_type"] == "tool.execution.error"
+                        && v["error"]
+                            .as_str()
+                            .is_some_and(|e| e.contains("`long` saw its cancellation token"))
+                })
+                .await;
         },
     )
     .await;
