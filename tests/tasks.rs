@@ -224,6 +224,38 @@ async fn a_call_that_waits_becomes_a_task_whose_result_tasks_get_returns_once_it
 }
 
 #[tokio::test]
+async fn progress_a_task_reports_is_its_status_message_on_tasks_get() {
+    test(
+        "progress_a_task_reports_is_its_status_message_on_tasks_get",
+        async {
+            let server = everything(&[]).await;
+            let client = connect(&server, true).await;
+            // slow_compute reports its progress halfway; 4 s leaves 2 s to see it while working.
+            let task_id = start_task(
+                &client,
+                "slow_compute",
+                json!({"seconds": 4.0, "label": "halfway"}),
+            )
+            .await;
+            let working = poll(&client, &task_id, "reporting its progress", |task| {
+                task.as_ref()
+                    .is_ok_and(|t| t.task.status_message.is_some() || t.status().is_terminal())
+            })
+            .await
+            .unwrap();
+            assert_eq!(working.status(), TaskStatus::Working, "{working:?}");
+            assert_eq!(
+                working.task.status_message.as_deref(),
+                Some("halfway (2/4)")
+            );
+            let result = completed_result(ended(&client, &task_id).await);
+            assert_eq!(text(&result), "halfway: done after 4s");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn tasks_cancel_fires_the_tools_cancellation_token_and_the_task_ends_cancelled() {
     test(
         "tasks_cancel_fires_the_tools_cancellation_token_and_the_task_ends_cancelled",

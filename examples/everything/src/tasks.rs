@@ -16,7 +16,8 @@ async fn greet(name: String) -> String {
     format!("Hello, {name}!")
 }
 
-/// Works for `seconds` seconds, then reports `label`; stops at once when its task is cancelled.
+/// Works for `seconds` seconds, reporting its progress halfway (a task's status message), then
+/// reports `label`; stops at once when its task is cancelled.
 #[cm_tool(task = "optional")]
 async fn slow_compute(
     ctx: &Context,
@@ -24,12 +25,21 @@ async fn slow_compute(
     label: Option<String>,
 ) -> Result<String, ToolError> {
     let label = label.unwrap_or_else(|| "compute".into());
-    let work = Duration::from_secs_f64(seconds.max(0.0));
-    tokio::select! {
-        () = tokio::time::sleep(work) => Ok(format!("{label}: done after {seconds}s")),
-        () = ctx.cancellation_token().cancelled() => Err(ToolError::new(format!(
+    let half = Duration::from_secs_f64(seconds.max(0.0) / 2.0);
+    let stopped = || {
+        ToolError::new(format!(
             "slow_compute `{label}` saw its cancellation token and stopped"
-        ))),
+        ))
+    };
+    tokio::select! {
+        () = tokio::time::sleep(half) => {}
+        () = ctx.cancellation_token().cancelled() => return Err(stopped()),
+    }
+    ctx.report_progress(seconds / 2.0, Some(seconds), Some(&label))
+        .await;
+    tokio::select! {
+        () = tokio::time::sleep(half) => Ok(format!("{label}: done after {seconds}s")),
+        () = ctx.cancellation_token().cancelled() => Err(stopped()),
     }
 }
 

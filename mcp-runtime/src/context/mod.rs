@@ -258,8 +258,21 @@ impl Context {
         self.inner.session.wants(level)
     }
 
-    /// Reports progress to the client, when it asked for it with a progress token; otherwise does nothing.
+    /// Reports progress to the client, when it asked for it with a progress token; otherwise does
+    /// nothing. In a task (whose request has ended), it is the task's status message instead, which
+    /// `tasks/get` shows: `message (progress/total)`.
     pub async fn report_progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        if let Some(task) = self.inner.task.get() {
+            let amount = match total {
+                Some(total) => format!("{progress}/{total}"),
+                None => progress.to_string(),
+            };
+            task.set_status_message(match message {
+                Some(message) => format!("{message} ({amount})"),
+                None => amount,
+            });
+            return;
+        }
         let Some(token) = self.inner.request.meta.get_progress_token() else {
             return;
         };
