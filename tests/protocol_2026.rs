@@ -800,12 +800,14 @@ async fn a_listen_stream_is_acknowledged_with_what_it_accepted_and_hears_updates
 }
 
 /// The Python clients of the revision against `everything`: `fastmcp`'s `Client` in its default mode
-/// (it negotiates 2026-07-28) answers a form, a sampling request and two rounds through its handlers;
-/// the SDK's `Client.listen` hears a resource update.
+/// (it negotiates 2026-07-28) answers a form, a sampling request and two rounds through its handlers,
+/// and hears a resource update on a `subscriptions/listen` stream opened on its session with the
+/// SDK's `listen` (fastmcp has no method of its own for it); the SDK's own `Client.listen` hears one too.
 const PYTHON_CLIENTS: &str = r#"
 import asyncio, sys
 from fastmcp import Client as FastClient
 from mcp.client.client import Client as McpClient
+from mcp.client.subscriptions import listen
 
 ANSWERS = {"username": "Alice", "email": "alice@example.com", "name": "Bob", "color": "green"}
 
@@ -824,6 +826,11 @@ async def main(url, watched):
         print("SAMPLE", r.content[0].text, flush=True)
         r = await client.call_tool("test_input_required_result_multi_round", {})
         print("ROUNDS", r.content[0].text, flush=True)
+        async with listen(client.session, resource_subscriptions=[watched]) as sub:
+            await client.call_tool("test_update_watched_resource", {"content": "from fastmcp"})
+            async for event in sub:
+                print("FASTMCP EVENT", type(event).__name__, event.uri, flush=True)
+                break
     async with McpClient(url) as listener, McpClient(url) as caller:
         async with listener.listen(resource_subscriptions=[watched, "nothing://here"]) as sub:
             print("HONORED", sub.honored.resource_subscriptions, flush=True)
@@ -864,6 +871,7 @@ async fn the_python_clients_of_the_revision_get_forms_sampling_rounds_and_update
             r#"ELICIT User response: action=accept, content={"username":"Alice","email":"alice@example.com"}"#,
             "SAMPLE LLM response: Paris",
             "ROUNDS Bob likes green",
+            "FASTMCP EVENT ResourceUpdated test://watched-resource",
             "HONORED ['test://watched-resource']",
             "EVENT ResourceUpdated test://watched-resource",
         ],
