@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use cm_test_support::{
-    HttpProcess, INITIALIZE, TIMEOUT, bounded, python_with_mcp, service_missing, within,
+    HttpProcess, INITIALIZE, TIMEOUT, bounded, python_with_mcp, run_python, service_missing, within,
 };
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -383,17 +383,8 @@ async fn the_python_mcp_client_ends_its_session_without_complaint() {
                 Err(why) => return service_missing(test, "Python with the mcp package", why),
             };
             let server = HttpProcess::start("fixture-server", &[], &[]).await;
-            let output = within(
-                "the Python client",
-                tokio::process::Command::new(&python)
-                    .args(["-c", PYTHON_CLIENT, &server.mcp_url()])
-                    .output(),
-            )
-            .await
-            .expect("run the Python client");
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(output.status.success(), "{stdout}\n{stderr}");
+            let (lines, stderr) = run_python(&python, PYTHON_CLIENT, &[&server.mcp_url()]).await;
+            let stdout = lines.join("\n");
             assert!(stdout.contains("RESULT parsed 7"), "{stdout}\n{stderr}");
             assert!(
                 !stdout.contains("termination failed") && !stderr.contains("termination failed"),

@@ -13,7 +13,7 @@ use std::{
 };
 
 use cm_test_support::{
-    HttpProcess, TIMEOUT, bounded, python_with_mcp, service_missing, text_of, within,
+    HttpProcess, TIMEOUT, bounded, python_with_mcp, run_python, service_missing, text_of,
 };
 use rmcp::{
     ClientHandler, ErrorData as McpError, RoleClient,
@@ -851,19 +851,12 @@ async fn the_python_clients_of_the_revision_get_forms_sampling_rounds_and_update
         Err(why) => return service_missing(test, "Python with the mcp and fastmcp packages", why),
     };
     let server = everything(&[]).await;
-    let output = within(
-        "the Python clients",
-        tokio::process::Command::new(&python)
-            .args(["-c", PYTHON_CLIENTS, &server.mcp_url(), everything::WATCHED_URI])
-            .kill_on_drop(true)
-            .output(),
+    let (lines, stderr) = run_python(
+        &python,
+        PYTHON_CLIENTS,
+        &[&server.mcp_url(), everything::WATCHED_URI],
     )
-    .await
-    .expect("run the Python clients");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    let lines: Vec<&str> = stdout.lines().collect();
+    .await;
     assert_eq!(
         lines,
         [

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use cm_test_support::{HttpProcess, bounded, python_with_mcp, service_missing, within};
+use cm_test_support::{HttpProcess, bounded, python_with_mcp, run_python, service_missing, within};
 use rmcp::{
     ClientHandler, RoleClient,
     model::{
@@ -644,19 +644,8 @@ async fn the_python_sdk_polls_a_task_to_completion_and_cancels_another() {
                 Err(why) => return service_missing(test, "Python with the mcp package", why),
             };
             let server = everything(&[]).await;
-            let output = within(
-                "the Python tasks client",
-                tokio::process::Command::new(&python)
-                    .args(["-c", PYTHON_TASKS_CLIENT, &server.mcp_url()])
-                    .kill_on_drop(true)
-                    .output(),
-            )
-            .await
-            .expect("run the Python client");
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(output.status.success(), "{stdout}\n{stderr}");
-            let lines: Vec<&str> = stdout.lines().collect();
+            let (lines, stderr) =
+                run_python(&python, PYTHON_TASKS_CLIENT, &[&server.mcp_url()]).await;
             assert_eq!(
                 lines,
                 [

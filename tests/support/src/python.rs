@@ -62,3 +62,27 @@ pub fn python_with_mcp() -> Result<PathBuf, String> {
         ))
     }
 }
+
+/// Runs `script` with `python` and `args` (bounded by [`crate::TIMEOUT`]), fails the test with its
+/// output unless it exits 0, and returns its stdout's lines and its stderr (for messages).
+pub async fn run_python(
+    python: &std::path::Path,
+    script: &str,
+    args: &[&str],
+) -> (Vec<String>, String) {
+    let output = crate::within(
+        "the Python client",
+        tokio::process::Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    (stdout.lines().map(str::to_owned).collect(), stderr)
+}
