@@ -459,8 +459,32 @@ pub struct Input<'a> {
 }
 
 impl Input<'_> {
+    /// The answer to the request `make` builds (a `kind` of `method`) when the call cannot send it to
+    /// the client as a request of its own: inside a task (answered with `tasks/update`) or in a
+    /// protocol 2026-07-28 round (the round ends here until the client answers). `None`: send it.
+    async fn answered_in_call<R: DeserializeOwned>(
+        &mut self,
+        kind: &str,
+        method: &str,
+        make: impl FnOnce() -> InputRequest,
+    ) -> Option<Result<R, ToolError>> {
+        let ctx = self.ctx;
+        if let Some(task) = ctx.task().await {
+            return Some(
+                ctx.task_input(task, self.key.take(), kind, method, make())
+                    .await,
+            );
+        }
+        let rounds = ctx.inner.rounds.as_ref()?;
+        let key = Context::round_key(rounds, self.key.take(), kind);
+        Some(Ok(rounds.answer(key, make()).await))
+    }
+
     /// [`Context::sample`], with this request's key.
-    pub async fn sample(self, request: impl Into<SamplingRequest>) -> Result<Sampled, ToolError> {
+    pub async fn sample(
+        mut self,
+        request: impl Into<SamplingRequest>,
+    ) -> Result<Sampled, ToolError> {
         const METHOD: &str = "sampling/createMessage";
         let ctx = self.ctx;
         let capabilities = client::capabilities(ctx, METHOD)?;
@@ -474,18 +498,12 @@ impl Input<'_> {
             ));
         }
         let params = request.into().into_params();
-        if let Some(task) = ctx.task().await {
-            let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
-            let result: CreateMessageResult = ctx
-                .task_input(task, self.key, "sample", METHOD, request)
-                .await?;
-            return Ok(Sampled::new(result));
-        }
-        if let Some(rounds) = &ctx.inner.rounds {
-            let key = Context::round_key(rounds, self.key, "sample");
-            let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
-            let result: CreateMessageResult = rounds.answer(key, request).await;
-            return Ok(Sampled::new(result));
+        let request = || InputRequest::CreateMessage(CreateMessageRequest::new(params.clone()));
+        if let Some(answer) = self
+            .answered_in_call::<CreateMessageResult>("sample", METHOD, request)
+            .await
+        {
+            return answer.map(Sampled::new);
         }
         ctx.peer()
             .create_message(params)
@@ -495,7 +513,10 @@ impl Input<'_> {
     }
 
     /// [`Context::elicit`], with this request's key.
-    pub async fn elicit<T>(self, message: impl Into<String>) -> Result<Elicitation<T>, ToolError>
+    pub async fn elicit<T>(
+        mut self,
+        message: impl Into<String>,
+    ) -> Result<Elicitation<T>, ToolError>
     where
         T: DeserializeOwned + JsonSchema,
     {
@@ -522,18 +543,10 @@ impl Input<'_> {
             message: message.into(),
             requested_schema: schema,
         };
-        let result: ElicitResult = match (&ctx.inner.rounds, ctx.task().await) {
-            (_, Some(task)) => {
-                let request = InputRequest::Elicitation(ElicitRequest::new(params));
-                ctx.task_input(task, self.key, "elicit", METHOD, request)
-                    .await?
-            }
-            (Some(rounds), None) => {
-                let key = Context::round_key(rounds, self.key, "elicit");
-                let request = InputRequest::Elicitation(ElicitRequest::new(params));
-                rounds.answer(key, request).await
-            }
-            (None, None) => ctx
+        let request = || InputRequest::Elicitation(ElicitRequest::new(params.clone()));
+        let result: ElicitResult = match self.answered_in_call("elicit", METHOD, request).await {
+            Some(answer) => answer?,
+            None => ctx
                 .peer()
                 .create_elicitation(params)
                 .await
@@ -557,7 +570,7 @@ impl Input<'_> {
     }
 
     /// [`Context::list_roots`], with this request's key.
-    pub async fn list_roots(self) -> Result<Vec<Root>, ToolError> {
+    pub async fn list_roots(mut self) -> Result<Vec<Root>, ToolError> {
         const METHOD: &str = "roots/list";
         let ctx = self.ctx;
         let capabilities = client::capabilities(ctx, METHOD)?;
@@ -570,18 +583,10 @@ impl Input<'_> {
                 "RootsUnsupported",
             ));
         }
-        let result: ListRootsResult = match (&ctx.inner.rounds, ctx.task().await) {
-            (_, Some(task)) => {
-                let request = InputRequest::ListRoots(ListRootsRequest::default());
-                ctx.task_input(task, self.key, "roots", METHOD, request)
-                    .await?
-            }
-            (Some(rounds), None) => {
-                let key = Context::round_key(rounds, self.key, "roots");
-                let request = InputRequest::ListRoots(ListRootsRequest::default());
-                rounds.answer(key, request).await
-            }
-            (None, None) => ctx
+        let request = || InputRequest::ListRoots(ListRootsRequest::default());
+        let result: ListRootsResult = match self.answered_in_call("roots", METHOD, request).await {
+            Some(answer) => answer?,
+            None => ctx
                 .peer()
                 .list_roots()
                 .await
