@@ -164,8 +164,14 @@ impl SessionManager for BoundedSessions {
     ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
         // A session restored here from the shared store takes a place like a new one.
         self.reserve()?;
-        let restored = self.inner.restore_session(id).await;
-        if !matches!(restored, Ok(RestoreOutcome::Restored(_))) {
+        let restored = self.inner.restore_session(id.clone()).await;
+        if matches!(restored, Ok(RestoreOutcome::Restored(_))) {
+            tracing::info!(
+                event_type = "mcp.session.restored",
+                data.session_id = &*id,
+                "Session continued on this replica (restored from the shared state)"
+            );
+        } else {
             self.live.fetch_sub(1, Ordering::AcqRel);
         }
         Ok(restored?)
