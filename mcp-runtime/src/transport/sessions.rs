@@ -168,7 +168,8 @@ impl SessionManager for BoundedSessions {
         if matches!(restored, Ok(RestoreOutcome::Restored(_))) {
             tracing::info!(
                 event_type = "mcp.session.restored",
-                data.session_id = &*id,
+                // A session id lets whoever holds it use the session: only its hash is logged.
+                data.session_hash = crate::trace::api_key_hash(&id),
                 "Session continued on this replica (restored from the shared state)"
             );
         } else {
