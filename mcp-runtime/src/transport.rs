@@ -206,10 +206,7 @@ pub(crate) async fn start_http(
     let posts = TaskTracker::new();
     // Legacy sessions shared with the other replicas, when there are several.
     let shared_sessions = match shared.replicas.redis() {
-        Some(redis) if !options.stateless => Some(SharedSessions::new(
-            redis.clone(),
-            options.session_idle_timeout,
-        )),
+        Some(redis) if !options.stateless => Some(SharedSessions::new(redis.clone())),
         _ => None,
     };
     let bounded = Arc::new(BoundedSessions::new(

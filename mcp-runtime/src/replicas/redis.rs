@@ -86,6 +86,9 @@ struct Envelope {
 pub(crate) struct SharedRedis {
     manager: ConnectionManager,
     prefix: String,
+    /// How long a legacy session lives without a request (`--session-idle-timeout`): the TTL of
+    /// what is kept per session.
+    session_ttl: Duration,
     replica: String,
     /// The URL without its password, for logs and `/health`.
     display: String,
@@ -103,6 +106,7 @@ impl SharedRedis {
         url: &str,
         prefix: String,
         replica: String,
+        session_ttl: Duration,
     ) -> Result<Arc<SharedRedis>, SettingsError> {
         let display = without_password(url);
         let invalid = |problem: String| {
@@ -141,6 +145,7 @@ impl SharedRedis {
         let shared = Arc::new(SharedRedis {
             manager,
             prefix,
+            session_ttl,
             replica,
             display,
             connected: AtomicBool::new(false),
@@ -161,6 +166,11 @@ impl SharedRedis {
     /// `<prefix>:<name>`.
     pub(crate) fn key(&self, name: &str) -> String {
         format!("{}:{name}", self.prefix)
+    }
+
+    /// The TTL, in whole seconds, of what is kept per legacy session.
+    pub(crate) fn session_ttl_seconds(&self) -> u64 {
+        self.session_ttl.as_secs().max(1)
     }
 
     /// This replica's id.

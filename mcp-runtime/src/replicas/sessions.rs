@@ -17,7 +17,6 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use redis::AsyncCommands as _;
@@ -30,17 +29,15 @@ use super::redis::{Message, SharedRedis};
 /// rmcp's session store over Redis.
 pub(crate) struct SharedSessions {
     redis: Arc<SharedRedis>,
-    ttl: Duration,
     /// The sessions this replica holds, as stored: what it writes back after a Redis restart.
     held: Mutex<HashMap<String, String>>,
 }
 
 impl SharedSessions {
-    /// Sessions kept for `ttl` after their last request.
-    pub(crate) fn new(redis: Arc<SharedRedis>, ttl: Duration) -> Arc<SharedSessions> {
+    /// Sessions kept for the idle timeout after their last request.
+    pub(crate) fn new(redis: Arc<SharedRedis>) -> Arc<SharedSessions> {
         let sessions = Arc::new(SharedSessions {
             redis,
-            ttl,
             held: Mutex::default(),
         });
         tokio::spawn(write_back_after_restarts(Arc::downgrade(&sessions)));
@@ -57,7 +54,7 @@ impl SharedSessions {
     }
 
     fn ttl_seconds(&self) -> u64 {
-        self.ttl.as_secs().max(1)
+        self.redis.session_ttl_seconds()
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -73,10 +70,15 @@ impl SharedSessions {
     /// the session lives here (Redis restarted without persistence), writes it back.
     pub(crate) async fn touch(&self, id: &str) {
         let mut connection = self.redis.connection();
-        let renewed: redis::RedisResult<bool> = connection
+        let renewed: redis::RedisResult<(bool, bool)> = redis::pipe()
             .expire(self.key(id), self.ttl_seconds() as i64)
+            .expire(
+                self.redis.key(&format!("session:{id}:subscriptions")),
+                self.ttl_seconds() as i64,
+            )
+            .query_async(&mut connection)
             .await;
-        if let Ok(false) = renewed {
+        if let Ok((false, _)) = renewed {
             let stored = self.held().get(id).cloned();
             if let Some(state) = stored {
                 let _: redis::RedisResult<()> = connection

@@ -28,8 +28,9 @@ use crate::tasks::{InMemoryTaskStore, TaskOperation, TaskStore, expired_or_unkno
 
 /// How often the running replica looks for changes of its tasks and renews their leases.
 const MIRROR_INTERVAL: Duration = Duration::from_millis(200);
-/// How long a lease lasts without renewal: the time a dead replica's task keeps "working".
-const LEASE: Duration = Duration::from_secs(3);
+/// How long a lease lasts without renewal (renewed every second): the time a dead replica's task
+/// keeps "working", and the pause a busy replica may take without its tasks taken for lost.
+const LEASE: Duration = Duration::from_secs(5);
 
 /// A task as kept in Redis.
 #[derive(Serialize, Deserialize)]
@@ -182,7 +183,7 @@ async fn mirror(store: std::sync::Weak<SharedTaskStore>, id: String, mut written
         };
         ticks += 1;
         // The lease is renewed at least every second, the state as soon as it changes.
-        let renew = ticks % 5 == 0;
+        let renew = ticks.is_multiple_of(5);
         if now != written || renew {
             match store.write(&now).await {
                 Ok(()) => written = now,
@@ -216,14 +217,12 @@ async fn follow_other_replicas(store: std::sync::Weak<SharedTaskStore>) {
             Message::TaskUpdate { task, responses } => {
                 let _ = store.local.update_now(task, responses.clone());
             }
-            Message::TaskCancel { task } => {
-                if store.local.cancel_now(task).is_ok() {
-                    tracing::info!(
-                        event_type = "task.cancel",
-                        data.task_id = task.as_str(),
-                        "Task cancellation requested (through another replica)"
-                    );
-                }
+            Message::TaskCancel { task } if store.local.cancel_now(task).is_ok() => {
+                tracing::info!(
+                    event_type = "task.cancel",
+                    data.task_id = task.as_str(),
+                    "Task cancellation requested (through another replica)"
+                );
             }
             _ => {}
         }
@@ -233,6 +232,16 @@ async fn follow_other_replicas(store: std::sync::Weak<SharedTaskStore>) {
 impl TaskStore for Arc<SharedTaskStore> {
     fn create(&self, operation: TaskOperation) -> BoxFuture<'_, Result<Task, McpError>> {
         Box::pin(async move {
+            if !self.redis.is_connected() {
+                // Other replicas could not answer for it: refused at once rather than lost.
+                return Err(McpError::internal_error(
+                    format!(
+                        "this call would go on as a task, and tasks are kept in the shared state (Redis at {}), which does not answer now; try again shortly",
+                        self.redis.display()
+                    ),
+                    None,
+                ));
+            }
             let task = self.local.spawn(operation)?;
             let id = task.task_id.clone();
             let detailed = self.local.get_now(&id)?;
