@@ -102,6 +102,10 @@ fn replica_id() -> String {
 impl SharedRedis {
     /// Records that the legacy session `session` subscribed to `uri`.
     pub(crate) async fn subscribe(&self, session: &str, uri: &str) -> ::redis::RedisResult<()> {
+        self.recorded()
+            .entry(session.to_string())
+            .or_default()
+            .insert(uri.to_string());
         let own = self.key(&format!("session:{session}:subscriptions"));
         let mut pipe = ::redis::pipe();
         pipe.sadd(self.key(&format!("subscribers:{uri}")), session)
@@ -117,6 +121,9 @@ impl SharedRedis {
 
     /// Records that `session` no longer wants updates of `uri`.
     pub(crate) async fn unsubscribe(&self, session: &str, uri: &str) -> ::redis::RedisResult<()> {
+        if let Some(uris) = self.recorded().get_mut(session) {
+            uris.remove(uri);
+        }
         let mut pipe = ::redis::pipe();
         pipe.srem(self.key(&format!("subscribers:{uri}")), session)
             .ignore()

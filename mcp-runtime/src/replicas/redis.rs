@@ -97,6 +97,10 @@ pub(crate) struct SharedRedis {
     reconnected: broadcast::Sender<()>,
     messages: broadcast::Sender<Arc<Message>>,
     last_error: Mutex<Option<String>>,
+    /// The subscriptions recorded through this replica, by session: written back with the
+    /// sessions after a Redis restart (`sessions.rs`), forgotten with the session.
+    pub(crate) recorded:
+        Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
 }
 
 impl SharedRedis {
@@ -152,6 +156,7 @@ impl SharedRedis {
             reconnected: broadcast::channel(4).0,
             messages: broadcast::channel(1024).0,
             last_error: Mutex::new(None),
+            recorded: Mutex::default(),
         });
         tokio::spawn(monitor(Arc::downgrade(&shared)));
         tokio::spawn(receive(Arc::downgrade(&shared), push_rx));
@@ -232,6 +237,16 @@ impl SharedRedis {
             health["error"] = error.into();
         }
         health
+    }
+
+    /// The subscriptions recorded through this replica.
+    pub(crate) fn recorded(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, std::collections::HashSet<String>>,
+    > {
+        self.recorded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_error(&self) -> std::sync::MutexGuard<'_, Option<String>> {

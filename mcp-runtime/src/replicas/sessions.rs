@@ -91,9 +91,11 @@ impl SharedSessions {
     /// This replica no longer holds the session (it closed it, or it expired here).
     pub(crate) fn forget(&self, id: &str) {
         self.held().remove(id);
+        self.redis.recorded().remove(id);
     }
 
-    /// Writes back every session this replica holds and Redis lacks.
+    /// Writes back every session this replica holds and Redis lacks, with the subscriptions
+    /// recorded through this replica.
     async fn write_back(&self) {
         let held: Vec<(String, String)> = self
             .held()
@@ -103,15 +105,25 @@ impl SharedSessions {
         if held.is_empty() {
             return;
         }
+        let recorded = self.redis.recorded().clone();
+        let ttl = self.ttl_seconds();
         let mut pipe = redis::pipe();
         for (id, state) in &held {
             pipe.cmd("SET")
                 .arg(self.key(id))
                 .arg(state)
                 .arg("EX")
-                .arg(self.ttl_seconds())
+                .arg(ttl)
                 .arg("NX")
                 .ignore();
+            let own = self.redis.key(&format!("session:{id}:subscriptions"));
+            for uri in recorded.get(id).into_iter().flatten() {
+                pipe.sadd(self.redis.key(&format!("subscribers:{uri}")), id)
+                    .ignore()
+                    .sadd(&own, uri)
+                    .ignore();
+            }
+            pipe.expire(&own, ttl as i64).ignore();
         }
         let written: redis::RedisResult<()> = pipe.query_async(&mut self.redis.connection()).await;
         match written {
