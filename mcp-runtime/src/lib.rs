@@ -24,6 +24,7 @@ pub mod extract;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 mod handler;
+mod metrics;
 mod output;
 pub mod platform;
 mod registry;

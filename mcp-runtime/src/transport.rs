@@ -213,6 +213,7 @@ pub(crate) async fn start_http(
         options.max_sessions,
         options.session_config(),
         shared_sessions.clone(),
+        shared.metrics.clone(),
     ));
     let mut config = options.config(sessions.clone());
     if let Some(store) = &shared_sessions {
@@ -238,10 +239,17 @@ pub(crate) async fn start_http(
         options.session_idle_timeout,
         options.stateless,
     );
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/health", get(health::handler))
         .with_state(health)
         .nest_service("/mcp", mcp);
+    if let Some(metrics) = &shared.metrics {
+        router = router.merge(
+            Router::new()
+                .route("/metrics", get(crate::metrics::handler))
+                .with_state(metrics.clone()),
+        );
+    }
     let limits = ConnectionLimits {
         max_connections: options.max_connections,
         header_read_timeout: options.header_read_timeout,

@@ -89,6 +89,8 @@ pub(crate) struct Server {
     pub session: Arc<ClientSession>,
     pub subscriptions: Subscriptions,
     pub state_keys: Arc<StateKeys>,
+    /// `/metrics`'s, unless turned off.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Context {
