@@ -16,8 +16,12 @@ use cm_test_support::{
 use serde_json::json;
 
 /// The crates of the platform's client stack: the config manager's HTTP and websocket clients, their
-/// TLS, and the settings loader.
+/// TLS, and the settings loader; and those of the trace export (feature `otel`, which plain-server
+/// leaves off too).
 const PLATFORM_STACK: &[&str] = &[
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry-otlp",
     "reqwest",
     "tokio-tungstenite",
     "tungstenite",

@@ -34,6 +34,7 @@ use crate::{
     events::{attach_trace, elapsed_ms},
     extract::{self, JsonObject, ParamInfo},
     metrics::{self, Operation},
+    otel::{self, CallAttributes},
     output::ResourceBody,
     registry::{BoxFuture, Common, Known, PromptEntry, Registry, ResourceEntry, ToolEntry},
     trace::TraceContext,
@@ -70,6 +71,14 @@ pub(crate) trait Call: Send + Sync {
     fn failed(&self, error: ToolError, duration_ms: f64) -> Result<Self::Response, McpError>;
     /// How a panic's message names the definition: a tool's or prompt's name, a resource's URI.
     fn label(&self) -> &'static str;
+    /// The span attribute naming what was called, and its value: a tool's or prompt's name, the
+    /// URI read.
+    fn span_target(&self) -> (&'static str, &str);
+    /// The type and message of a failure the function returned as its output (a tool's result
+    /// with `isError`), for the call's span.
+    fn output_failure(&self, _output: &Self::Output) -> Option<(&'static str, &'static str)> {
+        None
+    }
 }
 
 /// What a client sent back for an input-required round (protocol 2026-07-28): its answers and the
@@ -126,16 +135,17 @@ where
     } else {
         None
     };
+    let transport = if request.extensions.get::<http::request::Parts>().is_some() {
+        "tcp"
+    } else {
+        "pipe"
+    };
     let measured = env.server.metrics.clone().map(|metrics| {
         let operation = Operation {
             method: C::METHOD,
             target: (C::TARGET_LABEL, call.label()),
             error_type: None,
-            transport: if request.extensions.get::<http::request::Parts>().is_some() {
-                "tcp"
-            } else {
-                "pipe"
-            },
+            transport,
             protocol: metrics::protocol_label(request.protocol_version()),
         };
         (metrics.call_started(), operation)
@@ -147,6 +157,16 @@ where
         rounds.as_ref().map(|(r, _)| r.clone()),
         escalate.is_some(),
     );
+    let call_span = env.server.traces.as_ref().map(|traces| {
+        traces.start(&CallAttributes {
+            method: C::METHOD,
+            label: call.label(),
+            target: call.span_target(),
+            transport,
+            request: ctx.request(),
+            trace: ctx.trace(),
+        })
+    });
     async move {
         let started = Instant::now();
         call.started(&args);
@@ -165,6 +185,16 @@ where
             Ended::Returned(Err(error)) => Some(Arc::<str>::from(error.error_type())),
             _ => None,
         };
+        // What the span says of a failure: only worked out when there is a span.
+        let mut span_failure = call_span.as_ref().and_then(|_| match &ended {
+            Ended::Returned(Err(error)) => {
+                Some((error.error_type().to_string(), error.message().to_string()))
+            }
+            Ended::Returned(Ok(output)) => call
+                .output_failure(output)
+                .map(|(kind, message)| (kind.to_string(), message.to_string())),
+            _ => None,
+        });
         let answer = match ended {
             Ended::Returned(Ok(output)) => call.completed(output, duration_ms).map(R::from),
             Ended::Returned(Err(error)) => {
@@ -210,10 +240,28 @@ where
                         ToolError::new(refusal.message.to_string()).with_type("TaskRefused");
                     let _ = call.failed(error, duration_ms);
                     failure = Some("TaskRefused");
+                    if call_span.is_some() {
+                        span_failure = Some(("TaskRefused".into(), refusal.message.to_string()));
+                    }
                 }
                 answer
             }
         };
+        if let Some(call_span) = call_span {
+            let rpc_code = answer.as_ref().err().map(|error| error.code.0);
+            if let (None, Err(error)) = (&span_failure, &answer) {
+                span_failure = Some((error.code.0.to_string(), error.message.to_string()));
+            }
+            call_span.end(
+                span_failure
+                    .as_ref()
+                    .map(|(error_type, message)| otel::Failure {
+                        error_type,
+                        message,
+                        rpc_code,
+                    }),
+            );
+        }
         if let Some((in_flight, mut operation)) = measured {
             operation.error_type = error_type.or_else(|| failure.map(Arc::from));
             in_flight.metrics().observe(&operation, started.elapsed());
@@ -467,6 +515,15 @@ impl Call for ToolCall<'_> {
         self.0.def.name
     }
 
+    fn span_target(&self) -> (&'static str, &str) {
+        ("gen_ai.tool.name", self.0.def.name)
+    }
+
+    fn output_failure(&self, result: &CallToolResult) -> Option<(&'static str, &'static str)> {
+        (result.is_error == Some(true))
+            .then_some(("ToolResultError", "the tool returned an error result"))
+    }
+
     fn invoke(
         &self,
         ctx: Context,
@@ -572,6 +629,10 @@ impl Call for ResourceRead<'_> {
         self.entry.def.uri
     }
 
+    fn span_target(&self) -> (&'static str, &str) {
+        ("mcp.resource.uri", self.uri)
+    }
+
     fn invoke(&self, ctx: Context, vars: JsonObject) -> BoxFuture<Result<ResourceBody, ToolError>> {
         (self.entry.def.invoke)(ctx, vars)
     }
@@ -626,6 +687,10 @@ impl Call for PromptGet<'_> {
 
     fn label(&self) -> &'static str {
         self.0.def.name
+    }
+
+    fn span_target(&self) -> (&'static str, &str) {
+        ("gen_ai.prompt.name", self.0.def.name)
     }
 
     fn invoke(

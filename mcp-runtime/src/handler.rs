@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub replicas: Replicas,
     /// `/metrics`'s, unless turned off.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The OpenTelemetry traces, when the `OTEL_*` variables ask for them.
+    pub traces: Option<Arc<crate::otel::Traces>>,
 }
 
 /// The handler of one client session.
@@ -69,6 +71,7 @@ impl McpHandler {
             subscriptions: shared.subscriptions.clone(),
             state_keys: shared.state_keys.clone(),
             metrics: shared.metrics.clone(),
+            traces: shared.traces.clone(),
         };
         McpHandler { shared, server }
     }

@@ -12,6 +12,9 @@
 //!   `Settings<T>` and `Server::settings` (the `config` crate). Without it the server is a plain MCP
 //!   server that runs locally: connectors read `{ID}_URL`, `/health` and the log format are the same,
 //!   and a start asking for a stack deployment (`SERVICE_NAME`) exits 2 naming the feature.
+//! - `otel` (default): OpenTelemetry traces, a SERVER span per call of a tool, resource or prompt,
+//!   sent over OTLP/HTTP when the standard `OTEL_*` variables ask for them (the opentelemetry crates
+//!   and reqwest). Without it the variables are ignored, with a warning at start.
 //! - `testing`: `testing::Client`, an in-process MCP client for authors' tests.
 
 mod call;
@@ -25,6 +28,7 @@ pub mod extract;
 pub mod fuzzing;
 mod handler;
 mod metrics;
+mod otel;
 mod output;
 pub mod platform;
 mod registry;

@@ -9,7 +9,8 @@
 //! `mcp_server_session_duration_seconds`, one observation per ended session. The framework's own:
 //! `cm_mcp_sessions_open`, `cm_mcp_calls_in_flight`, `cm_mcp_connector_connected` (per connector),
 //! `cm_mcp_log_lines_dropped_total` (lines the non-blocking log writer dropped because its output was
-//! stuck).
+//! stuck), `cm_mcp_spans_dropped_total` (spans of the OpenTelemetry traces that never reached the
+//! collector, by `reason`: `queue_full` or `export_failed`).
 //!
 //! Every label value of a call is a `&'static str` taken from the registry or a fixed list, except
 //! an error's type: recording a call costs a hash lookup under a read lock, no allocation. With
@@ -23,7 +24,12 @@ use std::{
 use axum::{extract::State, http::header, response::IntoResponse};
 use prometheus_client::{
     encoding::{EncodeLabelSet, LabelSetEncoder},
-    metrics::{counter::ConstCounter, family::Family, gauge::Gauge, histogram::Histogram},
+    metrics::{
+        counter::{ConstCounter, Counter},
+        family::Family,
+        gauge::Gauge,
+        histogram::Histogram,
+    },
     registry::Registry,
 };
 use rmcp::model::ProtocolVersion;
@@ -62,6 +68,12 @@ impl EncodeLabelSet for Operation {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
 struct SessionLabels {
     network_transport: &'static str,
+}
+
+/// Why spans were dropped.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct DropLabels {
+    reason: &'static str,
 }
 
 /// A connector's gauge label.
@@ -192,6 +204,15 @@ impl Metrics {
             "Log lines dropped because the log output did not keep up (it is never waited for)",
             dropped,
         );
+        let spans = Family::<DropLabels, Counter>::default();
+        for (reason, count) in crate::otel::dropped_spans() {
+            spans.get_or_create(&DropLabels { reason }).inc_by(count);
+        }
+        scrape.register(
+            "cm_mcp_spans_dropped",
+            "Spans of the OpenTelemetry traces that never reached the collector: the export queue was full (queue_full) or the collector did not take them (export_failed)",
+            spans,
+        );
         let _ = prometheus_client::encoding::text::encode_registry(&mut text, &self.registry);
         let _ = prometheus_client::encoding::text::encode_registry(&mut text, &scrape);
         let _ = prometheus_client::encoding::text::encode_eof(&mut text);
@@ -274,6 +295,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("cm_mcp_log_lines_dropped_total 0"), "{text}");
+        assert!(
+            text.contains(r#"cm_mcp_spans_dropped_total{reason="queue_full"} 0"#),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 

@@ -26,6 +26,7 @@ use crate::{
     extract::JsonObject,
     handler::Shared,
     metrics::Metrics,
+    otel::Traces,
     platform::{
         self, Connections, Connector, ConnectorsBlock, Health, Mode, SettingsError, SettingsSource,
         health::HealthHook,
@@ -65,6 +66,8 @@ pub struct Server {
     connectors: Vec<Connector>,
     settings: Option<SettingsLoader>,
     tasks: Option<Arc<dyn TaskStore>>,
+    /// Set by `serve` from the `OTEL_*` variables.
+    traces: Option<Arc<Traces>>,
 }
 
 impl Server {
@@ -83,6 +86,7 @@ impl Server {
             connectors: Vec::new(),
             settings: None,
             tasks: None,
+            traces: None,
         }
     }
 
@@ -407,6 +411,7 @@ impl Server {
                 }),
             replicas: replicas.clone(),
             metrics,
+            traces: self.traces,
         });
         let health = Arc::new(Health {
             service: self.name,
@@ -448,7 +453,7 @@ impl Server {
         Ok(manifest)
     }
 
-    async fn serve(self, cli: Cli) -> anyhow::Result<()> {
+    async fn serve(mut self, cli: Cli) -> anyhow::Result<()> {
         if cli.manifest {
             let manifest = self.manifest()?;
             println!("{}", serde_json::to_string_pretty(&manifest)?);
@@ -456,6 +461,7 @@ impl Server {
         }
         let transport = cli.transport()?;
         let (mode, local_reason) = platform::detect()?;
+        self.traces = Traces::from_env(&self.name, &self.version)?;
         let tasks = InMemoryTaskStore::new(cli.task_ttl, cli.max_tasks);
         let (shared, health, mut lifecycle) = self.into_parts(mode, tasks, Some(&cli))?;
         let shutdown = CancellationToken::new();
@@ -502,6 +508,10 @@ impl Server {
             }
         };
         lifecycle.run_shutdown().await;
+        if let Some(traces) = &shared.traces {
+            // After the calls drained and the hook ran: their spans are queued by now.
+            traces.shutdown().await;
+        }
         served
     }
 

@@ -32,6 +32,9 @@ pub struct TraceContext {
     pub api_key_hash: String,
     /// W3C `tracestate`, passed on unchanged.
     pub tracestate: Option<String>,
+    /// Whether the caller sampled its trace (the `sampled` flag of its `traceparent`; true when it
+    /// sent none): the `parentbased_*` samplers follow it, and outgoing `traceparent`s pass it on.
+    pub sampled: bool,
 }
 
 impl TraceContext {
@@ -45,6 +48,7 @@ impl TraceContext {
             origin_service: None,
             api_key_hash: String::new(),
             tracestate: None,
+            sampled: true,
         }
     }
 
@@ -62,12 +66,13 @@ impl TraceContext {
         if let Some(trace_id) = header(&X_TRACE_ID) {
             trace.trace_id = trace_id.to_string();
             trace.parent_span_id = header(&X_SPAN_ID).map(str::to_string);
-        } else if let Some((trace_id, parent)) = header(&TRACEPARENT)
+        } else if let Some((trace_id, parent, sampled)) = header(&TRACEPARENT)
             .or_else(|| meta.get_traceparent())
             .and_then(parse_traceparent)
         {
             trace.trace_id = trace_id;
             trace.parent_span_id = Some(parent);
+            trace.sampled = sampled;
             trace.tracestate = header(&TRACESTATE)
                 .or_else(|| meta.get_tracestate())
                 .map(str::to_string);
@@ -90,14 +95,19 @@ impl TraceContext {
 
     /// The W3C `traceparent` of this call's span, for outgoing requests.
     pub fn traceparent(&self) -> String {
-        let trace_id = if is_hex(&self.trace_id, 32) {
+        let flags = if self.sampled { "01" } else { "00" };
+        format!("00-{}-{}-{flags}", self.w3c_trace_id(), self.span_id)
+    }
+
+    /// The trace id as W3C Trace Context and OpenTelemetry have it: the trace id itself when it is
+    /// 32 hex characters (as the platform makes them), otherwise a stable hash of it.
+    pub(crate) fn w3c_trace_id(&self) -> String {
+        if is_hex(&self.trace_id, 32) && self.trace_id.bytes().any(|b| b != b'0') {
             self.trace_id.to_ascii_lowercase()
         } else {
-            // A platform trace id that is not W3C-shaped: hash it into one, stably.
             let digest = Sha256::digest(self.trace_id.as_bytes());
             hex::encode(&digest[..16])
-        };
-        format!("00-{trace_id}-{}-01", self.span_id)
+        }
     }
 
     /// The headers for a call this span makes to another service: the platform's five (`X-Trace-ID`,
@@ -130,8 +140,8 @@ impl TraceContext {
     }
 }
 
-/// `00-<32 hex trace>-<16 hex span>-<2 hex flags>` → (trace id, span id).
-fn parse_traceparent(value: &str) -> Option<(String, String)> {
+/// `00-<32 hex trace>-<16 hex span>-<2 hex flags>` → (trace id, span id, sampled).
+fn parse_traceparent(value: &str) -> Option<(String, String, bool)> {
     let mut parts = value.trim().split('-');
     let version = parts.next()?;
     let trace_id = parts.next()?;
@@ -149,10 +159,18 @@ fn parse_traceparent(value: &str) -> Option<(String, String)> {
         && is_hex(span_id, 16)
         && span_id.bytes().any(|b| b != b'0')
         && is_hex(flags, 2);
-    valid.then(|| (trace_id.to_ascii_lowercase(), span_id.to_ascii_lowercase()))
+    let sampled = u8::from_str_radix(flags, 16).is_ok_and(|flags| flags & 1 == 1);
+    valid.then(|| {
+        (
+            trace_id.to_ascii_lowercase(),
+            span_id.to_ascii_lowercase(),
+            sampled,
+        )
+    })
 }
 
-fn is_hex(s: &str, len: usize) -> bool {
+/// Whether `s` is `len` hex digits.
+pub(crate) fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -251,6 +269,18 @@ mod tests {
         meta.set_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra");
         let t = TraceContext::from_request(None, &meta);
         assert_eq!(t.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+    }
+
+    #[test]
+    fn an_unsampled_caller_trace_stays_unsampled_in_outgoing_traceparents() {
+        let mut meta = RequestMetaObject::default();
+        meta.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+        let t = TraceContext::from_request(None, &meta);
+        assert!(!t.sampled);
+        assert!(t.traceparent().ends_with("-00"), "{}", t.traceparent());
+        let root = TraceContext::from_request(None, &RequestMetaObject::default());
+        assert!(root.sampled);
+        assert!(root.traceparent().ends_with("-01"));
     }
 
     #[test]

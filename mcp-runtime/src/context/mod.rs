@@ -91,6 +91,8 @@ pub(crate) struct Server {
     pub state_keys: Arc<StateKeys>,
     /// `/metrics`'s, unless turned off.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The OpenTelemetry traces, when the `OTEL_*` variables ask for them.
+    pub traces: Option<Arc<crate::otel::Traces>>,
 }
 
 impl Context {

@@ -198,11 +198,14 @@ const SERVER_ENV: &[&str] = &[
 ];
 
 /// The variables of [`SERVER_ENV`], plus the test servers' own settings and connectors
-/// (`MYSERVICE_*`, `FIXTURE_*`) when the developer's environment has any.
+/// (`MYSERVICE_*`, `FIXTURE_*`) and OpenTelemetry's (`OTEL_*`, which turn traces on) when the
+/// developer's environment has any.
 pub(crate) fn server_env() -> Vec<String> {
     let own = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
-        .filter(|k| k.starts_with("MYSERVICE_") || k.starts_with("FIXTURE_"));
+        .filter(|k| {
+            k.starts_with("MYSERVICE_") || k.starts_with("FIXTURE_") || k.starts_with("OTEL_")
+        });
     SERVER_ENV
         .iter()
         .map(|v| v.to_string())
