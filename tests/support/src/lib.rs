@@ -2,7 +2,8 @@
 //! [`TIMEOUT`], building and spawning the workspace's server binaries ([`binaries`]), reading their
 //! JSON log lines ([`logs`]), server processes over HTTP and stdio ([`process`]), MCP requests and
 //! what their results hold ([`mcp`]), the platform's formats ([`assertions`]), the Python MCP clients
-//! ([`python`]), and tests that need a service the machine may lack ([`skip`]).
+//! ([`python`]), Redis for the shared state backend ([`redis`]), and tests that need a service the
+//! machine may lack ([`skip`]).
 //!
 //! Everything is re-exported at the root: `use cm_test_support::{TIMEOUT, call_tool, text_of};`.
 //! A server's own tests of its tools need none of this: `cm_mcp::testing::Client` serves it in-process.
@@ -14,6 +15,7 @@ pub mod mcp;
 pub mod process;
 pub mod python;
 pub mod raw;
+pub mod redis;
 pub mod skip;
 
 pub use assertions::*;
@@ -23,6 +25,7 @@ pub use mcp::*;
 pub use process::*;
 pub use python::*;
 pub use raw::*;
+pub use self::redis::*;
 pub use skip::*;
 
 /// The bound on every wait in the tests: long enough for a loaded CI machine, short enough that a
