@@ -141,11 +141,11 @@ impl SharedRedis {
 
 impl Drop for SharedRedis {
     /// Deletes the keys under the prefix. Blocking (a drop cannot wait on a future), over a
-    /// connection of its own with a timeout: a Redis gone meanwhile costs the test two seconds at
-    /// most, and a failure here is only reported, since the test itself may be unwinding.
+    /// connection of its own with a timeout: a Redis gone meanwhile costs the test seconds, not a
+    /// hang, and a failure here is only reported, since the test itself may be unwinding.
     fn drop(&mut self) {
         let pattern = format!("{}*", glob_escape(&self.prefix));
-        let cleaned = (|| -> redis::RedisResult<usize> {
+        let clean = || -> redis::RedisResult<usize> {
             let mut connection = self.client.get_connection_with_timeout(COMMAND_TIMEOUT)?;
             connection.set_read_timeout(Some(COMMAND_TIMEOUT))?;
             connection.set_write_timeout(Some(COMMAND_TIMEOUT))?;
@@ -169,7 +169,17 @@ impl Drop for SharedRedis {
                 }
                 cursor = next;
             }
-        })();
+        };
+        // A socket call with a timeout is not restarted after a signal (SIGCHLD, from the servers
+        // the test ran): it fails with EINTR, and the connection is then in an unknown state. So a
+        // few fresh attempts; the deletion is idempotent.
+        let mut cleaned = clean();
+        for _ in 0..4 {
+            if cleaned.is_ok() {
+                break;
+            }
+            cleaned = clean();
+        }
         if let Err(error) = cleaned {
             eprintln!(
                 "warning: the keys under {} were not deleted from {SHARED_REDIS_URL}: {error}",
