@@ -89,6 +89,17 @@ pub struct Cli {
     #[arg(long, env = "MCP_MAX_TASKS", value_parser = parse_count, default_value = "1000")]
     pub max_tasks: usize,
 
+    /// Redis holding what several replicas of this server share (legacy sessions, resource
+    /// subscriptions and updates), as `redis://[:password@]host:port/db`; unset, all state is in this
+    /// process. Needs MCP_STATE_KEY, the same on every replica.
+    #[arg(long, env = "MCP_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// The prefix of this server's keys and channel in that Redis (default `cm-mcp:<server name>`):
+    /// replicas of one server share it, different servers must not.
+    #[arg(long, env = "MCP_REDIS_PREFIX")]
+    pub redis_prefix: Option<String>,
+
     /// Print the tools, resources, templates and prompts with their schemas as JSON, and exit.
     #[arg(long)]
     pub manifest: bool,

@@ -14,11 +14,11 @@ use rmcp::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
         ClientCapabilities, CompleteRequestParams, CompleteResult, CreateTaskResult, CustomRequest,
         CustomResult, ErrorCode, GetPromptRequestParams, GetPromptResponse, GetTaskParams,
-        GetTaskResult, InitializeRequestParams, ListPromptsResult, ListResourceTemplatesResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-        ReadResourceRequestParams, ReadResourceResponse, ServerConfig, SetLevelRequestParams,
-        SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
-        UpdateTaskParams,
+        GetTaskResult, InitializeRequestParams, InitializeResult, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ServerConfig,
+        SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
+        UnsubscribeRequestParams, UpdateTaskParams,
     },
     service::{RequestContext, SubscriptionContext},
 };
@@ -32,7 +32,9 @@ use crate::{
     context::{self, ClientSession, StateKeys, StateMap},
     extract::edit_distance,
     registry::Registry,
+    replicas::Replicas,
     tasks::{TaskStore, TaskSupport},
+    transport::OpenedSession,
 };
 
 /// What all sessions of a server share.
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     pub state_keys: Arc<StateKeys>,
     /// Where calls that became tasks are kept (the tasks extension).
     pub tasks: Arc<dyn TaskStore>,
+    /// What this replica shares with the others.
+    pub replicas: Replicas,
 }
 
 /// The handler of one client session.
@@ -115,6 +119,22 @@ impl McpHandler {
 impl ServerHandler for McpHandler {
     fn get_info(&self) -> ServerConfig {
         self.shared.info.clone()
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        // A legacy HTTP session (new, or restored from the shared state by another replica's
+        // client): known by its id from now on, for updates other replicas publish.
+        if let Some(OpenedSession(id)) = context.extensions.get::<OpenedSession>() {
+            self.shared
+                .subscriptions
+                .opened(self.session(), id, &context.peer);
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
     }
 
     async fn call_tool(
@@ -330,8 +350,9 @@ impl ServerHandler for McpHandler {
         }
         self.shared
             .subscriptions
-            .subscribe(self.session(), &context.peer, &request.uri);
-        Ok(())
+            .subscribe(self.session(), &context.peer, &request.uri)
+            .await
+            .map_err(|message| McpError::internal_error(message, None))
     }
 
     fn accepted_subscription_filter(
@@ -359,8 +380,9 @@ impl ServerHandler for McpHandler {
     ) -> Result<(), McpError> {
         self.shared
             .subscriptions
-            .unsubscribe(self.session(), &request.uri);
-        Ok(())
+            .unsubscribe(self.session(), &request.uri)
+            .await
+            .map_err(|message| McpError::internal_error(message, None))
     }
 
     /// rmcp hands over every request it could not parse as a known one: an unknown method, or a

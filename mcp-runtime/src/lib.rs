@@ -27,6 +27,7 @@ mod handler;
 mod output;
 pub mod platform;
 mod registry;
+mod replicas;
 mod schema;
 mod server;
 pub mod tasks;

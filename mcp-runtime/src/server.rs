@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 #[cfg(feature = "platform")]
 use crate::platform::{ServiceSettings, Settings};
 use crate::{
-    State,
+    State, Subscriptions,
     cli::{Cli, LogLevel, Transport},
     context::{StateKeys, StateMap},
     events::{self, LogFormat},
@@ -30,6 +30,7 @@ use crate::{
         health::HealthHook,
     },
     registry::{BoxFuture, Registry},
+    replicas::Replicas,
     tasks::{InMemoryTaskStore, TaskStore, TaskSupport},
     transport::{self, HttpOptions},
 };
@@ -359,6 +360,7 @@ impl Server {
         self,
         mode: Mode,
         tasks: Arc<dyn TaskStore>,
+        replicas: Option<&Cli>,
     ) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
         let registry = Registry::collect().context("the server's tools, resources and prompts cannot be served as written (fix each problem below and rebuild)")?;
         let mut implementation = Implementation::new(self.name.clone(), self.version);
@@ -377,19 +379,30 @@ impl Server {
             self.state
                 .insert_arc(TypeId::of::<Connections>(), Arc::new(connections.clone()));
         }
+        let state_keys = StateKeys::from_env()?;
+        let replicas = match replicas {
+            Some(cli) => Replicas::from_cli(cli, &self.name, &state_keys)?,
+            None => Replicas::default(),
+        };
+        let subscriptions = match replicas.redis() {
+            Some(redis) => Subscriptions::shared(redis.clone()),
+            None => Subscriptions::default(),
+        };
         let shared = Arc::new(Shared {
             registry,
             info,
             state: self.state,
-            subscriptions: Default::default(),
-            state_keys: Arc::new(StateKeys::from_env()?),
+            subscriptions,
+            state_keys: Arc::new(state_keys),
             tasks: self.tasks.clone().unwrap_or(tasks),
+            replicas: replicas.clone(),
         });
         let health = Arc::new(Health {
             service: self.name,
             mode: mode.clone(),
             hooks: self.health_hooks,
             connections: connections.clone(),
+            replicas,
         });
         let lifecycle = Lifecycle {
             startup: self.startup,
@@ -413,7 +426,7 @@ impl Server {
         }
         // The manifest describes the server, wherever it would run.
         let (shared, _, _) =
-            self.into_parts(Mode::Local, Arc::new(InMemoryTaskStore::default()))?;
+            self.into_parts(Mode::Local, Arc::new(InMemoryTaskStore::default()), None)?;
         let mut manifest = shared.registry.manifest();
         let server = &shared.info;
         manifest["server"] = serde_json::json!({
@@ -434,7 +447,7 @@ impl Server {
         let transport = cli.transport()?;
         let (mode, local_reason) = platform::detect()?;
         let tasks = Arc::new(InMemoryTaskStore::new(cli.task_ttl, cli.max_tasks));
-        let (shared, health, mut lifecycle) = self.into_parts(mode, tasks)?;
+        let (shared, health, mut lifecycle) = self.into_parts(mode, tasks, Some(&cli))?;
         let shutdown = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown.clone()));
         tracing::info!(
@@ -491,7 +504,7 @@ impl Server {
     ) -> anyhow::Result<RunningServer> {
         let (mode, local_reason) = platform::detect()?;
         let tasks = Arc::new(InMemoryTaskStore::default());
-        let (shared, health, mut lifecycle) = self.into_parts(mode, tasks)?;
+        let (shared, health, mut lifecycle) = self.into_parts(mode, tasks, None)?;
         let shutdown = CancellationToken::new();
         if shared.state_keys.random {
             tracing::info!(
@@ -519,7 +532,7 @@ impl Server {
         impl Future<Output = ()> + Send + 'static,
     )> {
         let tasks = Arc::new(InMemoryTaskStore::default());
-        let (shared, _, mut lifecycle) = self.into_parts(Mode::Local, tasks)?;
+        let (shared, _, mut lifecycle) = self.into_parts(Mode::Local, tasks, None)?;
         lifecycle.start_platform(&shared, "an in-process test client", shutdown)?;
         lifecycle.run_startup(&shared).await;
         Ok((

@@ -22,6 +22,7 @@ use crate::{
     handler::{McpHandler, Shared},
     health::{self, Health},
     platform::SettingsError,
+    replicas::{Message, SharedSessions},
 };
 
 mod endpoint;
@@ -31,6 +32,7 @@ mod sessions;
 use endpoint::{BodyLimits, McpEndpoint};
 use listener::ConnectionLimits;
 use sessions::BoundedSessions;
+pub(crate) use sessions::OpenedSession;
 
 /// How the HTTP transport behaves.
 #[derive(Debug, Clone)]
@@ -202,16 +204,33 @@ pub(crate) async fn start_http(
     let local_addr = listener.local_addr()?;
     let sessions = CancellationToken::new();
     let posts = TaskTracker::new();
+    // Legacy sessions shared with the other replicas, when there are several.
+    let shared_sessions = match shared.replicas.redis() {
+        Some(redis) if !options.stateless => Some(SharedSessions::new(
+            redis.clone(),
+            options.session_idle_timeout,
+        )),
+        _ => None,
+    };
     let bounded = Arc::new(BoundedSessions::new(
         options.max_sessions,
         options.session_config(),
+        shared_sessions.clone(),
     ));
+    let mut config = options.config(sessions.clone());
+    if let Some(store) = &shared_sessions {
+        config.session_store = Some(store.clone());
+        tokio::spawn(follow_other_replicas(
+            store.redis().messages(),
+            Arc::downgrade(&bounded),
+        ));
+    }
     let factory_shared = shared.clone();
     let mcp = McpEndpoint::new(
         StreamableHttpService::new(
             move || Ok(McpHandler::new(factory_shared.clone())),
             bounded.clone(),
-            options.config(sessions.clone()),
+            config,
         ),
         bounded,
         posts.clone(),
@@ -249,6 +268,45 @@ pub(crate) async fn start_http(
         shutdown,
         task,
     })
+}
+
+/// Does on this replica what another asks of every replica's legacy sessions: close a session
+/// deleted there, and hand a client's answer to the session's copy that may be waiting for it.
+async fn follow_other_replicas(
+    mut messages: tokio::sync::broadcast::Receiver<Arc<Message>>,
+    sessions: std::sync::Weak<BoundedSessions>,
+) {
+    use rmcp::transport::streamable_http_server::SessionManager as _;
+    loop {
+        let message = match messages.recv().await {
+            Ok(message) => message,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(sessions) = sessions.upgrade() else {
+            return;
+        };
+        match &*message {
+            Message::SessionClosed { session } => {
+                let _ = sessions.close_session(&Arc::from(session.as_str())).await;
+            }
+            Message::ClientResponse { session, message } => {
+                let id = Arc::from(session.as_str());
+                if !sessions.contains(&id).await {
+                    continue;
+                }
+                match serde_json::from_value::<rmcp::model::ClientJsonRpcMessage>(message.clone()) {
+                    Ok(response) => {
+                        let _ = sessions.accept_message(&id, response).await;
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "another replica passed on a response that is not one")
+                    }
+                }
+            }
+            Message::ResourceUpdated { .. } => {}
+        }
+    }
 }
 
 /// A port that cannot be listened on is the operator's to fix: a configuration error naming the

@@ -41,7 +41,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 pub use elicitation::{Elicitation, elicitation_schema};
-pub(crate) use rounds::{Rounds, StateKeys, binding};
+pub(crate) use rounds::{Rounds, STATE_KEY_VARIABLE, StateKeys, binding};
 pub use sampling::{Sampled, SamplingRequest};
 pub(crate) use session::ClientSession;
 pub use state::State;

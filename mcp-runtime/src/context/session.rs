@@ -3,11 +3,11 @@
 #![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577, and still used by every client here.
 
 use std::sync::{
-    Mutex, MutexGuard,
+    Mutex, MutexGuard, OnceLock,
     atomic::{AtomicU8, Ordering},
 };
 
-use rmcp::model::LoggingLevel;
+use rmcp::{Peer, RoleServer, model::LoggingLevel};
 
 use super::subscriptions::SessionSubscriptions;
 
@@ -16,6 +16,9 @@ use super::subscriptions::SessionSubscriptions;
 pub(crate) struct ClientSession {
     min_level: AtomicU8,
     subscriptions: Mutex<SessionSubscriptions>,
+    /// The session's id and its client, known from its `initialize` on HTTP (a legacy session):
+    /// what a resource update published by another replica is delivered through.
+    opened: OnceLock<(String, Peer<RoleServer>)>,
 }
 
 impl ClientSession {
@@ -26,6 +29,21 @@ impl ClientSession {
 
     pub(crate) fn set_level(&self, level: LoggingLevel) {
         self.min_level.store(level_rank(level), Ordering::Relaxed);
+    }
+
+    /// Records the session's id and client, once.
+    pub(crate) fn opened(&self, id: &str, peer: &Peer<RoleServer>) {
+        let _ = self.opened.set((id.to_string(), peer.clone()));
+    }
+
+    /// The session's id, for a legacy HTTP session.
+    pub(crate) fn id(&self) -> Option<&str> {
+        self.opened.get().map(|(id, _)| id.as_str())
+    }
+
+    /// The session's client, for a legacy HTTP session.
+    pub(crate) fn peer(&self) -> Option<&Peer<RoleServer>> {
+        self.opened.get().map(|(_, peer)| peer)
     }
 
     pub(crate) fn subscriptions(&self) -> MutexGuard<'_, SessionSubscriptions> {

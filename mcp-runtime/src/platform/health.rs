@@ -3,7 +3,10 @@
 //! The document has the platform template server's keys: `status`, `service`, `service_connected`
 //! (whether every declared connector is connected: true for a server that declares none),
 //! `server_mode` (`local` or `stack_deployment`), `server_time` and `connector_id` (the first
-//! connector's id, or null). [`Server::health`](crate::Server::health) adds or overrides fields.
+//! connector's id, or null), and `shared_state`: where the state several replicas share is kept
+//! (`{"backend": "memory"}`, or `{"backend": "redis", "connected": .., "url": .., "replica": ..}`
+//! with the URL's password masked). [`Server::health`](crate::Server::health) adds or overrides
+//! fields.
 
 use std::sync::Arc;
 
@@ -11,7 +14,7 @@ use axum::{Json, extract::State};
 use serde_json::Value;
 
 use super::{connections::Connections, mode::Mode};
-use crate::extract::JsonObject;
+use crate::{extract::JsonObject, replicas::Replicas};
 
 /// Adds or overrides fields of the health document (e.g. `database_connected`).
 pub type HealthHook = Arc<dyn Fn(&mut JsonObject) + Send + Sync>;
@@ -21,6 +24,7 @@ pub(crate) struct Health {
     pub mode: Mode,
     pub hooks: Vec<HealthHook>,
     pub connections: Connections,
+    pub replicas: Replicas,
 }
 
 impl Health {
@@ -36,6 +40,7 @@ impl Health {
         doc.insert("server_mode".into(), self.mode.as_str().into());
         doc.insert("server_time".into(), crate::events::now_iso().into());
         doc.insert("connector_id".into(), Value::Null);
+        doc.insert("shared_state".into(), self.replicas.health());
         self.connections.health(&mut doc);
         for hook in &self.hooks {
             hook(&mut doc);

@@ -7,7 +7,10 @@
 //! - rmcp's `500` for a refused session turned into a `503` that says which limit was reached;
 //! - `DELETE` of a session answered `204` (rmcp's `202` makes the Python client print "Session
 //!   termination failed"), and of an unknown session `404`, as the specification wants;
-//! - rmcp's `415` for an unparseable body turned into a JSON-RPC parse error.
+//! - rmcp's `415` for an unparseable body turned into a JSON-RPC parse error;
+//! - with several replicas (`MCP_REDIS_URL`): a legacy request refused with a `503` naming the shared
+//!   state while Redis is away, each request renewing its session's TTL in the shared state, and a
+//!   client's answer to a server request passed on to the replica that waits for it.
 
 use std::{
     convert::Infallible,
@@ -30,7 +33,7 @@ use rmcp::transport::StreamableHttpService;
 use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 
 use super::sessions::{BoundedSessions, SESSION_LIMIT};
-use crate::handler::McpHandler;
+use crate::{handler::McpHandler, replicas::Message};
 
 /// The bounds on a request body.
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +100,11 @@ impl Endpoint {
     async fn handle(&self, request: Request) -> Response {
         let method = request.method().clone();
         let mut in_flight = None;
+        let session = (!self.stateless)
+            .then(|| request.headers().get("mcp-session-id"))
+            .flatten()
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_string);
         let request = if method == http::Method::POST {
             // GET streams are not counted: they last as long as a session.
             in_flight = Some(self.posts.token());
@@ -104,6 +112,9 @@ impl Endpoint {
                 Ok(read) => read,
                 Err(refused) => return refused,
             };
+            if let Some(refused) = self.share(session.as_deref(), Some(&body)) {
+                return refused;
+            }
             if !self.stateless
                 && self.sessions.is_full()
                 && !parts.headers.contains_key("mcp-session-id")
@@ -113,11 +124,17 @@ impl Endpoint {
             }
             Request::from_parts(parts, Body::from(body))
         } else if method == http::Method::DELETE && !self.stateless {
+            if let Some(refused) = self.share(session.as_deref(), None) {
+                return refused;
+            }
             if let Some(unknown) = self.unknown_session(request.headers()).await {
                 return unknown;
             }
             request
         } else {
+            if let Some(refused) = self.share(session.as_deref(), None) {
+                return refused;
+            }
             request
         };
         let response = self.rmcp.handle(request).await;
@@ -193,10 +210,50 @@ impl Endpoint {
         )
     }
 
+    /// What a request of a legacy session needs from the shared state, when there is one: it is
+    /// refused while Redis is away (answered `503`: another replica could not continue the session);
+    /// otherwise its session's TTL is renewed, and a client's answer to a server request is
+    /// published, for the replica that sent the request may not be this one.
+    fn share(&self, session: Option<&str>, body: Option<&Bytes>) -> Option<Response> {
+        let shared = self.sessions.shared()?;
+        let redis = shared.redis();
+        // Only legacy requests: those of a session, and the `initialize` that opens one.
+        if !redis.is_connected() && (session.is_some() || body.is_some_and(|b| is_initialize(b))) {
+            return Some(refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                body.and_then(|body| request_id(body)),
+                -32000,
+                format!(
+                    "Shared state unavailable: sessions of protocol revisions before 2026-07-28 live in the shared state (Redis at {}), which does not answer now; retry shortly (requests of protocol 2026-07-28, which has no sessions, are served meanwhile)",
+                    redis.display()
+                ),
+            ));
+        }
+        let session = session?.to_string();
+        let response = body.and_then(|body| client_response(body));
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            shared.touch(&session).await;
+            if let Some(message) = response {
+                shared
+                    .redis()
+                    .publish(Message::ClientResponse { session, message })
+                    .await;
+            }
+        });
+        None
+    }
+
     /// `404` for a `DELETE` of a session that does not exist (rmcp would answer `202`).
     async fn unknown_session(&self, headers: &http::HeaderMap) -> Option<Response> {
         let id: Arc<str> = Arc::from(headers.get("mcp-session-id")?.to_str().ok()?);
         if self.sessions.contains(&id).await {
+            return None;
+        }
+        if let Some(shared) = self.sessions.shared()
+            && shared.exists(&id).await.unwrap_or(true)
+        {
+            // Held by another replica: rmcp removes it from the store, and every replica closes it.
             return None;
         }
         Some(
@@ -211,13 +268,7 @@ impl Endpoint {
     /// When every place is taken, an `initialize` is answered 503 here, with its id, before rmcp
     /// creates a handler for it and logs the manager's refusal as an internal error.
     fn refuse_initialize(&self, body: &[u8]) -> Option<Response> {
-        #[derive(serde::Deserialize)]
-        struct Probe<'a> {
-            #[serde(borrow)]
-            method: Option<&'a str>,
-            id: Option<serde_json::Value>,
-        }
-        let probe: Probe<'_> = serde_json::from_slice(body).ok()?;
+        let probe = probe(body)?;
         (probe.method == Some("initialize")).then(|| self.too_many_sessions(probe.id))
     }
 
@@ -255,6 +306,37 @@ impl Endpoint {
         }
         self.too_many_sessions(None)
     }
+}
+
+/// The start of a JSON-RPC message, read without copying its params.
+#[derive(serde::Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow)]
+    method: Option<&'a str>,
+    id: Option<serde_json::Value>,
+    result: Option<&'a serde_json::value::RawValue>,
+    error: Option<&'a serde_json::value::RawValue>,
+}
+
+fn probe(body: &[u8]) -> Option<Probe<'_>> {
+    serde_json::from_slice(body).ok()
+}
+
+fn is_initialize(body: &[u8]) -> bool {
+    probe(body).is_some_and(|p| p.method == Some("initialize"))
+}
+
+fn request_id(body: &[u8]) -> Option<serde_json::Value> {
+    probe(body)?.id
+}
+
+/// The body, when it is a client's answer (a JSON-RPC response) to a request of the server's.
+fn client_response(body: &[u8]) -> Option<serde_json::Value> {
+    let probe = probe(body)?;
+    if probe.method.is_some() || (probe.result.is_none() && probe.error.is_none()) {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
 }
 
 /// An HTTP error with a JSON-RPC error object (id `null` when the request was not read as JSON-RPC).

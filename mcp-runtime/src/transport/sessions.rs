@@ -10,15 +10,19 @@
 //! the map gives its place back; rmcp closes a session twice (on `DELETE`, then when its worker
 //! ends), and idle expiry comes through the same `close_session`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+};
 
+use crate::replicas::SharedSessions;
 use futures::Stream;
 use rmcp::{
     model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
     transport::{
         WorkerTransport,
         streamable_http_server::session::{
-            ServerSseMessage, SessionId, SessionManager,
+            RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
             local::{
                 LocalSessionManager, LocalSessionManagerError, LocalSessionWorker, SessionConfig,
             },
@@ -38,7 +42,15 @@ pub(crate) struct BoundedSessions {
     /// Whether the refusals since the last free place were logged: once per episode, not per request
     /// of a flood.
     refusing: AtomicBool,
+    /// The sessions of every replica, when there are several (`MCP_REDIS_URL`).
+    shared: Option<Arc<SharedSessions>>,
 }
+
+/// The id of the session an `initialize` opens (or restores), put into the request's extensions:
+/// rmcp tells a handler its session id only in the headers of later requests, and the handler needs
+/// it at once to receive the resource updates other replicas publish for the session.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenedSession(pub SessionId);
 
 /// Why a session operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +68,11 @@ pub(crate) enum SessionsError {
 
 impl BoundedSessions {
     /// At most `max` sessions, configured by `config` (its `keep_alive` is the idle timeout).
-    pub(crate) fn new(max: usize, config: SessionConfig) -> BoundedSessions {
+    pub(crate) fn new(
+        max: usize,
+        config: SessionConfig,
+        shared: Option<Arc<SharedSessions>>,
+    ) -> BoundedSessions {
         let mut inner = LocalSessionManager::default();
         inner.session_config = config;
         BoundedSessions {
@@ -64,7 +80,28 @@ impl BoundedSessions {
             live: AtomicUsize::new(0),
             max,
             refusing: AtomicBool::new(false),
+            shared,
         }
+    }
+
+    /// The sessions shared with other replicas, when there are several.
+    pub(crate) fn shared(&self) -> Option<&Arc<SharedSessions>> {
+        self.shared.as_ref()
+    }
+
+    /// Takes a place for one more session, or refuses.
+    fn reserve(&self) -> Result<(), SessionsError> {
+        let max = self.max;
+        // Reserve the place before creating: concurrent floods cannot overshoot the limit.
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map(drop)
+            .map_err(|_| {
+                self.refused();
+                SessionsError::Full { max }
+            })
     }
 
     /// Whether every place is taken (a look, not a reservation: `create_session` decides).
@@ -101,16 +138,7 @@ impl SessionManager for BoundedSessions {
     type Transport = WorkerTransport<LocalSessionWorker>;
 
     async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
-        let max = self.max;
-        // Reserve the place before creating: concurrent floods cannot overshoot the limit.
-        self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .map_err(|_| {
-                self.refused();
-                SessionsError::Full { max }
-            })?;
+        self.reserve()?;
         match self.inner.create_session().await {
             Ok(created) => Ok(created),
             Err(error) => {
@@ -125,7 +153,22 @@ impl SessionManager for BoundedSessions {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<ServerJsonRpcMessage, Self::Error> {
+        let mut message = message;
+        message.insert_extension(OpenedSession(id.clone()));
         Ok(self.inner.initialize_session(id, message).await?)
+    }
+
+    async fn restore_session(
+        &self,
+        id: SessionId,
+    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
+        // A session restored here from the shared store takes a place like a new one.
+        self.reserve()?;
+        let restored = self.inner.restore_session(id).await;
+        if !matches!(restored, Ok(RestoreOutcome::Restored(_))) {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+        }
+        Ok(restored?)
     }
 
     async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
@@ -136,6 +179,9 @@ impl SessionManager for BoundedSessions {
         // What `LocalSessionManager::close_session` does, keeping the removal in hand: whoever
         // removes the session from the map, and only they, give its place back.
         let handle = self.inner.sessions.write().await.remove(id);
+        if let Some(shared) = &self.shared {
+            shared.forget(id);
+        }
         if let Some(handle) = handle {
             self.live.fetch_sub(1, Ordering::AcqRel);
             self.refusing.store(false, Ordering::Relaxed);

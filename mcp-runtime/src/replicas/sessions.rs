@@ -1,0 +1,200 @@
+//! Legacy sessions (protocol revisions before 2026-07-28) shared by every replica, through rmcp's
+//! [`SessionStore`]: the `initialize` parameters of each session are kept in Redis, and a replica
+//! that receives a request for a session it does not hold has rmcp replay the handshake from them.
+//!
+//! rmcp writes a session once (at `initialize`) and reads it when it restores one; it removes it on
+//! `DELETE`. What it does not do, this store adds:
+//!
+//! - **Idle expiry by TTL.** A session's key lives for the idle timeout, renewed by every request
+//!   any replica serves for it ([`SharedSessions::touch`]), so a session nobody uses expires
+//!   everywhere, as one in memory does.
+//! - **`DELETE` everywhere.** Deleting publishes [`Message::SessionClosed`]; every replica closes its
+//!   own copy, so a deleted session answers 404 whichever replica is asked.
+//! - **Surviving a Redis restart.** Each replica remembers the sessions it holds, and writes them
+//!   back when Redis answers again (and when a touch finds the key gone), so that a Redis without
+//!   persistence does not end every client's session.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use redis::AsyncCommands as _;
+use rmcp::transport::streamable_http_server::session::{
+    SessionState, SessionStore, SessionStoreError,
+};
+
+use super::redis::{Message, SharedRedis};
+
+/// rmcp's session store over Redis.
+pub(crate) struct SharedSessions {
+    redis: Arc<SharedRedis>,
+    ttl: Duration,
+    /// The sessions this replica holds, as stored: what it writes back after a Redis restart.
+    held: Mutex<HashMap<String, String>>,
+}
+
+impl SharedSessions {
+    /// Sessions kept for `ttl` after their last request.
+    pub(crate) fn new(redis: Arc<SharedRedis>, ttl: Duration) -> Arc<SharedSessions> {
+        let sessions = Arc::new(SharedSessions {
+            redis,
+            ttl,
+            held: Mutex::default(),
+        });
+        tokio::spawn(write_back_after_restarts(Arc::downgrade(&sessions)));
+        sessions
+    }
+
+    /// The Redis the sessions are in.
+    pub(crate) fn redis(&self) -> &Arc<SharedRedis> {
+        &self.redis
+    }
+
+    fn key(&self, id: &str) -> String {
+        self.redis.key(&format!("session:{id}"))
+    }
+
+    fn ttl_seconds(&self) -> u64 {
+        self.ttl.as_secs().max(1)
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the session `id` exists on any replica.
+    pub(crate) async fn exists(&self, id: &str) -> Result<bool, redis::RedisError> {
+        self.redis.connection().exists(self.key(id)).await
+    }
+
+    /// Renews the session's TTL: a request for it was served here. When the key is gone although
+    /// the session lives here (Redis restarted without persistence), writes it back.
+    pub(crate) async fn touch(&self, id: &str) {
+        let mut connection = self.redis.connection();
+        let renewed: redis::RedisResult<bool> = connection
+            .expire(self.key(id), self.ttl_seconds() as i64)
+            .await;
+        if let Ok(false) = renewed {
+            let stored = self.held().get(id).cloned();
+            if let Some(state) = stored {
+                let _: redis::RedisResult<()> = connection
+                    .set_ex(self.key(id), state, self.ttl_seconds())
+                    .await;
+            }
+        }
+    }
+
+    /// This replica no longer holds the session (it closed it, or it expired here).
+    pub(crate) fn forget(&self, id: &str) {
+        self.held().remove(id);
+    }
+
+    /// Writes back every session this replica holds and Redis lacks.
+    async fn write_back(&self) {
+        let held: Vec<(String, String)> = self
+            .held()
+            .iter()
+            .map(|(id, state)| (id.clone(), state.clone()))
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for (id, state) in &held {
+            pipe.cmd("SET")
+                .arg(self.key(id))
+                .arg(state)
+                .arg("EX")
+                .arg(self.ttl_seconds())
+                .arg("NX")
+                .ignore();
+        }
+        let written: redis::RedisResult<()> = pipe.query_async(&mut self.redis.connection()).await;
+        match written {
+            Ok(()) => tracing::info!(
+                event_type = "shared_state.sessions.restored",
+                data.sessions = held.len(),
+                "Sessions this replica holds written back to the shared state"
+            ),
+            Err(error) => tracing::warn!(
+                event_type = "shared_state.sessions.error",
+                error = %error,
+                "Sessions this replica holds could not be written back to the shared state: {error}"
+            ),
+        }
+    }
+}
+
+/// After each return of Redis, [`SharedSessions::write_back`].
+async fn write_back_after_restarts(sessions: std::sync::Weak<SharedSessions>) {
+    let Some(mut reconnections) = sessions.upgrade().map(|s| s.redis.reconnections()) else {
+        return;
+    };
+    loop {
+        match reconnections.recv().await {
+            Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+        let Some(sessions) = sessions.upgrade() else {
+            return;
+        };
+        sessions.write_back().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for SharedSessions {
+    async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
+        let mut connection = self.redis.connection();
+        let stored: Option<String> = redis::cmd("GETEX")
+            .arg(self.key(session_id))
+            .arg("EX")
+            .arg(self.ttl_seconds())
+            .query_async(&mut connection)
+            .await?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let state: SessionState = serde_json::from_str(&stored)?;
+        self.held().insert(session_id.to_string(), stored);
+        Ok(Some(state))
+    }
+
+    async fn store(&self, session_id: &str, state: &SessionState) -> Result<(), SessionStoreError> {
+        let stored = serde_json::to_string(state)?;
+        let mut connection = self.redis.connection();
+        let () = connection
+            .set_ex(self.key(session_id), &stored, self.ttl_seconds())
+            .await?;
+        self.held().insert(session_id.to_string(), stored);
+        Ok(())
+    }
+
+    async fn delete(&self, session_id: &str) -> Result<(), SessionStoreError> {
+        self.forget(session_id);
+        let mut connection = self.redis.connection();
+        let subscriptions_key = self
+            .redis
+            .key(&format!("session:{session_id}:subscriptions"));
+        let uris: Vec<String> = connection
+            .smembers(&subscriptions_key)
+            .await
+            .unwrap_or_default();
+        let mut pipe = redis::pipe();
+        pipe.del(self.key(session_id)).ignore();
+        pipe.del(&subscriptions_key).ignore();
+        for uri in uris {
+            pipe.srem(self.redis.key(&format!("subscribers:{uri}")), session_id)
+                .ignore();
+        }
+        let () = pipe.query_async(&mut connection).await?;
+        self.redis
+            .publish(Message::SessionClosed {
+                session: session_id.to_string(),
+            })
+            .await;
+        Ok(())
+    }
+}
