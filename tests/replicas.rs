@@ -20,7 +20,7 @@ use std::{
 };
 
 use cm_test_support::{
-    HttpProcess, INITIALIZE, RedisServer, SharedRedis, TIMEOUT, bounded, command,
+    HttpProcess, RedisServer, SharedRedis, TIMEOUT, bounded, command,
     python_with_mcp, refused_to_start, service_missing, shared_redis, signal,
     text_of, unique_prefix, within,
 };
@@ -42,6 +42,9 @@ const STATE_KEY: &str = "5f0c2a7e9d41b3866e1f0a4c2b9d7e3a18c6f5d40e2b9a7c3d1f8e6
 
 /// The protocol version of the legacy clients here: the last one with `initialize` and sessions.
 const LEGACY: &str = "2025-11-25";
+
+/// An `initialize` request of protocol [`LEGACY`], id 1.
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
 
 /// The environment of a replica whose state is shared through `redis_url` under `prefix`.
 fn shared_env<'a>(redis_url: &'a str, prefix: &'a str) -> [(&'static str, &'a str); 3] {
@@ -131,10 +134,11 @@ fn tool_starts(replica: &HttpProcess, tool: &str) -> usize {
 
 /// Waits until `replica`'s `/health` says its Redis backend is `connected` (or not).
 async fn wait_connected(replica: &HttpProcess, connected: bool, within: Duration) -> Value {
-    let expected = json!({"backend": "redis", "connected": connected});
+    let what = format!("shared_state backend redis, connected {connected}");
     replica
-        .wait_health(&format!("shared_state {expected}"), within, |health| {
-            health["shared_state"] == expected
+        .wait_health(&what, within, |health| {
+            health["shared_state"]["backend"] == "redis"
+                && health["shared_state"]["connected"] == connected
         })
         .await
 }
@@ -350,21 +354,55 @@ fn messages(body: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A legacy `initialize` while Redis is down: refused with 503 and a JSON-RPC error that names
-/// what is missing (Redis, the shared state) so that an operator knows where to look.
+/// A legacy `initialize` while Redis is down: refused (see [`assert_refused_naming_redis`]).
 async fn assert_legacy_initialize_refused(url: &str, dump: impl Fn() -> String) {
     let (status, session, answer) = legacy_post(url, None, INITIALIZE).await;
-    assert_eq!(status, 503, "{answer:?}\n{}", dump());
     assert_eq!(session, None, "no session is opened: {answer:?}");
-    let [answer] = answer.as_slice() else {
+    assert_refused_naming_redis(status, &answer, 1, dump);
+}
+
+/// A legacy request refused while Redis is down: 503 and a JSON-RPC error answering request `id`
+/// that names what is missing (Redis), so that an operator knows where to look.
+fn assert_refused_naming_redis(status: u16, answer: &[Value], id: i64, dump: impl Fn() -> String) {
+    assert_eq!(status, 503, "{answer:?}\n{}", dump());
+    let [answer] = answer else {
         panic!("one JSON-RPC message, got {answer:?}");
     };
-    assert_eq!(answer["id"], 1, "the refusal answers the initialize: {answer}");
+    assert_eq!(answer["id"], id, "the refusal answers the request: {answer}");
     let message = answer["error"]["message"].as_str().unwrap_or_default();
     assert!(
         answer["error"]["code"].is_i64() && message.contains("Redis"),
         "the error must name Redis: {answer}"
     );
+}
+
+/// Opens a legacy session with raw HTTP (`initialize`, then `notifications/initialized`, which
+/// round-robin sends to another replica); returns its id.
+async fn open_raw_session(url: &str) -> String {
+    let (status, session, answer) = legacy_post(url, None, INITIALIZE).await;
+    assert_eq!(status, 200, "{answer:?}");
+    let session = session.expect("a session id");
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let (status, _, answer) = legacy_post(url, Some(&session), initialized).await;
+    assert_eq!(status, 202, "{answer:?}");
+    session
+}
+
+/// A `tools/call` of `greet` with `name`, id 7.
+fn greet_request(name: &str) -> String {
+    json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "greet", "arguments": {"name": name}}})
+    .to_string()
+}
+
+/// `greet` called with raw HTTP in `session`: the status and the tool's text (or the answer).
+async fn raw_greet(url: &str, session: &str, name: &str) -> (u16, String) {
+    let (status, _, answer) = legacy_post(url, Some(session), &greet_request(name)).await;
+    let text = answer
+        .iter()
+        .find_map(|message| message["result"]["content"][0]["text"].as_str())
+        .map_or_else(|| format!("{answer:?}"), str::to_string);
+    (status, text)
 }
 
 /// The Python SDK's client in legacy mode (its `ClientSession.initialize`: protocol 2025-11-25 and
@@ -470,11 +508,9 @@ async fn a_legacy_python_session_goes_on_across_three_replicas_hears_updates_rai
         assert!(starts.iter().all(|n| *n > 0), "calls per replica: {starts:?}");
 
         // The DELETE went to one replica; the session is gone from all of them.
-        let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "greet", "arguments": {"name": "after"}}})
-        .to_string();
         for replica in &replicas.replicas {
-            let (status, _, answer) = legacy_post(&replica.mcp_url(), Some(&session), &call).await;
+            let (status, _, answer) =
+                legacy_post(&replica.mcp_url(), Some(&session), &greet_request("after")).await;
             assert_eq!(
                 status, 404,
                 "{}: the deleted session answered {answer:?}",
@@ -653,6 +689,7 @@ async fn while_redis_restarts_2026_calls_go_on_health_shows_the_outage_and_legac
         replicas.wait_connected(true, TIMEOUT).await;
         let legacy = connect_legacy(&url).await;
         greet_many(legacy.peer(), "legacy-before", 6, || replicas.dump()).await;
+        let raw = open_raw_session(&url).await;
         let modern = connect_2026(&url, false).await;
         let calls = CallLoop::start(modern.peer().clone(), "2026");
         calls.wait_calls_after(Instant::now(), 10).await;
@@ -661,6 +698,11 @@ async fn while_redis_restarts_2026_calls_go_on_health_shows_the_outage_and_legac
         replicas.wait_connected(false, TIMEOUT).await;
         calls.wait_calls_after(Instant::now(), 10).await;
         assert_legacy_initialize_refused(&url, || replicas.dump()).await;
+        // On each replica, whichever holds the session in memory or not.
+        for _ in &replicas.replicas {
+            let (status, _, answer) = legacy_post(&url, Some(&raw), &greet_request("down")).await;
+            assert_refused_naming_redis(status, &answer, 7, || replicas.dump());
+        }
 
         redis.restart().await;
         // Reconnected by the replicas themselves, with backoff: no restart.
@@ -675,19 +717,20 @@ async fn while_redis_restarts_2026_calls_go_on_health_shows_the_outage_and_legac
             replicas.dump()
         );
 
-        // Legacy sessions work again across the replicas.
-        let again = connect_legacy(&url).await;
-        greet_many(again.peer(), "legacy-after", 6, || replicas.dump()).await;
-        // The session opened before held nothing on disk: it may be gone (404, the client starts a
-        // new one) or go on; what it must not get now is a server error.
-        let old = greet(legacy.peer(), "legacy-old").await;
-        eprintln!("the legacy session opened before the restart, after it: {old:?}");
-        if let Err(error) = old {
-            assert!(
-                !error.contains("503") && !error.contains("500"),
-                "the old session got a server error after Redis came back: {error}"
+        // The sessions opened before go on, on every replica (the restarted Redis was empty: the
+        // replicas wrote them back), and new ones open.
+        greet_many(legacy.peer(), "legacy-after", 6, || replicas.dump()).await;
+        for i in 0..3 {
+            let name = format!("raw-after-{i}");
+            assert_eq!(
+                raw_greet(&url, &raw, &name).await,
+                (200, format!("Hello, {name}!")),
+                "{}",
+                replicas.dump()
             );
         }
+        let again = connect_legacy(&url).await;
+        greet_many(again.peer(), "new-legacy", 6, || replicas.dump()).await;
     })
     .await;
 }
