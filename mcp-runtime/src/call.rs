@@ -91,7 +91,8 @@ pub(crate) struct Running<T> {
 
 /// How a call that may become a task becomes one: given the running call, it starts the task and
 /// returns the answer that names it.
-pub(crate) type Escalate<'e, T, R> = Box<dyn FnOnce(Running<T>) -> Result<R, McpError> + Send + 'e>;
+pub(crate) type Escalate<'e, T, R> =
+    Box<dyn FnOnce(Running<T>) -> futures::future::BoxFuture<'e, Result<R, McpError>> + Send + 'e>;
 
 /// Runs one call of any kind: the whole path the module doc describes. Its answer is the kind's
 /// result or, under protocol 2026-07-28, an input-required result: `R` is rmcp's response enum.
@@ -179,7 +180,8 @@ where
                     ctx,
                     span: tracing::Span::current(),
                     started,
-                });
+                })
+                .await;
                 if let Err(refusal) = &answer {
                     // The store refused the task (full): the call ends here, and is logged so.
                     let error =

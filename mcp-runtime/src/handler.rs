@@ -92,7 +92,7 @@ impl McpHandler {
             let span = running.span.clone();
             let ctx = running.ctx.clone();
             let store = shared.tasks.clone();
-            let task = store.create(Box::new(move |task| {
+            let operation: crate::tasks::TaskOperation = Box::new(move |task| {
                 ctx.set_task(task.clone());
                 Box::pin(
                     async move {
@@ -102,16 +102,18 @@ impl McpHandler {
                     }
                     .instrument(span),
                 )
-            }));
-            // A refusal is logged by the call path, as the call's end.
-            let task = task?;
-            tracing::info!(
-                event_type = "task.create",
-                data.task_id = task.task_id.as_str(),
-                data.tool_name = tool_name.as_str(),
-                "Call continues as a task"
-            );
-            Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
+            });
+            Box::pin(async move {
+                // A refusal is logged by the call path, as the call's end.
+                let task = store.create(operation).await?;
+                tracing::info!(
+                    event_type = "task.create",
+                    data.task_id = task.task_id.as_str(),
+                    data.tool_name = tool_name.as_str(),
+                    "Call continues as a task"
+                );
+                Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
+            })
         })
     }
 }
@@ -236,6 +238,7 @@ impl ServerHandler for McpHandler {
             .shared
             .tasks
             .get(&request.task_id)
+            .await
             .map_err(refused("tasks/get"))?;
         Ok(GetTaskResult::new(task))
     }
@@ -248,6 +251,7 @@ impl ServerHandler for McpHandler {
         self.shared
             .tasks
             .update(&request.task_id, request.input_responses)
+            .await
             .map_err(refused("tasks/update"))
     }
 
@@ -259,6 +263,7 @@ impl ServerHandler for McpHandler {
         self.shared
             .tasks
             .cancel(&request.task_id)
+            .await
             .map_err(refused("tasks/cancel"))?;
         tracing::info!(
             event_type = "task.cancel",

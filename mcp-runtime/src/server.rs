@@ -30,7 +30,7 @@ use crate::{
         health::HealthHook,
     },
     registry::{BoxFuture, Registry},
-    replicas::Replicas,
+    replicas::{Replicas, SharedTaskStore},
     tasks::{InMemoryTaskStore, TaskStore, TaskSupport},
     transport::{self, HttpOptions},
 };
@@ -359,7 +359,7 @@ impl Server {
     fn into_parts(
         self,
         mode: Mode,
-        tasks: Arc<dyn TaskStore>,
+        tasks: InMemoryTaskStore,
         replicas: Option<&Cli>,
     ) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
         let registry = Registry::collect().context("the server's tools, resources and prompts cannot be served as written (fix each problem below and rebuild)")?;
@@ -394,7 +394,13 @@ impl Server {
             state: self.state,
             subscriptions,
             state_keys: Arc::new(state_keys),
-            tasks: self.tasks.clone().unwrap_or(tasks),
+            tasks: self
+                .tasks
+                .clone()
+                .unwrap_or_else(|| match replicas.redis() {
+                    Some(redis) => Arc::new(SharedTaskStore::new(tasks, redis.clone())),
+                    None => Arc::new(tasks),
+                }),
             replicas: replicas.clone(),
         });
         let health = Arc::new(Health {
@@ -425,8 +431,7 @@ impl Server {
             connectors["array_connectors"] = serde_json::json!([]);
         }
         // The manifest describes the server, wherever it would run.
-        let (shared, _, _) =
-            self.into_parts(Mode::Local, Arc::new(InMemoryTaskStore::default()), None)?;
+        let (shared, _, _) = self.into_parts(Mode::Local, InMemoryTaskStore::default(), None)?;
         let mut manifest = shared.registry.manifest();
         let server = &shared.info;
         manifest["server"] = serde_json::json!({
@@ -446,7 +451,7 @@ impl Server {
         }
         let transport = cli.transport()?;
         let (mode, local_reason) = platform::detect()?;
-        let tasks = Arc::new(InMemoryTaskStore::new(cli.task_ttl, cli.max_tasks));
+        let tasks = InMemoryTaskStore::new(cli.task_ttl, cli.max_tasks);
         let (shared, health, mut lifecycle) = self.into_parts(mode, tasks, Some(&cli))?;
         let shutdown = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown.clone()));
@@ -503,7 +508,7 @@ impl Server {
         options: HttpOptions,
     ) -> anyhow::Result<RunningServer> {
         let (mode, local_reason) = platform::detect()?;
-        let tasks = Arc::new(InMemoryTaskStore::default());
+        let tasks = InMemoryTaskStore::default();
         let (shared, health, mut lifecycle) = self.into_parts(mode, tasks, None)?;
         let shutdown = CancellationToken::new();
         if shared.state_keys.random {
@@ -531,7 +536,7 @@ impl Server {
         crate::handler::McpHandler,
         impl Future<Output = ()> + Send + 'static,
     )> {
-        let tasks = Arc::new(InMemoryTaskStore::default());
+        let tasks = InMemoryTaskStore::default();
         let (shared, _, mut lifecycle) = self.into_parts(Mode::Local, tasks, None)?;
         lifecycle.start_platform(&shared, "an in-process test client", shutdown)?;
         lifecycle.run_startup(&shared).await;

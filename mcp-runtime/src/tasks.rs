@@ -7,10 +7,13 @@
 //! server lives behind [`TaskStore`]: creating a task that runs an operation, answering `tasks/get`,
 //! `tasks/update` and `tasks/cancel`. [`InMemoryTaskStore`], the default, keeps them in this process
 //! with rmcp's `TaskManager`, each for a TTL and at most so many at once (`--task-ttl`,
-//! `--max-tasks`).
+//! `--max-tasks`). Several replicas (`MCP_REDIS_URL`) share their tasks through Redis instead: each
+//! runs its own in its `InMemoryTaskStore` and mirrors them there, so that any replica answers
+//! `tasks/get` and passes `tasks/update` and `tasks/cancel` on to the one running the task.
 
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use rmcp::{
     ErrorData as McpError,
     model::{DetailedTask, ErrorCode, InputResponses, Task},
@@ -52,19 +55,25 @@ pub type TaskOperation = Box<dyn FnOnce(TaskContext) -> TaskFuture + Send>;
 /// others for `tasks/get`, `tasks/update` and `tasks/cancel`. Errors are what the client receives:
 /// an unknown or expired task id must be -32602 (invalid params), as SEP-2663 says. A store is
 /// shared by every session of the server (`Server::task_store`); [`InMemoryTaskStore`] is the
-/// default. The operation's input requests go through rmcp's [`TaskContext`], which a store made
-/// over rmcp's [`TaskManager`] provides; a store shared between replicas is future work.
+/// default, and with `MCP_REDIS_URL` the framework uses one shared by every replica. The
+/// operation's input requests go through rmcp's [`TaskContext`], which a store made over rmcp's
+/// [`TaskManager`] provides (a store may wrap an [`InMemoryTaskStore`] to run its tasks, as the
+/// shared one does). The methods are asynchronous, for a store that keeps tasks elsewhere.
 pub trait TaskStore: Send + Sync + 'static {
     /// Starts `operation` as a new task and returns the task as `CreateTaskResult` shows it; the
     /// task must answer `tasks/get` before this returns. A store that cannot take one more task
     /// refuses with an error saying why.
-    fn create(&self, operation: TaskOperation) -> Result<Task, McpError>;
+    fn create(&self, operation: TaskOperation) -> BoxFuture<'_, Result<Task, McpError>>;
     /// `tasks/get`: the task's status, and its result or error once it has ended.
-    fn get(&self, task_id: &str) -> Result<DetailedTask, McpError>;
+    fn get<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<DetailedTask, McpError>>;
     /// `tasks/update`: the client's answers to the task's input requests.
-    fn update(&self, task_id: &str, responses: InputResponses) -> Result<(), McpError>;
+    fn update<'a>(
+        &'a self,
+        task_id: &'a str,
+        responses: InputResponses,
+    ) -> BoxFuture<'a, Result<(), McpError>>;
     /// `tasks/cancel`: asks the task to stop (the operation's cancellation token fires).
-    fn cancel(&self, task_id: &str) -> Result<(), McpError>;
+    fn cancel<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<(), McpError>>;
 }
 
 /// The tasks of this process, in memory, over rmcp's [`TaskManager`].
@@ -100,8 +109,9 @@ impl Default for InMemoryTaskStore {
     }
 }
 
-impl TaskStore for InMemoryTaskStore {
-    fn create(&self, operation: TaskOperation) -> Result<Task, McpError> {
+impl InMemoryTaskStore {
+    /// Starts `operation` as a task of this process ([`TaskStore::create`], without waiting).
+    pub fn spawn(&self, operation: TaskOperation) -> Result<Task, McpError> {
         // The count sweeps expired tasks first, so a full store frees itself as tasks end.
         let running = self.manager.running_task_count();
         if running >= self.max_running {
@@ -120,25 +130,55 @@ impl TaskStore for InMemoryTaskStore {
         Ok(self.manager.spawn(options, operation))
     }
 
-    fn get(&self, task_id: &str) -> Result<DetailedTask, McpError> {
+    /// [`TaskStore::get`], at once.
+    pub fn get_now(&self, task_id: &str) -> Result<DetailedTask, McpError> {
         self.manager.get_task(task_id).map_err(expired_or_unknown)
     }
 
-    fn update(&self, task_id: &str, responses: InputResponses) -> Result<(), McpError> {
+    /// [`TaskStore::update`], at once.
+    pub fn update_now(&self, task_id: &str, responses: InputResponses) -> Result<(), McpError> {
         self.manager
             .update_task(task_id, responses)
             .map_err(expired_or_unknown)
     }
 
-    fn cancel(&self, task_id: &str) -> Result<(), McpError> {
+    /// [`TaskStore::cancel`], at once.
+    pub fn cancel_now(&self, task_id: &str) -> Result<(), McpError> {
         self.manager
             .cancel_task(task_id)
             .map_err(expired_or_unknown)
     }
+
+    /// How long a task is kept.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
+impl TaskStore for InMemoryTaskStore {
+    fn create(&self, operation: TaskOperation) -> BoxFuture<'_, Result<Task, McpError>> {
+        Box::pin(std::future::ready(self.spawn(operation)))
+    }
+
+    fn get<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<DetailedTask, McpError>> {
+        Box::pin(std::future::ready(self.get_now(task_id)))
+    }
+
+    fn update<'a>(
+        &'a self,
+        task_id: &'a str,
+        responses: InputResponses,
+    ) -> BoxFuture<'a, Result<(), McpError>> {
+        Box::pin(std::future::ready(self.update_now(task_id, responses)))
+    }
+
+    fn cancel<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<(), McpError>> {
+        Box::pin(std::future::ready(self.cancel_now(task_id)))
+    }
 }
 
 /// rmcp's -32602 for an id it does not hold, saying what that may mean.
-fn expired_or_unknown(error: McpError) -> McpError {
+pub(crate) fn expired_or_unknown(error: McpError) -> McpError {
     if error.code == ErrorCode::INVALID_PARAMS {
         McpError::invalid_params(
             format!(

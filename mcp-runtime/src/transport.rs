@@ -304,7 +304,7 @@ async fn follow_other_replicas(
                     }
                 }
             }
-            Message::ResourceUpdated { .. } => {}
+            _ => {}
         }
     }
 }

@@ -9,7 +9,9 @@
 //!   published to every replica ([`redis::Message::ResourceUpdated`]): the one holding a session's
 //!   event stream, or a `subscriptions/listen` request of protocol 2026-07-28, delivers it;
 //! - a client's answer to a server request (sampling, elicitation) of a legacy session, passed to
-//!   the replica waiting for it.
+//!   the replica waiting for it;
+//! - tasks ([`tasks`]): any replica answers `tasks/get`, and passes `tasks/update` and
+//!   `tasks/cancel` on to the one running the task; a task whose replica died ends as failed.
 //!
 //! The request state of 2026-07-28's input-required rounds needs no store: it travels with the
 //! client, sealed with `MCP_STATE_KEY`, which is why every replica must be given the same key (a
@@ -20,6 +22,7 @@
 
 pub(crate) mod redis;
 pub(crate) mod sessions;
+pub(crate) mod tasks;
 
 use std::sync::Arc;
 
@@ -30,6 +33,7 @@ use crate::{cli::Cli, context::StateKeys, platform::SettingsError};
 pub(crate) use self::{
     redis::{Message, REDIS_URL_VARIABLE, SharedRedis},
     sessions::SharedSessions,
+    tasks::SharedTaskStore,
 };
 
 /// What this replica shares with the others: nothing (in memory), or a Redis.

@@ -60,6 +60,18 @@ pub(crate) enum Message {
         /// The JSON-RPC response, as the client sent it.
         message: serde_json::Value,
     },
+    /// `tasks/update` for a task another replica runs.
+    TaskUpdate {
+        /// The task.
+        task: String,
+        /// The client's answers.
+        responses: rmcp::model::InputResponses,
+    },
+    /// `tasks/cancel` for a task another replica runs.
+    TaskCancel {
+        /// The task.
+        task: String,
+    },
 }
 
 /// A message and the replica that sent it.

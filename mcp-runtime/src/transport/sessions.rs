@@ -164,8 +164,15 @@ impl SessionManager for BoundedSessions {
     ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
         // A session restored here from the shared store takes a place like a new one.
         self.reserve()?;
-        let restored = self.inner.restore_session(id).await;
-        if !matches!(restored, Ok(RestoreOutcome::Restored(_))) {
+        let restored = self.inner.restore_session(id.clone()).await;
+        if matches!(restored, Ok(RestoreOutcome::Restored(_))) {
+            tracing::info!(
+                event_type = "mcp.session.restored",
+                // A session id lets whoever holds it use the session: only its hash is logged.
+                data.session_hash = crate::trace::api_key_hash(&id),
+                "Session continued on this replica (restored from the shared state)"
+            );
+        } else {
             self.live.fetch_sub(1, Ordering::AcqRel);
         }
         Ok(restored?)

@@ -2,8 +2,8 @@
 //! [`TIMEOUT`], building and spawning the workspace's server binaries ([`binaries`]), reading their
 //! JSON log lines ([`logs`]), server processes over HTTP and stdio ([`process`]), MCP requests and
 //! what their results hold ([`mcp`]), the platform's formats ([`assertions`]), the Python MCP clients
-//! ([`python`]), Redis for the shared state backend ([`redis`]), and tests that need a service the
-//! machine may lack ([`skip`]).
+//! ([`python`]), nginx round-robin in front of server replicas ([`nginx`]), Redis for the shared
+//! state backend ([`redis`]), and tests that need a service the machine may lack ([`skip`]).
 //!
 //! Everything is re-exported at the root: `use cm_test_support::{TIMEOUT, call_tool, text_of};`.
 //! A server's own tests of its tools need none of this: `cm_mcp::testing::Client` serves it in-process.
@@ -12,20 +12,22 @@ pub mod assertions;
 pub mod binaries;
 pub mod logs;
 pub mod mcp;
+pub mod nginx;
 pub mod process;
 pub mod python;
 pub mod raw;
 pub mod redis;
 pub mod skip;
 
+pub use self::redis::*;
 pub use assertions::*;
 pub use binaries::*;
 pub use logs::*;
 pub use mcp::*;
+pub use nginx::*;
 pub use process::*;
 pub use python::*;
 pub use raw::*;
-pub use self::redis::*;
 pub use skip::*;
 
 /// The bound on every wait in the tests: long enough for a loaded CI machine, short enough that a

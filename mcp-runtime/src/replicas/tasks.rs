@@ -1,0 +1,298 @@
+//! Tasks shared by every replica. A task runs where its call arrived, in that replica's
+//! [`InMemoryTaskStore`] (rmcp's `TaskManager`, which gives the operation its input requests and
+//! its cancellation); what the others need of it is in Redis:
+//!
+//! - `task:<id>`: the task as `tasks/get` shows it and the replica running it, written when it is
+//!   created and again whenever it changes, until it ends; kept for twice the task TTL, as the
+//!   in-memory store keeps an ended task for one more TTL.
+//! - `task:<id>:lease`: a key with a short TTL that the running replica renews while the task
+//!   runs. A task whose lease has lapsed before it ended was running on a replica that died: the
+//!   first `tasks/get` to notice writes it as failed, saying so, rather than leave it "working"
+//!   forever.
+//!
+//! `tasks/update` and `tasks/cancel` received by another replica are published
+//! ([`Message::TaskUpdate`], [`Message::TaskCancel`]) and carried out by the running one.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::future::BoxFuture;
+use redis::AsyncCommands as _;
+use rmcp::{
+    ErrorData as McpError,
+    model::{DetailedTask, InputResponses, Task, TaskPayload},
+};
+use serde::{Deserialize, Serialize};
+
+use super::redis::{Message, SharedRedis};
+use crate::tasks::{InMemoryTaskStore, TaskOperation, TaskStore, expired_or_unknown};
+
+/// How often the running replica looks for changes of its tasks and renews their leases.
+const MIRROR_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a lease lasts without renewal: the time a dead replica's task keeps "working".
+const LEASE: Duration = Duration::from_secs(3);
+
+/// A task as kept in Redis.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    /// The replica running it.
+    replica: String,
+    task: DetailedTask,
+}
+
+/// The task store of a replica among several.
+pub(crate) struct SharedTaskStore {
+    local: InMemoryTaskStore,
+    redis: Arc<SharedRedis>,
+}
+
+impl SharedTaskStore {
+    /// Tasks run by `local`, shared through `redis`.
+    pub(crate) fn new(local: InMemoryTaskStore, redis: Arc<SharedRedis>) -> Arc<SharedTaskStore> {
+        let store = Arc::new(SharedTaskStore { local, redis });
+        tokio::spawn(follow_other_replicas(Arc::downgrade(&store)));
+        store
+    }
+
+    fn key(&self, id: &str) -> String {
+        self.redis.key(&format!("task:{id}"))
+    }
+
+    fn lease_key(&self, id: &str) -> String {
+        self.redis.key(&format!("task:{id}:lease"))
+    }
+
+    fn retention_seconds(&self) -> u64 {
+        (self.local.ttl().as_secs() * 2).max(1)
+    }
+
+    async fn write(&self, task: &DetailedTask) -> redis::RedisResult<()> {
+        let record = Record {
+            replica: self.redis.replica().to_string(),
+            task: task.clone(),
+        };
+        let json = serde_json::to_string(&record).unwrap_or_default();
+        let id = &task.task.task_id;
+        let mut pipe = redis::pipe();
+        pipe.set_ex(self.key(id), json, self.retention_seconds())
+            .ignore();
+        if task.task.status.is_terminal() {
+            pipe.del(self.lease_key(id)).ignore();
+        } else {
+            pipe.set_ex(self.lease_key(id), &record.replica, LEASE.as_secs())
+                .ignore();
+        }
+        pipe.query_async(&mut self.redis.connection()).await
+    }
+
+    async fn read(&self, id: &str) -> Result<Option<Record>, McpError> {
+        let mut connection = self.redis.connection();
+        let (stored, leased): (Option<String>, bool) = redis::pipe()
+            .get(self.key(id))
+            .exists(self.lease_key(id))
+            .query_async(&mut connection)
+            .await
+            .map_err(|error| self.unreachable(&error))?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let Ok(mut record) = serde_json::from_str::<Record>(&stored) else {
+            return Ok(None);
+        };
+        if !leased && !record.task.task.status.is_terminal() {
+            record.task = self.orphaned(&record).await;
+        }
+        Ok(Some(record))
+    }
+
+    /// The task of a replica that stopped before the task ended: failed, and written so.
+    async fn orphaned(&self, record: &Record) -> DetailedTask {
+        let mut task = record.task.task.clone();
+        task.status_message = Some(format!(
+            "the replica running this task ({}) stopped before the task ended",
+            record.replica
+        ));
+        task.last_updated_at = rmcp::task_manager::current_timestamp();
+        let error = serde_json::json!({
+            "code": -32603,
+            "message": format!(
+                "The task was lost: the replica running it ({}) stopped before it ended; call the tool again",
+                record.replica
+            ),
+        });
+        let failed = DetailedTask::new(
+            task,
+            TaskPayload::Failed {
+                error: error.as_object().cloned().unwrap_or_default(),
+            },
+        );
+        tracing::warn!(
+            event_type = "task.orphaned",
+            data.task_id = failed.task.task_id.as_str(),
+            data.replica = record.replica.as_str(),
+            "Task failed: the replica running it stopped"
+        );
+        let _ = self.write_as(&record.replica, &failed).await;
+        failed
+    }
+
+    async fn write_as(&self, replica: &str, task: &DetailedTask) -> redis::RedisResult<()> {
+        let record = Record {
+            replica: replica.to_string(),
+            task: task.clone(),
+        };
+        let json = serde_json::to_string(&record).unwrap_or_default();
+        self.redis
+            .connection()
+            .set_ex(self.key(&task.task.task_id), json, self.retention_seconds())
+            .await
+    }
+
+    fn unreachable(&self, error: &redis::RedisError) -> McpError {
+        McpError::internal_error(
+            format!(
+                "tasks are kept in the shared state (Redis at {}), which did not answer ({error}); try again shortly",
+                self.redis.display()
+            ),
+            None,
+        )
+    }
+
+    /// Whether the task exists in the shared state, for a request this replica passes on.
+    async fn known(&self, id: &str) -> Result<(), McpError> {
+        match self.read(id).await? {
+            Some(_) => Ok(()),
+            None => Err(expired_or_unknown(McpError::invalid_params(
+                format!("unknown task {id}"),
+                None,
+            ))),
+        }
+    }
+}
+
+/// Writes the task to Redis whenever it changes and renews its lease, until it has ended.
+async fn mirror(store: std::sync::Weak<SharedTaskStore>, id: String, mut written: DetailedTask) {
+    let mut ticks = 0u32;
+    loop {
+        tokio::time::sleep(MIRROR_INTERVAL).await;
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        let Ok(now) = store.local.get_now(&id) else {
+            return;
+        };
+        ticks += 1;
+        // The lease is renewed at least every second, the state as soon as it changes.
+        let renew = ticks % 5 == 0;
+        if now != written || renew {
+            match store.write(&now).await {
+                Ok(()) => written = now,
+                Err(error) => {
+                    tracing::debug!(%error, "a task's state did not reach the shared state")
+                }
+            }
+        }
+        if written.task.status.is_terminal() {
+            return;
+        }
+    }
+}
+
+/// Carries out the `tasks/update` and `tasks/cancel` other replicas received for this one's tasks.
+async fn follow_other_replicas(store: std::sync::Weak<SharedTaskStore>) {
+    let Some(mut messages) = store.upgrade().map(|s| s.redis.messages()) else {
+        return;
+    };
+    loop {
+        let message = match messages.recv().await {
+            Ok(message) => message,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        // Only the replica running the task holds it: the others' calls find nothing.
+        match &*message {
+            Message::TaskUpdate { task, responses } => {
+                let _ = store.local.update_now(task, responses.clone());
+            }
+            Message::TaskCancel { task } => {
+                if store.local.cancel_now(task).is_ok() {
+                    tracing::info!(
+                        event_type = "task.cancel",
+                        data.task_id = task.as_str(),
+                        "Task cancellation requested (through another replica)"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl TaskStore for Arc<SharedTaskStore> {
+    fn create(&self, operation: TaskOperation) -> BoxFuture<'_, Result<Task, McpError>> {
+        Box::pin(async move {
+            let task = self.local.spawn(operation)?;
+            let id = task.task_id.clone();
+            let detailed = self.local.get_now(&id)?;
+            if let Err(error) = self.write(&detailed).await {
+                // Other replicas could not answer for it: better refused than lost.
+                let _ = self.local.cancel_now(&id);
+                return Err(self.unreachable(&error));
+            }
+            tokio::spawn(mirror(Arc::downgrade(self), id, detailed));
+            Ok(task)
+        })
+    }
+
+    fn get<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<DetailedTask, McpError>> {
+        Box::pin(async move {
+            if let Ok(task) = self.local.get_now(task_id) {
+                return Ok(task);
+            }
+            match self.read(task_id).await? {
+                Some(record) => Ok(record.task),
+                None => Err(expired_or_unknown(McpError::invalid_params(
+                    format!("unknown task {task_id}"),
+                    None,
+                ))),
+            }
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        task_id: &'a str,
+        responses: InputResponses,
+    ) -> BoxFuture<'a, Result<(), McpError>> {
+        Box::pin(async move {
+            if self.local.get_now(task_id).is_ok() {
+                return self.local.update_now(task_id, responses);
+            }
+            self.known(task_id).await?;
+            self.redis
+                .publish(Message::TaskUpdate {
+                    task: task_id.to_string(),
+                    responses,
+                })
+                .await;
+            Ok(())
+        })
+    }
+
+    fn cancel<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<(), McpError>> {
+        Box::pin(async move {
+            if self.local.get_now(task_id).is_ok() {
+                return self.local.cancel_now(task_id);
+            }
+            self.known(task_id).await?;
+            self.redis
+                .publish(Message::TaskCancel {
+                    task: task_id.to_string(),
+                })
+                .await;
+            Ok(())
+        })
+    }
+}
