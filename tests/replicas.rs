@@ -20,9 +20,9 @@ use std::{
 };
 
 use cm_test_support::{
-    HttpProcess, RedisServer, SharedRedis, TIMEOUT, bounded, command,
-    python_with_mcp, refused_to_start, service_missing, shared_redis, signal,
-    text_of, unique_prefix, within,
+    HttpProcess, Nginx, RedisServer, SharedRedis, TIMEOUT, bounded, command, nginx_or_skip,
+    python_with_mcp, refused_to_start, service_missing, shared_redis, signal, text_of,
+    unique_prefix, within,
 };
 use rmcp::{
     ClientHandler, RoleClient,
@@ -62,7 +62,8 @@ struct Replicas {
 }
 
 impl Replicas {
-    /// Starts the three replicas (at once) with [`shared_env`], then nginx in front of them.
+    /// Starts the three replicas (at once) with [`shared_env`], then nginx in front of them. Call
+    /// [`nginx_or_skip`] first.
     async fn start(redis_url: &str, prefix: &str) -> Replicas {
         let env = shared_env(redis_url, prefix);
         let (a, b, c) = tokio::join!(
@@ -83,7 +84,16 @@ impl Replicas {
 
     /// The MCP endpoint, through nginx.
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/mcp", self.nginx.port())
+        self.nginx.mcp_url()
+    }
+
+    /// The MCP endpoints of the replicas themselves, comma-separated.
+    fn direct_urls(&self) -> String {
+        self.replicas
+            .iter()
+            .map(HttpProcess::mcp_url)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// How many calls of `tool` each replica has started.
@@ -94,14 +104,16 @@ impl Replicas {
             .collect()
     }
 
-    /// Every replica's stderr, for failure messages.
+    /// Every replica's stderr and nginx's logs, for failure messages.
     fn dump(&self) -> String {
-        self.replicas
+        let replicas = self
+            .replicas
             .iter()
             .enumerate()
             .map(|(i, r)| format!("--- replica {i} ({}):\n{}", r.base, r.logs.dump()))
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        format!("{replicas}\n--- {}", self.nginx.logs())
     }
 
     /// Waits until every replica's `/health` reports the Redis backend `connected` (or not).
@@ -232,80 +244,140 @@ async fn greet_many(peer: &Peer<RoleClient>, label: &str, count: usize, dump: im
     }
 }
 
-/// One call of a [`CallLoop`]: when it was sent, and how it ended.
+/// One call of a [`CallLoop`]: when it was sent, how long it took, and how it ended.
 struct Call {
     sent: Instant,
+    took: Duration,
     outcome: Result<(), String>,
 }
 
-/// A client calling `greet` in a loop in the background, recording every call.
+/// What a [`CallLoop`] has seen so far: the calls that ended, and those in flight (by number: when
+/// sent, and the name they greet).
+#[derive(Default)]
+struct Seen {
+    ended: Vec<Call>,
+    in_flight: std::collections::BTreeMap<u64, (Instant, String)>,
+}
+
+/// A client calling `greet` in the background, a new call every 10 ms whether the ones before have
+/// answered or not (as a busy client's concurrent requests do): a call that never ends does not
+/// hold back the calls sent after it.
 struct CallLoop {
     label: &'static str,
-    calls: Arc<Mutex<Vec<Call>>>,
+    seen: Arc<Mutex<Seen>>,
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl CallLoop {
-    /// Starts calling through `peer`, a call every few milliseconds (two cores serve the replicas,
-    /// nginx and this test: the loop must not starve them).
+    /// Starts calling through `peer`.
     fn start(peer: Peer<RoleClient>, label: &'static str) -> CallLoop {
-        let calls = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::new(Mutex::new(Seen::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn({
-            let (calls, stop) = (calls.clone(), stop.clone());
+            let (seen, stop) = (seen.clone(), stop.clone());
             async move {
-                let mut i = 0;
+                let mut calls = tokio::task::JoinSet::new();
+                let mut number = 0u64;
                 while !stop.load(Ordering::Relaxed) {
+                    let name = format!("{label}-{number}");
                     let sent = Instant::now();
-                    let outcome = greet(&peer, &format!("{label}-{i}")).await;
-                    calls.lock().unwrap().push(Call { sent, outcome });
-                    i += 1;
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    seen.lock()
+                        .unwrap()
+                        .in_flight
+                        .insert(number, (sent, name.clone()));
+                    let (peer, seen) = (peer.clone(), seen.clone());
+                    calls.spawn(async move {
+                        let outcome = greet(&peer, &name).await;
+                        let mut seen = seen.lock().unwrap();
+                        seen.in_flight.remove(&number);
+                        seen.ended.push(Call {
+                            sent,
+                            took: sent.elapsed(),
+                            outcome,
+                        });
+                    });
+                    number += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
+                // The calls still in flight get a moment to end; those that do not are failures,
+                // recorded by `stop`.
+                let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                    while calls.join_next().await.is_some() {}
+                })
+                .await;
+                calls.abort_all();
             }
         });
         CallLoop {
             label,
-            calls,
+            seen,
             stop,
             task,
         }
     }
 
-    /// Waits (bounded) until `count` calls sent after `since` have ended.
-    async fn wait_calls_after(&self, since: Instant, count: usize) {
-        within(
-            &format!("{count} calls of the {} loop", self.label),
-            async {
-                loop {
-                    let done = self
-                        .calls
-                        .lock()
-                        .unwrap()
-                        .iter()
-                        .filter(|call| call.sent >= since)
-                        .count();
-                    if done >= count {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-        )
-        .await;
+    /// Waits (bounded) until `count` calls sent after `since` have ended; fails with the loop's
+    /// calls since then, those in flight, and `dump` otherwise.
+    async fn wait_calls_after(&self, since: Instant, count: usize, dump: impl Fn() -> String) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let done = self.since(since);
+            if done.len() >= count {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let in_flight: Vec<String> = self
+                    .seen
+                    .lock()
+                    .unwrap()
+                    .in_flight
+                    .values()
+                    .map(|(sent, name)| format!("{name}, sent {:?} ago", sent.elapsed()))
+                    .collect();
+                panic!(
+                    "only {} of {count} calls of the {} loop ended within {TIMEOUT:?}: {done:?}; in flight: {in_flight:?}\n{}",
+                    done.len(),
+                    self.label,
+                    dump()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
-    /// Stops the loop; returns its calls.
+    /// The outcomes of the calls sent after `since` that have ended.
+    fn since(&self, since: Instant) -> Vec<Result<(), String>> {
+        self.seen
+            .lock()
+            .unwrap()
+            .ended
+            .iter()
+            .filter(|call| call.sent >= since)
+            .map(|call| call.outcome.clone())
+            .collect()
+    }
+
+    /// Stops sending; returns every call, a call that did not end within 5 s of the stop counting
+    /// as failed.
     async fn stop(self) -> Vec<Call> {
         self.stop.store(true, Ordering::Relaxed);
         within("the call loop to stop", self.task)
             .await
             .expect("the call loop");
-        Arc::try_unwrap(self.calls)
-            .unwrap_or_else(|_| panic!("the loop's calls are still shared"))
-            .into_inner()
-            .unwrap()
+        let mut seen = self.seen.lock().unwrap();
+        let unanswered: Vec<Call> = std::mem::take(&mut seen.in_flight)
+            .into_values()
+            .map(|(sent, name)| Call {
+                sent,
+                took: sent.elapsed(),
+                outcome: Err(format!("{name}: no answer before the loop stopped")),
+            })
+            .collect();
+        let mut calls = std::mem::take(&mut seen.ended);
+        calls.extend(unanswered);
+        calls.sort_by_key(|call| call.sent);
+        calls
     }
 }
 
@@ -315,14 +387,23 @@ fn failures_after(calls: &[Call], since: Instant) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(_, call)| call.sent >= since)
-        .filter_map(|(i, call)| call.outcome.as_ref().err().map(|e| format!("call {i}: {e}")))
+        .filter_map(|(i, call)| {
+            call.outcome
+                .as_ref()
+                .err()
+                .map(|e| format!("call {i}: {e}"))
+        })
         .collect()
 }
 
 /// One JSON-RPC request with raw HTTP in protocol [`LEGACY`], in `session` when given: the status,
 /// the session id the answer gives, and the JSON-RPC messages of its body (plain JSON or an event
 /// stream).
-async fn legacy_post(url: &str, session: Option<&str>, body: &str) -> (u16, Option<String>, Vec<Value>) {
+async fn legacy_post(
+    url: &str,
+    session: Option<&str>,
+    body: &str,
+) -> (u16, Option<String>, Vec<Value>) {
     let mut request = reqwest::Client::new()
         .post(url)
         .timeout(TIMEOUT)
@@ -368,7 +449,10 @@ fn assert_refused_naming_redis(status: u16, answer: &[Value], id: i64, dump: imp
     let [answer] = answer else {
         panic!("one JSON-RPC message, got {answer:?}");
     };
-    assert_eq!(answer["id"], id, "the refusal answers the request: {answer}");
+    assert_eq!(
+        answer["id"], id,
+        "the refusal answers the request: {answer}"
+    );
     let message = answer["error"]["message"].as_str().unwrap_or_default();
     assert!(
         answer["error"]["code"].is_i64() && message.contains("Redis"),
@@ -406,8 +490,9 @@ async fn raw_greet(url: &str, session: &str, name: &str) -> (u16, String) {
 }
 
 /// The Python SDK's client in legacy mode (its `ClientSession.initialize`: protocol 2025-11-25 and
-/// a session) through the load balancer: many calls, a subscription to the watched resource and
-/// the updates three calls raise (landing on the three replicas), then leaving (a `DELETE`); then
+/// a session) through the load balancer: many calls, a subscription to the watched resource, the
+/// update its own call raises and those another client raises on each replica (the URLs of the
+/// replicas themselves), one at a time, then leaving (a `DELETE`); then
 /// fastmcp's client with `mode="legacy"`, the one that failed every call with "Session terminated"
 /// when sessions lived in one process. Prints the session id and the status of the `DELETE`.
 const PYTHON_LEGACY: &str = r#"
@@ -415,9 +500,10 @@ import asyncio, sys
 import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.client import Client as McpClient
 from fastmcp import Client as FastClient
 
-async def main(url, watched):
+async def main(url, watched, replicas):
     seen = {"session": None, "delete": None}
     async def on_response(response):
         session = response.headers.get("mcp-session-id")
@@ -441,9 +527,12 @@ async def main(url, watched):
                     ok += r.content[0].text == f"Hello, {i}!"
                 print("CALLS", ok, flush=True)
                 await session.subscribe_resource(watched)
-                for i in range(3):
-                    await session.call_tool("test_update_watched_resource", {"content": f"v{i}"})
-                heard = [await asyncio.wait_for(updates.get(), 10) for _ in range(3)]
+                await session.call_tool("test_update_watched_resource", {"content": "own"})
+                heard = [await asyncio.wait_for(updates.get(), 10)]
+                for replica in replicas.split(","):
+                    async with McpClient(replica) as caller:
+                        await caller.call_tool("test_update_watched_resource", {"content": replica})
+                    heard.append(await asyncio.wait_for(updates.get(), 10))
                 await asyncio.sleep(0.5)
                 heard += [updates.get_nowait() for _ in range(updates.qsize())]
                 print("UPDATES", len(heard), sorted(set(heard)), flush=True)
@@ -456,7 +545,7 @@ async def main(url, watched):
             ok += r.content[0].text == f"Hello, f{i}!"
         print("FASTMCP CALLS", ok, flush=True)
 
-asyncio.run(main(sys.argv[1], sys.argv[2]))
+asyncio.run(main(*sys.argv[1:]))
 "#;
 
 /// The Python venv, or `None` after saying why the test is skipped.
@@ -475,11 +564,21 @@ async fn a_legacy_python_session_goes_on_across_three_replicas_hears_updates_rai
  {
     let test = "a_legacy_python_session_goes_on_across_three_replicas_hears_updates_raised_on_any_and_ends_on_all";
     bounded(test, async {
-        let Some(python) = python(test).await else { return };
-        let Some(redis) = shared_redis(test).await else { return };
+        let Some(python) = python(test).await else {
+            return;
+        };
+        let Some(_) = nginx_or_skip(test) else { return };
+        let Some(redis) = shared_redis(test).await else {
+            return;
+        };
         let replicas = Replicas::on(&redis).await;
         let url = replicas.url();
-        let output = within_python(&python, PYTHON_LEGACY, &[&url, everything::WATCHED_URI]).await;
+        let output = within_python(
+            &python,
+            PYTHON_LEGACY,
+            &[&url, everything::WATCHED_URI, &replicas.direct_urls()],
+        )
+        .await;
         let (lines, stderr) = match output {
             Ok(output) => output,
             Err(failure) => panic!("{failure}\n{}", replicas.dump()),
@@ -494,7 +593,7 @@ async fn a_legacy_python_session_goes_on_across_three_replicas_hears_updates_rai
             [
                 format!("PROTOCOL {LEGACY}"),
                 "CALLS 30".to_string(),
-                format!("UPDATES 3 ['{}']", everything::WATCHED_URI),
+                format!("UPDATES 4 ['{}']", everything::WATCHED_URI),
                 "DELETE 204".to_string(),
                 format!("SESSION {session}"),
                 "FASTMCP CALLS 12".to_string(),
@@ -505,7 +604,10 @@ async fn a_legacy_python_session_goes_on_across_three_replicas_hears_updates_rai
         assert!(!stderr.contains("termination failed"), "{stderr}");
         // Round-robin put the session's calls on every replica.
         let starts = replicas.starts("greet");
-        assert!(starts.iter().all(|n| *n > 0), "calls per replica: {starts:?}");
+        assert!(
+            starts.iter().all(|n| *n > 0),
+            "calls per replica: {starts:?}"
+        );
 
         // The DELETE went to one replica; the session is gone from all of them.
         for replica in &replicas.replicas {
@@ -555,7 +657,8 @@ async fn within_python(
 /// fastmcp's client in its default mode (it negotiates 2026-07-28: no session, any request may land
 /// anywhere) through the load balancer: calls, a tool that asks for input over several rounds (each
 /// round a new request, on the next replica, carrying the state the previous one sealed), and a
-/// `subscriptions/listen` stream that hears updates raised by another client's calls on each replica.
+/// `subscriptions/listen` stream that hears the updates another client raises on each replica (the
+/// URLs of the replicas themselves), one at a time.
 const PYTHON_2026: &str = r#"
 import asyncio, sys
 from fastmcp import Client as FastClient
@@ -567,7 +670,7 @@ ANSWERS = {"username": "Alice", "email": "alice@example.com", "name": "Bob", "co
 async def elicit(message, response_type, params, context):
     return {field: ANSWERS[field] for field in params.requested_schema["properties"]}
 
-async def main(url, watched):
+async def main(url, watched, replicas):
     async with FastClient(url, elicitation_handler=elicit) as client:
         print("PROTOCOL", client.session.protocol_version, flush=True)
         ok = 0
@@ -578,34 +681,46 @@ async def main(url, watched):
         for _ in range(3):
             r = await client.call_tool("test_input_required_result_multi_round", {})
             print("ROUNDS", r.content[0].text, flush=True)
-        async with McpClient(url) as caller:
-            async with listen(client.session, resource_subscriptions=[watched]) as sub:
-                for i in range(3):
-                    await caller.call_tool("test_update_watched_resource", {"content": f"v{i}"})
-                events = sub.__aiter__()
-                heard = [(await asyncio.wait_for(events.__anext__(), 10)).uri for _ in range(3)]
-                try:
-                    heard.append((await asyncio.wait_for(events.__anext__(), 0.5)).uri)
-                except (asyncio.TimeoutError, StopAsyncIteration):
-                    pass
-                print("EVENTS", len(heard), sorted(set(heard)), flush=True)
+        async with listen(client.session, resource_subscriptions=[watched]) as sub:
+            # One update at a time: the SDK folds an event into an equal one still unread.
+            events = sub.__aiter__()
+            heard = []
+            for replica in replicas.split(","):
+                async with McpClient(replica) as caller:
+                    await caller.call_tool("test_update_watched_resource", {"content": replica})
+                heard.append((await asyncio.wait_for(events.__anext__(), 10)).uri)
+            try:
+                heard.append((await asyncio.wait_for(events.__anext__(), 0.5)).uri)
+            except (asyncio.TimeoutError, StopAsyncIteration):
+                pass
+            print("EVENTS", len(heard), sorted(set(heard)), flush=True)
 
-asyncio.run(main(sys.argv[1], sys.argv[2]))
+asyncio.run(main(*sys.argv[1:]))
 "#;
 
 #[tokio::test]
 async fn a_2026_python_client_gets_calls_rounds_and_updates_from_any_replica() {
     let test = "a_2026_python_client_gets_calls_rounds_and_updates_from_any_replica";
     bounded(test, async {
-        let Some(python) = python(test).await else { return };
-        let Some(redis) = shared_redis(test).await else { return };
+        let Some(python) = python(test).await else {
+            return;
+        };
+        let Some(_) = nginx_or_skip(test) else { return };
+        let Some(redis) = shared_redis(test).await else {
+            return;
+        };
         let replicas = Replicas::on(&redis).await;
         let url = replicas.url();
-        let (lines, stderr) =
-            match within_python(&python, PYTHON_2026, &[&url, everything::WATCHED_URI]).await {
-                Ok(output) => output,
-                Err(failure) => panic!("{failure}\n{}", replicas.dump()),
-            };
+        let (lines, stderr) = match within_python(
+            &python,
+            PYTHON_2026,
+            &[&url, everything::WATCHED_URI, &replicas.direct_urls()],
+        )
+        .await
+        {
+            Ok(output) => output,
+            Err(failure) => panic!("{failure}\n{}", replicas.dump()),
+        };
         assert_eq!(
             lines,
             [
@@ -630,10 +745,15 @@ async fn a_2026_python_client_gets_calls_rounds_and_updates_from_any_replica() {
 }
 
 #[tokio::test]
-async fn a_replica_killed_mid_run_fails_no_call_sent_after_it_died_and_the_legacy_session_goes_on() {
-    let test = "a_replica_killed_mid_run_fails_no_call_sent_after_it_died_and_the_legacy_session_goes_on";
+async fn a_replica_killed_mid_run_fails_no_call_sent_after_it_died_and_the_legacy_session_goes_on()
+{
+    let test =
+        "a_replica_killed_mid_run_fails_no_call_sent_after_it_died_and_the_legacy_session_goes_on";
     bounded(test, async {
-        let Some(redis) = shared_redis(test).await else { return };
+        let Some(_) = nginx_or_skip(test) else { return };
+        let Some(redis) = shared_redis(test).await else {
+            return;
+        };
         let mut replicas = Replicas::on(&redis).await;
         let url = replicas.url();
         let legacy = connect_legacy(&url).await;
@@ -644,7 +764,9 @@ async fn a_replica_killed_mid_run_fails_no_call_sent_after_it_died_and_the_legac
         ];
         let start = Instant::now();
         for call_loop in &loops {
-            call_loop.wait_calls_after(start, 15).await;
+            call_loop
+                .wait_calls_after(start, 15, || replicas.dump())
+                .await;
         }
 
         let victim = &mut replicas.replicas[1];
@@ -652,12 +774,24 @@ async fn a_replica_killed_mid_run_fails_no_call_sent_after_it_died_and_the_legac
         victim.wait_exit().await;
         let died = Instant::now();
         for call_loop in &loops {
-            call_loop.wait_calls_after(died, 30).await;
+            call_loop
+                .wait_calls_after(died, 30, || replicas.dump())
+                .await;
         }
         let mut failed = Vec::new();
         for call_loop in loops {
             let label = call_loop.label;
             let calls = call_loop.stop().await;
+            // In flight when the replica died: may fail, and the test says how.
+            for call in calls
+                .iter()
+                .filter(|call| call.sent < died && call.sent + call.took > died)
+            {
+                eprintln!(
+                    "{label}: a call in flight at the kill took {:?}: {:?}",
+                    call.took, call.outcome
+                );
+            }
             failed.extend(
                 failures_after(&calls, died)
                     .into_iter()
@@ -678,12 +812,88 @@ async fn a_replica_killed_mid_run_fails_no_call_sent_after_it_died_and_the_legac
     .await;
 }
 
+/// A call a replica was serving when it died: the client gets an error for it promptly (it may then
+/// retry, and the retry lands on a live replica) instead of waiting forever for an answer no
+/// replica will send. nginx cuts the call's event stream when the replica dies; the client resumes
+/// it (`GET` with `Last-Event-ID`), and that lands on another replica.
+#[tokio::test]
+async fn a_call_in_flight_on_a_replica_that_dies_fails_promptly_for_clients_of_both_eras() {
+    let test = "a_call_in_flight_on_a_replica_that_dies_fails_promptly_for_clients_of_both_eras";
+    bounded(test, async {
+        let Some(_) = nginx_or_skip(test) else { return };
+        let Some(redis) = shared_redis(test).await else {
+            return;
+        };
+        let mut replicas = Replicas::on(&redis).await;
+        let url = replicas.url();
+        let mut problems = Vec::new();
+        for (era, client) in [
+            ("legacy", connect_legacy(&url).await),
+            ("2026-07-28", connect_2026(&url, false).await),
+        ] {
+            let before = replicas.starts("slow_compute");
+            let call = tokio::spawn({
+                let peer = client.peer().clone();
+                async move {
+                    let params = CallToolRequestParams::new("slow_compute").with_arguments(
+                        json!({"seconds": 20, "label": "in-flight"})
+                            .as_object()
+                            .unwrap()
+                            .clone(),
+                    );
+                    peer.call_tool(params).await
+                }
+            });
+            let runner = within("the slow call to start on a replica", async {
+                loop {
+                    let now = replicas.starts("slow_compute");
+                    if let Some(runner) = (0..now.len()).find(|&i| now[i] > before[i]) {
+                        return runner;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+            let victim = &mut replicas.replicas[runner];
+            signal(victim.pid(), nix::sys::signal::Signal::SIGKILL);
+            victim.wait_exit().await;
+            let died = Instant::now();
+            match tokio::time::timeout(Duration::from_secs(10), call).await {
+                Err(_) => problems.push(format!(
+                    "{era}: the call the dead replica was serving got neither an answer nor an error within 10 s of its death"
+                )),
+                Ok(outcome) => match outcome.expect("the call's task") {
+                    Ok(result) => problems.push(format!(
+                        "{era}: the dead replica's call got a result: {result:?}"
+                    )),
+                    Err(error) => {
+                        eprintln!("{era}: failed {:?} after the death: {error}", died.elapsed())
+                    }
+                },
+            }
+            // The client goes on.
+            greet_many(client.peer(), era, 4, || replicas.dump()).await;
+            // The next era's call runs on one of the two left, and that one dies too.
+        }
+        assert!(
+            problems.is_empty(),
+            "{}\n{}",
+            problems.join("\n"),
+            replicas.dump()
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn while_redis_restarts_2026_calls_go_on_health_shows_the_outage_and_legacy_sessions_work_again()
  {
     let test = "while_redis_restarts_2026_calls_go_on_health_shows_the_outage_and_legacy_sessions_work_again";
     bounded(test, async {
-        let Some(mut redis) = RedisServer::start(test).await else { return };
+        let Some(_) = nginx_or_skip(test) else { return };
+        let Some(mut redis) = RedisServer::start(test).await else {
+            return;
+        };
         let replicas = Replicas::start(&redis.url(), &unique_prefix(test)).await;
         let url = replicas.url();
         replicas.wait_connected(true, TIMEOUT).await;
@@ -692,11 +902,15 @@ async fn while_redis_restarts_2026_calls_go_on_health_shows_the_outage_and_legac
         let raw = open_raw_session(&url).await;
         let modern = connect_2026(&url, false).await;
         let calls = CallLoop::start(modern.peer().clone(), "2026");
-        calls.wait_calls_after(Instant::now(), 10).await;
+        calls
+            .wait_calls_after(Instant::now(), 10, || replicas.dump())
+            .await;
 
         redis.stop().await;
         replicas.wait_connected(false, TIMEOUT).await;
-        calls.wait_calls_after(Instant::now(), 10).await;
+        calls
+            .wait_calls_after(Instant::now(), 10, || replicas.dump())
+            .await;
         assert_legacy_initialize_refused(&url, || replicas.dump()).await;
         // On each replica, whichever holds the session in memory or not.
         for _ in &replicas.replicas {
@@ -707,7 +921,9 @@ async fn while_redis_restarts_2026_calls_go_on_health_shows_the_outage_and_legac
         redis.restart().await;
         // Reconnected by the replicas themselves, with backoff: no restart.
         replicas.wait_connected(true, TIMEOUT).await;
-        calls.wait_calls_after(Instant::now(), 10).await;
+        calls
+            .wait_calls_after(Instant::now(), 10, || replicas.dump())
+            .await;
         let calls = calls.stop().await;
         let failed = failures_after(&calls, calls[0].sent);
         assert!(
@@ -740,11 +956,12 @@ async fn a_replica_started_while_redis_is_down_serves_2026_refuses_legacy_naming
  {
     let test = "a_replica_started_while_redis_is_down_serves_2026_refuses_legacy_naming_redis_and_recovers";
     bounded(test, async {
-        let Some(mut redis) = RedisServer::down(test).await else { return };
+        let Some(mut redis) = RedisServer::down(test).await else {
+            return;
+        };
         let redis_url = redis.url();
         let prefix = unique_prefix(test);
-        let replica =
-            HttpProcess::start("everything", &[], &shared_env(&redis_url, &prefix)).await;
+        let replica = HttpProcess::start("everything", &[], &shared_env(&redis_url, &prefix)).await;
         wait_connected(&replica, false, TIMEOUT).await;
 
         let modern = connect_2026(&replica.mcp_url(), false).await;
@@ -784,7 +1001,12 @@ async fn a_server_sharing_state_through_redis_without_a_state_key_refuses_to_sta
 async fn start_task(client: &Client, tool: &str, arguments: Value) -> String {
     let params = CallToolRequestParams::new(tool.to_string())
         .with_arguments(arguments.as_object().expect("an object").clone());
-    match within(&format!("tools/call of {tool}"), client.call_tool_once(params)).await {
+    match within(
+        &format!("tools/call of {tool}"),
+        client.call_tool_once(params),
+    )
+    .await
+    {
         Ok(CallToolResponse::Task(created)) => created.task.task_id,
         other => panic!("{tool} did not become a task: {other:?}"),
     }
@@ -824,25 +1046,36 @@ fn completed_text(task: DetailedTask) -> String {
 }
 
 /// Tasks are stored in Redis: created on one replica, polled and cancelled from the others; and a
-/// task whose replica dies ends failed, saying so, instead of "working" forever. (The last part is
-/// the last piece of the runtime to land.)
+/// task whose replica dies ends failed, saying so, instead of "working" forever.
 #[tokio::test]
 async fn tasks_are_seen_and_cancelled_from_any_replica_and_a_task_whose_replica_died_fails_saying_so()
  {
     let test = "tasks_are_seen_and_cancelled_from_any_replica_and_a_task_whose_replica_died_fails_saying_so";
     bounded(test, async {
-        let Some(redis) = shared_redis(test).await else { return };
+        let Some(_) = nginx_or_skip(test) else { return };
+        let Some(redis) = shared_redis(test).await else {
+            return;
+        };
         let mut replicas = Replicas::on(&redis).await;
         let client = connect_2026(&replicas.url(), true).await;
 
-        let done = start_task(&client, "slow_compute", json!({"seconds": 1.0, "label": "across"})).await;
+        let done = start_task(
+            &client,
+            "slow_compute",
+            json!({"seconds": 1.0, "label": "across"}),
+        )
+        .await;
         assert_eq!(
             completed_text(ended(&client, &done, TIMEOUT).await),
             "across: done after 1s"
         );
 
-        let cancelled =
-            start_task(&client, "slow_compute", json!({"seconds": 60, "label": "cancelled"})).await;
+        let cancelled = start_task(
+            &client,
+            "slow_compute",
+            json!({"seconds": 60, "label": "cancelled"}),
+        )
+        .await;
         within(
             "tasks/cancel",
             client.cancel_task(CancelTaskParams::new(cancelled.clone())),
@@ -856,9 +1089,14 @@ async fn tasks_are_seen_and_cancelled_from_any_replica_and_a_task_whose_replica_
         within("the cancelled tool to see its token", async {
             loop {
                 let seen = replicas.replicas.iter().any(|replica| {
-                    replica.logs.of_type("tool.execution.error").iter().any(|e| {
-                        e["error"] == "slow_compute `cancelled` saw its cancellation token and stopped"
-                    })
+                    replica
+                        .logs
+                        .of_type("tool.execution.error")
+                        .iter()
+                        .any(|e| {
+                            e["error"]
+                                == "slow_compute `cancelled` saw its cancellation token and stopped"
+                        })
                 });
                 if seen {
                     return;
@@ -870,8 +1108,12 @@ async fn tasks_are_seen_and_cancelled_from_any_replica_and_a_task_whose_replica_
 
         // The replica running a task dies.
         let before = replicas.starts("slow_compute");
-        let orphan =
-            start_task(&client, "slow_compute", json!({"seconds": 60, "label": "orphan"})).await;
+        let orphan = start_task(
+            &client,
+            "slow_compute",
+            json!({"seconds": 60, "label": "orphan"}),
+        )
+        .await;
         let runner = within("the task to start on a replica", async {
             loop {
                 let now = replicas.starts("slow_compute");
@@ -887,7 +1129,10 @@ async fn tasks_are_seen_and_cancelled_from_any_replica_and_a_task_whose_replica_
         victim.wait_exit().await;
         let task = ended(&client, &orphan, TIMEOUT).await;
         let TaskPayload::Failed { error } = &task.payload else {
-            panic!("the orphaned task ended {:?}, not failed: {task:?}", task.status());
+            panic!(
+                "the orphaned task ended {:?}, not failed: {task:?}",
+                task.status()
+            );
         };
         let message = error
             .get("message")
@@ -899,38 +1144,4 @@ async fn tasks_are_seen_and_cancelled_from_any_replica_and_a_task_whose_replica_
         );
     })
     .await;
-}
-
-// TEMPORARY stand-in for cm_test_support::Nginx (branch `deploy`), until it is merged.
-struct Nginx {
-    _dir: tempfile::TempDir,
-    child: tokio::process::Child,
-    port: u16,
-}
-impl Nginx {
-    fn round_robin(ports: &[u16]) -> Nginx {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let servers: String = ports.iter().map(|p| format!("server 127.0.0.1:{p};\n")).collect();
-        let conf = format!(r#"daemon off; master_process off; pid nginx.pid; error_log logs/error.log warn;
-events {{ worker_connections 1024; }}
-http {{ client_body_temp_path cbt; proxy_temp_path pt; fastcgi_temp_path ft; uwsgi_temp_path ut; scgi_temp_path st;
-access_log logs/access.log;
-upstream r {{ {servers} keepalive 32; keepalive_timeout 20s; }}
-server {{ listen 127.0.0.1:{port};
-location /mcp {{ proxy_pass http://r; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;
-proxy_buffering off; proxy_read_timeout 1h; proxy_next_upstream error timeout http_502; proxy_connect_timeout 2s; }} }} }}
-"#);
-        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-        let child = tokio::process::Command::new("nginx")
-            .arg("-p").arg(dir.path()).arg("-c").arg(dir.path().join("nginx.conf")).args(["-e", "logs/error.log"])
-            .kill_on_drop(true).spawn().unwrap();
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() { break; }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Nginx { _dir: dir, child, port }
-    }
-    fn port(&self) -> u16 { let _ = &self.child; self.port }
 }

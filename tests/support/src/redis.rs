@@ -71,9 +71,7 @@ async fn keys_under(client: &redis::Client, prefix: &str) -> redis::RedisResult<
 }
 
 /// An async connection to `client`, bounded: a Redis that does not answer is an error, not a hang.
-async fn connect(
-    client: &redis::Client,
-) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+async fn connect(client: &redis::Client) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(COMMAND_TIMEOUT))
         .set_response_timeout(Some(COMMAND_TIMEOUT));
