@@ -33,6 +33,7 @@ use crate::{
     error::ErrorKind,
     events::{attach_trace, elapsed_ms},
     extract::{self, JsonObject, ParamInfo},
+    metrics::{self, Operation},
     output::ResourceBody,
     registry::{BoxFuture, Common, Known, PromptEntry, Registry, ResourceEntry, ToolEntry},
     trace::TraceContext,
@@ -49,6 +50,8 @@ pub(crate) struct CallEnv<'a> {
 pub(crate) trait Call: Send + Sync {
     /// The request's method, which a `requestState` is bound to.
     const METHOD: &'static str;
+    /// The metrics label naming the definition ([`Call::label`] is its value).
+    const TARGET_LABEL: &'static str;
     /// What the author's function produces (already converted by the generated code).
     type Output: Send;
     /// What the client receives.
@@ -66,7 +69,7 @@ pub(crate) trait Call: Send + Sync {
     /// Writes the error event and builds the answer to a failure.
     fn failed(&self, error: ToolError, duration_ms: f64) -> Result<Self::Response, McpError>;
     /// How a panic's message names the definition: a tool's or prompt's name, a resource's URI.
-    fn label(&self) -> &str;
+    fn label(&self) -> &'static str;
 }
 
 /// What a client sent back for an input-required round (protocol 2026-07-28): its answers and the
@@ -123,6 +126,20 @@ where
     } else {
         None
     };
+    let measured = env.server.metrics.clone().map(|metrics| {
+        let operation = Operation {
+            method: C::METHOD,
+            target: (C::TARGET_LABEL, call.label()),
+            error_type: None,
+            transport: if request.extensions.get::<http::request::Parts>().is_some() {
+                "tcp"
+            } else {
+                "pipe"
+            },
+            protocol: metrics::protocol_label(request.protocol_version()),
+        };
+        (metrics.call_started(), operation)
+    });
     let (ctx, span) = begin(
         env,
         request,
@@ -133,6 +150,7 @@ where
     async move {
         let started = Instant::now();
         call.started(&args);
+        let mut failure: Option<&str> = None;
         let mut fut = None;
         let ended = match extract::check_names(&call.common().accepted, &args) {
             Ok(()) => {
@@ -143,7 +161,11 @@ where
             Err(error) => Ended::Returned(Err(error)),
         };
         let duration_ms = elapsed_ms(started);
-        match ended {
+        let error_type = match &ended {
+            Ended::Returned(Err(error)) => Some(Arc::<str>::from(error.error_type())),
+            _ => None,
+        };
+        let answer = match ended {
             Ended::Returned(Ok(output)) => call.completed(output, duration_ms).map(R::from),
             Ended::Returned(Err(error)) => {
                 // Protocol 2026-07-28 wants a request that needs an undeclared client capability
@@ -187,10 +209,16 @@ where
                     let error =
                         ToolError::new(refusal.message.to_string()).with_type("TaskRefused");
                     let _ = call.failed(error, duration_ms);
+                    failure = Some("TaskRefused");
                 }
                 answer
             }
+        };
+        if let Some((in_flight, mut operation)) = measured {
+            operation.error_type = error_type.or_else(|| failure.map(Arc::from));
+            in_flight.metrics().observe(&operation, started.elapsed());
         }
+        answer
     }
     .instrument(span)
     .await
@@ -427,6 +455,7 @@ impl ToolCall<'_> {
 
 impl Call for ToolCall<'_> {
     const METHOD: &'static str = "tools/call";
+    const TARGET_LABEL: &'static str = "gen_ai_tool_name";
     type Output = CallToolResult;
     type Response = CallToolResult;
 
@@ -434,7 +463,7 @@ impl Call for ToolCall<'_> {
         &self.0.common
     }
 
-    fn label(&self) -> &str {
+    fn label(&self) -> &'static str {
         self.0.def.name
     }
 
@@ -530,6 +559,8 @@ impl Call for ToolCall<'_> {
 
 impl Call for ResourceRead<'_> {
     const METHOD: &'static str = "resources/read";
+    // The template's URI for a templated resource: one label value per definition.
+    const TARGET_LABEL: &'static str = "mcp_resource_uri";
     type Output = ResourceBody;
     type Response = ReadResourceResult;
 
@@ -537,7 +568,7 @@ impl Call for ResourceRead<'_> {
         &self.entry.common
     }
 
-    fn label(&self) -> &str {
+    fn label(&self) -> &'static str {
         self.entry.def.uri
     }
 
@@ -585,6 +616,7 @@ impl Call for ResourceRead<'_> {
 
 impl Call for PromptGet<'_> {
     const METHOD: &'static str = "prompts/get";
+    const TARGET_LABEL: &'static str = "gen_ai_prompt_name";
     type Output = GetPromptResult;
     type Response = GetPromptResult;
 
@@ -592,7 +624,7 @@ impl Call for PromptGet<'_> {
         &self.0.common
     }
 
-    fn label(&self) -> &str {
+    fn label(&self) -> &'static str {
         self.0.def.name
     }
 

@@ -89,6 +89,10 @@ pub struct Cli {
     #[arg(long, env = "MCP_MAX_TASKS", value_parser = parse_count, default_value = "1000")]
     pub max_tasks: usize,
 
+    /// Serve Prometheus metrics at /metrics (HTTP); `false` records none and answers 404 there.
+    #[arg(long, env = "MCP_METRICS", value_parser = parse_bool, num_args = 0..=1, default_missing_value = "true", default_value = "true")]
+    pub metrics: bool,
+
     /// Redis holding what several replicas of this server share (legacy sessions, resource
     /// subscriptions and updates), as `redis://[:password@]host:port/db`; unset, all state is in this
     /// process. Needs MCP_STATE_KEY, the same on every replica.

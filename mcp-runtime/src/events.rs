@@ -36,7 +36,7 @@ use crate::trace::TraceContext;
 
 mod writer;
 
-pub use writer::{BatchGuard, BatchWriter};
+pub use writer::{BatchGuard, BatchWriter, dropped_lines};
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub tasks: Arc<dyn TaskStore>,
     /// What this replica shares with the others.
     pub replicas: Replicas,
+    /// `/metrics`'s, unless turned off.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The handler of one client session.
@@ -66,6 +68,7 @@ impl McpHandler {
             session: Arc::default(),
             subscriptions: shared.subscriptions.clone(),
             state_keys: shared.state_keys.clone(),
+            metrics: shared.metrics.clone(),
         };
         McpHandler { shared, server }
     }

@@ -25,6 +25,7 @@ use crate::{
     events::{self, LogFormat},
     extract::JsonObject,
     handler::Shared,
+    metrics::Metrics,
     platform::{
         self, Connections, Connector, ConnectorsBlock, Health, Mode, SettingsError, SettingsSource,
         health::HealthHook,
@@ -360,7 +361,7 @@ impl Server {
         self,
         mode: Mode,
         tasks: InMemoryTaskStore,
-        replicas: Option<&Cli>,
+        cli: Option<&Cli>,
     ) -> anyhow::Result<(Arc<Shared>, Arc<Health>, Lifecycle)> {
         let registry = Registry::collect().context("the server's tools, resources and prompts cannot be served as written (fix each problem below and rebuild)")?;
         let mut implementation = Implementation::new(self.name.clone(), self.version);
@@ -380,10 +381,13 @@ impl Server {
                 .insert_arc(TypeId::of::<Connections>(), Arc::new(connections.clone()));
         }
         let state_keys = StateKeys::from_env()?;
-        let replicas = match replicas {
+        let replicas = match cli {
             Some(cli) => Replicas::from_cli(cli, &self.name, &state_keys)?,
             None => Replicas::default(),
         };
+        let metrics = cli
+            .is_none_or(|cli| cli.metrics)
+            .then(|| Metrics::new(Some(connections.clone())));
         let subscriptions = match replicas.redis() {
             Some(redis) => Subscriptions::shared(redis.clone()),
             None => Subscriptions::default(),
@@ -402,6 +406,7 @@ impl Server {
                     None => Arc::new(tasks),
                 }),
             replicas: replicas.clone(),
+            metrics,
         });
         let health = Arc::new(Health {
             service: self.name,
@@ -496,6 +501,8 @@ impl Server {
                 running.wait().await
             }
         };
+        // Tasks still running now will not end here: a store shared with other replicas says so.
+        let _ = tokio::time::timeout(Duration::from_secs(2), shared.tasks.stopping()).await;
         lifecycle.run_shutdown().await;
         served
     }

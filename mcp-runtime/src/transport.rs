@@ -206,16 +206,14 @@ pub(crate) async fn start_http(
     let posts = TaskTracker::new();
     // Legacy sessions shared with the other replicas, when there are several.
     let shared_sessions = match shared.replicas.redis() {
-        Some(redis) if !options.stateless => Some(SharedSessions::new(
-            redis.clone(),
-            options.session_idle_timeout,
-        )),
+        Some(redis) if !options.stateless => Some(SharedSessions::new(redis.clone())),
         _ => None,
     };
     let bounded = Arc::new(BoundedSessions::new(
         options.max_sessions,
         options.session_config(),
         shared_sessions.clone(),
+        shared.metrics.clone(),
     ));
     let mut config = options.config(sessions.clone());
     if let Some(store) = &shared_sessions {
@@ -241,10 +239,17 @@ pub(crate) async fn start_http(
         options.session_idle_timeout,
         options.stateless,
     );
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/health", get(health::handler))
         .with_state(health)
         .nest_service("/mcp", mcp);
+    if let Some(metrics) = &shared.metrics {
+        router = router.merge(
+            Router::new()
+                .route("/metrics", get(crate::metrics::handler))
+                .with_state(metrics.clone()),
+        );
+    }
     let limits = ConnectionLimits {
         max_connections: options.max_connections,
         header_read_timeout: options.header_read_timeout,

@@ -89,6 +89,8 @@ pub(crate) struct Server {
     pub session: Arc<ClientSession>,
     pub subscriptions: Subscriptions,
     pub state_keys: Arc<StateKeys>,
+    /// `/metrics`'s, unless turned off.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Context {
@@ -161,6 +163,11 @@ impl Context {
 
     /// The call's trace: ids taken from the caller, and the new span this call runs in.
     pub fn trace(&self) -> &TraceContext {
+        &self.inner.trace
+    }
+
+    /// The call's trace, shared: what a [`Connection`](crate::Connection) injected into the call keeps.
+    pub(crate) fn trace_handle(&self) -> &Arc<TraceContext> {
         &self.inner.trace
     }
 

@@ -195,7 +195,8 @@ impl Subscriptions {
             );
             Vec::new()
         });
-        let notified = self.deliver(uri, &sessions).await;
+        // Sessions with no id (stdio) keep their subscriptions here, as without shared state.
+        let notified = self.deliver(uri, &sessions).await + self.notify_sessions(uri).await;
         redis
             .publish(Message::ResourceUpdated {
                 uri: uri.to_string(),
@@ -232,6 +233,11 @@ impl Subscriptions {
 
     /// Without shared state: the sessions and streams of this process.
     async fn notify_local(&self, uri: &str) -> usize {
+        self.notify_sessions(uri).await + self.notify_listeners(uri).await
+    }
+
+    /// The sessions subscribed in this process.
+    async fn notify_sessions(&self, uri: &str) -> usize {
         let mut notified = 0;
         for peer in self.subscribers(uri) {
             match peer
@@ -244,7 +250,7 @@ impl Subscriptions {
                 }
             }
         }
-        notified + self.notify_listeners(uri).await
+        notified
     }
 
     async fn notify_listeners(&self, uri: &str) -> usize {

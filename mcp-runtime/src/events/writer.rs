@@ -11,7 +11,10 @@
 
 use std::{
     io::Write,
-    sync::{Arc, Condvar, Mutex},
+    sync::{
+        Arc, Condvar, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     thread::JoinHandle,
     time::Duration,
 };
@@ -20,6 +23,14 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Lines beyond this many queued bytes are dropped (the output is stuck), never waited for.
 const CAPACITY: usize = 4 << 20;
+/// Lines dropped since the process started (`cm_mcp_log_lines_dropped_total` in `/metrics`).
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// How many log lines were dropped because the output did not keep up.
+pub fn dropped_lines() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
 /// How long lines gather before one write.
 const GATHER: Duration = Duration::from_millis(5);
 
@@ -113,6 +124,8 @@ impl Write for &BatchWriter {
             };
             if queue.lines.len() + line.len() <= CAPACITY {
                 queue.lines.extend_from_slice(line);
+            } else {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
             }
             std::mem::take(&mut queue.asleep)
         };

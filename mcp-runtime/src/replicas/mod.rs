@@ -70,7 +70,7 @@ impl Replicas {
             .clone()
             .filter(|p| !p.trim().is_empty())
             .unwrap_or_else(|| format!("cm-mcp:{service}"));
-        let redis = SharedRedis::open(url, prefix, replica_id())?;
+        let redis = SharedRedis::open(url, prefix, replica_id(), cli.session_idle_timeout)?;
         Ok(Replicas { redis: Some(redis) })
     }
 
@@ -102,16 +102,28 @@ fn replica_id() -> String {
 impl SharedRedis {
     /// Records that the legacy session `session` subscribed to `uri`.
     pub(crate) async fn subscribe(&self, session: &str, uri: &str) -> ::redis::RedisResult<()> {
+        self.recorded()
+            .entry(session.to_string())
+            .or_default()
+            .insert(uri.to_string());
+        let own = self.key(&format!("session:{session}:subscriptions"));
         let mut pipe = ::redis::pipe();
         pipe.sadd(self.key(&format!("subscribers:{uri}")), session)
             .ignore()
-            .sadd(self.key(&format!("session:{session}:subscriptions")), uri)
+            .sadd(&own, uri)
+            .ignore()
+            // Expires with the session (each request renews both); `subscribers:<uri>` loses the
+            // ids of expired sessions as updates find them gone.
+            .expire(&own, self.session_ttl_seconds() as i64)
             .ignore();
         pipe.query_async(&mut self.connection()).await
     }
 
     /// Records that `session` no longer wants updates of `uri`.
     pub(crate) async fn unsubscribe(&self, session: &str, uri: &str) -> ::redis::RedisResult<()> {
+        if let Some(uris) = self.recorded().get_mut(session) {
+            uris.remove(uri);
+        }
         let mut pipe = ::redis::pipe();
         pipe.srem(self.key(&format!("subscribers:{uri}")), session)
             .ignore()

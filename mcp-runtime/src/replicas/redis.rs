@@ -86,6 +86,9 @@ struct Envelope {
 pub(crate) struct SharedRedis {
     manager: ConnectionManager,
     prefix: String,
+    /// How long a legacy session lives without a request (`--session-idle-timeout`): the TTL of
+    /// what is kept per session.
+    session_ttl: Duration,
     replica: String,
     /// The URL without its password, for logs and `/health`.
     display: String,
@@ -94,6 +97,10 @@ pub(crate) struct SharedRedis {
     reconnected: broadcast::Sender<()>,
     messages: broadcast::Sender<Arc<Message>>,
     last_error: Mutex<Option<String>>,
+    /// The subscriptions recorded through this replica, by session: written back with the
+    /// sessions after a Redis restart (`sessions.rs`), forgotten with the session.
+    pub(crate) recorded:
+        Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>,
 }
 
 impl SharedRedis {
@@ -103,6 +110,7 @@ impl SharedRedis {
         url: &str,
         prefix: String,
         replica: String,
+        session_ttl: Duration,
     ) -> Result<Arc<SharedRedis>, SettingsError> {
         let display = without_password(url);
         let invalid = |problem: String| {
@@ -141,12 +149,14 @@ impl SharedRedis {
         let shared = Arc::new(SharedRedis {
             manager,
             prefix,
+            session_ttl,
             replica,
             display,
             connected: AtomicBool::new(false),
             reconnected: broadcast::channel(4).0,
             messages: broadcast::channel(1024).0,
             last_error: Mutex::new(None),
+            recorded: Mutex::default(),
         });
         tokio::spawn(monitor(Arc::downgrade(&shared)));
         tokio::spawn(receive(Arc::downgrade(&shared), push_rx));
@@ -161,6 +171,11 @@ impl SharedRedis {
     /// `<prefix>:<name>`.
     pub(crate) fn key(&self, name: &str) -> String {
         format!("{}:{name}", self.prefix)
+    }
+
+    /// The TTL, in whole seconds, of what is kept per legacy session.
+    pub(crate) fn session_ttl_seconds(&self) -> u64 {
+        self.session_ttl.as_secs().max(1)
     }
 
     /// This replica's id.
@@ -222,6 +237,16 @@ impl SharedRedis {
             health["error"] = error.into();
         }
         health
+    }
+
+    /// The subscriptions recorded through this replica.
+    pub(crate) fn recorded(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, std::collections::HashSet<String>>,
+    > {
+        self.recorded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_error(&self) -> std::sync::MutexGuard<'_, Option<String>> {

@@ -17,7 +17,6 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use redis::AsyncCommands as _;
@@ -30,17 +29,15 @@ use super::redis::{Message, SharedRedis};
 /// rmcp's session store over Redis.
 pub(crate) struct SharedSessions {
     redis: Arc<SharedRedis>,
-    ttl: Duration,
     /// The sessions this replica holds, as stored: what it writes back after a Redis restart.
     held: Mutex<HashMap<String, String>>,
 }
 
 impl SharedSessions {
-    /// Sessions kept for `ttl` after their last request.
-    pub(crate) fn new(redis: Arc<SharedRedis>, ttl: Duration) -> Arc<SharedSessions> {
+    /// Sessions kept for the idle timeout after their last request.
+    pub(crate) fn new(redis: Arc<SharedRedis>) -> Arc<SharedSessions> {
         let sessions = Arc::new(SharedSessions {
             redis,
-            ttl,
             held: Mutex::default(),
         });
         tokio::spawn(write_back_after_restarts(Arc::downgrade(&sessions)));
@@ -57,7 +54,7 @@ impl SharedSessions {
     }
 
     fn ttl_seconds(&self) -> u64 {
-        self.ttl.as_secs().max(1)
+        self.redis.session_ttl_seconds()
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -73,10 +70,15 @@ impl SharedSessions {
     /// the session lives here (Redis restarted without persistence), writes it back.
     pub(crate) async fn touch(&self, id: &str) {
         let mut connection = self.redis.connection();
-        let renewed: redis::RedisResult<bool> = connection
+        let renewed: redis::RedisResult<(bool, bool)> = redis::pipe()
             .expire(self.key(id), self.ttl_seconds() as i64)
+            .expire(
+                self.redis.key(&format!("session:{id}:subscriptions")),
+                self.ttl_seconds() as i64,
+            )
+            .query_async(&mut connection)
             .await;
-        if let Ok(false) = renewed {
+        if let Ok((false, _)) = renewed {
             let stored = self.held().get(id).cloned();
             if let Some(state) = stored {
                 let _: redis::RedisResult<()> = connection
@@ -89,9 +91,11 @@ impl SharedSessions {
     /// This replica no longer holds the session (it closed it, or it expired here).
     pub(crate) fn forget(&self, id: &str) {
         self.held().remove(id);
+        self.redis.recorded().remove(id);
     }
 
-    /// Writes back every session this replica holds and Redis lacks.
+    /// Writes back every session this replica holds and Redis lacks, with the subscriptions
+    /// recorded through this replica.
     async fn write_back(&self) {
         let held: Vec<(String, String)> = self
             .held()
@@ -101,15 +105,25 @@ impl SharedSessions {
         if held.is_empty() {
             return;
         }
+        let recorded = self.redis.recorded().clone();
+        let ttl = self.ttl_seconds();
         let mut pipe = redis::pipe();
         for (id, state) in &held {
             pipe.cmd("SET")
                 .arg(self.key(id))
                 .arg(state)
                 .arg("EX")
-                .arg(self.ttl_seconds())
+                .arg(ttl)
                 .arg("NX")
                 .ignore();
+            let own = self.redis.key(&format!("session:{id}:subscriptions"));
+            for uri in recorded.get(id).into_iter().flatten() {
+                pipe.sadd(self.redis.key(&format!("subscribers:{uri}")), id)
+                    .ignore()
+                    .sadd(&own, uri)
+                    .ignore();
+            }
+            pipe.expire(&own, ttl as i64).ignore();
         }
         let written: redis::RedisResult<()> = pipe.query_async(&mut self.redis.connection()).await;
         match written {

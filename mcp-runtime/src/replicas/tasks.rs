@@ -28,8 +28,9 @@ use crate::tasks::{InMemoryTaskStore, TaskOperation, TaskStore, expired_or_unkno
 
 /// How often the running replica looks for changes of its tasks and renews their leases.
 const MIRROR_INTERVAL: Duration = Duration::from_millis(200);
-/// How long a lease lasts without renewal: the time a dead replica's task keeps "working".
-const LEASE: Duration = Duration::from_secs(3);
+/// How long a lease lasts without renewal (renewed every second): the time a dead replica's task
+/// keeps "working", and the pause a busy replica may take without its tasks taken for lost.
+const LEASE: Duration = Duration::from_secs(5);
 
 /// A task as kept in Redis.
 #[derive(Serialize, Deserialize)]
@@ -43,12 +44,18 @@ struct Record {
 pub(crate) struct SharedTaskStore {
     local: InMemoryTaskStore,
     redis: Arc<SharedRedis>,
+    /// The tasks this replica runs that have not ended.
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl SharedTaskStore {
     /// Tasks run by `local`, shared through `redis`.
     pub(crate) fn new(local: InMemoryTaskStore, redis: Arc<SharedRedis>) -> Arc<SharedTaskStore> {
-        let store = Arc::new(SharedTaskStore { local, redis });
+        let store = Arc::new(SharedTaskStore {
+            local,
+            redis,
+            running: Default::default(),
+        });
         tokio::spawn(follow_other_replicas(Arc::downgrade(&store)));
         store
     }
@@ -106,25 +113,7 @@ impl SharedTaskStore {
 
     /// The task of a replica that stopped before the task ended: failed, and written so.
     async fn orphaned(&self, record: &Record) -> DetailedTask {
-        let mut task = record.task.task.clone();
-        task.status_message = Some(format!(
-            "the replica running this task ({}) stopped before the task ended",
-            record.replica
-        ));
-        task.last_updated_at = rmcp::task_manager::current_timestamp();
-        let error = serde_json::json!({
-            "code": -32603,
-            "message": format!(
-                "The task was lost: the replica running it ({}) stopped before it ended; call the tool again",
-                record.replica
-            ),
-        });
-        let failed = DetailedTask::new(
-            task,
-            TaskPayload::Failed {
-                error: error.as_object().cloned().unwrap_or_default(),
-            },
-        );
+        let failed = lost(&record.task, &record.replica);
         tracing::warn!(
             event_type = "task.orphaned",
             data.task_id = failed.task.task_id.as_str(),
@@ -145,6 +134,10 @@ impl SharedTaskStore {
             .connection()
             .set_ex(self.key(&task.task.task_id), json, self.retention_seconds())
             .await
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn unreachable(&self, error: &redis::RedisError) -> McpError {
@@ -169,20 +162,48 @@ impl SharedTaskStore {
     }
 }
 
+/// `task` failed because `replica`, which ran it, stopped before it ended.
+fn lost(task: &DetailedTask, replica: &str) -> DetailedTask {
+    let mut task = task.task.clone();
+    task.status_message = Some(format!(
+        "the replica running this task ({replica}) stopped before the task ended"
+    ));
+    task.last_updated_at = rmcp::task_manager::current_timestamp();
+    let error = serde_json::json!({
+        "code": -32603,
+        "message": format!(
+            "The task was lost: the replica running it ({replica}) stopped before it ended; call the tool again"
+        ),
+    });
+    DetailedTask::new(
+        task,
+        TaskPayload::Failed {
+            error: error.as_object().cloned().unwrap_or_default(),
+        },
+    )
+}
+
 /// Writes the task to Redis whenever it changes and renews its lease, until it has ended.
 async fn mirror(store: std::sync::Weak<SharedTaskStore>, id: String, mut written: DetailedTask) {
     let mut ticks = 0u32;
+    if let Some(store) = store.upgrade() {
+        store.running().insert(id.clone());
+    }
     loop {
         tokio::time::sleep(MIRROR_INTERVAL).await;
         let Some(store) = store.upgrade() else {
             return;
         };
+        if !store.running().contains(&id) {
+            // `stopping` wrote the task's end already.
+            return;
+        }
         let Ok(now) = store.local.get_now(&id) else {
             return;
         };
         ticks += 1;
         // The lease is renewed at least every second, the state as soon as it changes.
-        let renew = ticks % 5 == 0;
+        let renew = ticks.is_multiple_of(5);
         if now != written || renew {
             match store.write(&now).await {
                 Ok(()) => written = now,
@@ -192,6 +213,7 @@ async fn mirror(store: std::sync::Weak<SharedTaskStore>, id: String, mut written
             }
         }
         if written.task.status.is_terminal() {
+            store.running().remove(&id);
             return;
         }
     }
@@ -216,14 +238,12 @@ async fn follow_other_replicas(store: std::sync::Weak<SharedTaskStore>) {
             Message::TaskUpdate { task, responses } => {
                 let _ = store.local.update_now(task, responses.clone());
             }
-            Message::TaskCancel { task } => {
-                if store.local.cancel_now(task).is_ok() {
-                    tracing::info!(
-                        event_type = "task.cancel",
-                        data.task_id = task.as_str(),
-                        "Task cancellation requested (through another replica)"
-                    );
-                }
+            Message::TaskCancel { task } if store.local.cancel_now(task).is_ok() => {
+                tracing::info!(
+                    event_type = "task.cancel",
+                    data.task_id = task.as_str(),
+                    "Task cancellation requested (through another replica)"
+                );
             }
             _ => {}
         }
@@ -233,6 +253,16 @@ async fn follow_other_replicas(store: std::sync::Weak<SharedTaskStore>) {
 impl TaskStore for Arc<SharedTaskStore> {
     fn create(&self, operation: TaskOperation) -> BoxFuture<'_, Result<Task, McpError>> {
         Box::pin(async move {
+            if !self.redis.is_connected() {
+                // Other replicas could not answer for it: refused at once rather than lost.
+                return Err(McpError::internal_error(
+                    format!(
+                        "this call would go on as a task, and tasks are kept in the shared state (Redis at {}), which does not answer now; try again shortly",
+                        self.redis.display()
+                    ),
+                    None,
+                ));
+            }
             let task = self.local.spawn(operation)?;
             let id = task.task_id.clone();
             let detailed = self.local.get_now(&id)?;
@@ -278,6 +308,30 @@ impl TaskStore for Arc<SharedTaskStore> {
                 })
                 .await;
             Ok(())
+        })
+    }
+
+    fn stopping(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // Say at once what the lease would say seconds later: these tasks will not end.
+            let running: Vec<String> = self.running().drain().collect();
+            for id in running {
+                let Ok(task) = self.local.get_now(&id) else {
+                    continue;
+                };
+                if task.task.status.is_terminal() {
+                    let _ = self.write(&task).await;
+                    continue;
+                }
+                let failed = lost(&task, self.redis.replica());
+                tracing::warn!(
+                    event_type = "task.orphaned",
+                    data.task_id = id.as_str(),
+                    data.replica = self.redis.replica(),
+                    "Task failed: this replica is stopping before the task ended"
+                );
+                let _ = self.write(&failed).await;
+            }
         })
     }
 

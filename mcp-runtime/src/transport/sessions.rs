@@ -15,7 +15,7 @@ use std::sync::{
     atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
-use crate::replicas::SharedSessions;
+use crate::{metrics::Metrics, replicas::SharedSessions};
 use futures::Stream;
 use rmcp::{
     model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
@@ -44,6 +44,9 @@ pub(crate) struct BoundedSessions {
     refusing: AtomicBool,
     /// The sessions of every replica, when there are several (`MCP_REDIS_URL`).
     shared: Option<Arc<SharedSessions>>,
+    /// When each live session was opened (or restored here), for `/metrics`.
+    opened: std::sync::Mutex<std::collections::HashMap<SessionId, std::time::Instant>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// The id of the session an `initialize` opens (or restores), put into the request's extensions:
@@ -72,6 +75,7 @@ impl BoundedSessions {
         max: usize,
         config: SessionConfig,
         shared: Option<Arc<SharedSessions>>,
+        metrics: Option<Arc<Metrics>>,
     ) -> BoundedSessions {
         let mut inner = LocalSessionManager::default();
         inner.session_config = config;
@@ -81,7 +85,24 @@ impl BoundedSessions {
             max,
             refusing: AtomicBool::new(false),
             shared,
+            opened: Default::default(),
+            metrics,
         }
+    }
+
+    /// Counts a session opened (or restored) here.
+    fn opened(&self, id: &SessionId) {
+        if let Some(metrics) = &self.metrics {
+            metrics.session_opened();
+            self.opened_at()
+                .insert(id.clone(), std::time::Instant::now());
+        }
+    }
+
+    fn opened_at(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<SessionId, std::time::Instant>> {
+        self.opened.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The sessions shared with other replicas, when there are several.
@@ -140,7 +161,10 @@ impl SessionManager for BoundedSessions {
     async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
         self.reserve()?;
         match self.inner.create_session().await {
-            Ok(created) => Ok(created),
+            Ok(created) => {
+                self.opened(&created.0);
+                Ok(created)
+            }
             Err(error) => {
                 self.live.fetch_sub(1, Ordering::AcqRel);
                 Err(error.into())
@@ -166,6 +190,7 @@ impl SessionManager for BoundedSessions {
         self.reserve()?;
         let restored = self.inner.restore_session(id.clone()).await;
         if matches!(restored, Ok(RestoreOutcome::Restored(_))) {
+            self.opened(&id);
             tracing::info!(
                 event_type = "mcp.session.restored",
                 // A session id lets whoever holds it use the session: only its hash is logged.
@@ -190,6 +215,11 @@ impl SessionManager for BoundedSessions {
             shared.forget(id);
         }
         if let Some(handle) = handle {
+            if let Some(metrics) = &self.metrics
+                && let Some(opened) = self.opened_at().remove(id)
+            {
+                metrics.session_closed("tcp", opened);
+            }
             self.live.fetch_sub(1, Ordering::AcqRel);
             self.refusing.store(false, Ordering::Relaxed);
             // An error means the worker has ended already: nothing is left to close.

@@ -46,6 +46,7 @@ pub(crate) async fn serve_stdio(
         stdin_closed: None,
         grace,
     };
+    let metrics = shared.metrics.clone();
     let handler = McpHandler::new(shared);
     let running = tokio::select! {
         running = handler.serve(transport) => match running {
@@ -58,6 +59,10 @@ pub(crate) async fn serve_stdio(
         },
         () = shutdown.cancelled() => return Ok(()),
     };
+    let opened = std::time::Instant::now();
+    if let Some(metrics) = &metrics {
+        metrics.session_opened();
+    }
     let ct = running.cancellation_token();
     // `waiting` owns the service: dropping it would cancel every request, so it is pinned and awaited
     // to the end on both paths.
@@ -71,6 +76,9 @@ pub(crate) async fn serve_stdio(
             waiting.await
         }
     };
+    if let Some(metrics) = &metrics {
+        metrics.session_closed("pipe", opened);
+    }
     if let Err(error) = result {
         tracing::warn!(error = %error, "stdio session ended with an error");
     }
