@@ -503,6 +503,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.client import Client as McpClient
 from fastmcp import Client as FastClient
 
+async def sample(messages, params, context):
+    return "Paris"
+
 async def main(url, watched, replicas):
     seen = {"session": None, "delete": None}
     async def on_response(response):
@@ -538,12 +541,19 @@ async def main(url, watched, replicas):
                 print("UPDATES", len(heard), sorted(set(heard)), flush=True)
     print("DELETE", seen["delete"], flush=True)
     print("SESSION", seen["session"], flush=True)
-    async with FastClient(url, mode="legacy") as client:
+    async with FastClient(url, mode="legacy", sampling_handler=sample) as client:
         ok = 0
         for i in range(12):
             r = await client.call_tool("greet", {"name": f"f{i}"})
             ok += r.content[0].text == f"Hello, f{i}!"
         print("FASTMCP CALLS", ok, flush=True)
+        # The server's sampling request goes out on the call's stream from the replica running it;
+        # the client's answer is a new POST, which round-robin takes to another replica.
+        sampled = 0
+        for i in range(6):
+            r = await client.call_tool("test_sampling", {"prompt": f"q{i}"})
+            sampled += r.content[0].text == "LLM response: Paris"
+        print("FASTMCP SAMPLED", sampled, flush=True)
 
 asyncio.run(main(*sys.argv[1:]))
 "#;
@@ -597,6 +607,7 @@ async fn a_legacy_python_session_goes_on_across_three_replicas_hears_updates_rai
                 "DELETE 204".to_string(),
                 format!("SESSION {session}"),
                 "FASTMCP CALLS 12".to_string(),
+                "FASTMCP SAMPLED 6".to_string(),
             ],
             "{stderr}\n{}",
             replicas.dump()
