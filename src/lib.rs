@@ -7,8 +7,9 @@
 //! # Features
 //!
 //! - `platform` (default): the ConfidentialMind platform's client stack. With it a server registers
-//!   with the stack's config manager when `SERVICE_NAME` is set, and loads typed settings
-//!   (`Settings<T>`, `Server::settings`). Without it (`default-features = false`) the server is a plain
+//!   with the stack's config manager when `SERVICE_NAME` is set, loads typed settings
+//!   (`Settings<T>`, `Server::settings`), and gives tools an HTTP client for each connector
+//!   (`Connection::http`, sending the call's trace headers). Without it (`default-features = false`) the server is a plain
 //!   MCP server, some 30 crates lighter: everything else works (tools, resources, prompts, both
 //!   transports, connectors from `{ID}_URL`, `/health`, the log format), and a start with
 //!   `SERVICE_NAME` set exits with status 2 naming the feature instead of running locally.

@@ -159,3 +159,106 @@ async fn metrics_turned_off_are_not_served() {
     })
     .await;
 }
+
+/// The dashboard operators import (`deploy/grafana/cm-mcp-dashboard.json`): every panel's query,
+/// with Grafana's variables filled in as Grafana would, must parse and return data from a real
+/// Prometheus scraping two servers that between them use every metric (`everything`: tools,
+/// resources, prompts, a failing tool; `my-service`: a connector).
+#[tokio::test]
+async fn every_panel_of_the_grafana_dashboard_is_a_query_prometheus_answers_with_data() {
+    let test = "every_panel_of_the_grafana_dashboard_is_a_query_prometheus_answers_with_data";
+    bounded(test, async {
+        let Some(binary) = prometheus_or_skip(test) else {
+            return;
+        };
+        let dashboard: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("deploy/grafana/cm-mcp-dashboard.json"),
+            )
+            .expect("read the dashboard"),
+        )
+        .expect("the dashboard is JSON");
+        let everything = HttpProcess::start("everything", &[], &[]).await;
+        let my_service = HttpProcess::start("my-service", &[], &[]).await;
+        // A session that has ended, for the session-duration panel.
+        let ended = everything.client().await;
+        call_tool(&ended, "test_simple_text", json!({})).await;
+        ended.cancel().await.expect("close a session");
+        let client = everything.client().await;
+        for _ in 0..3 {
+            call_tool(&client, "test_simple_text", json!({})).await;
+        }
+        call_tool(&client, "test_error_handling", json!({})).await;
+        client
+            .read_resource(ReadResourceRequestParams::new("test://static-text"))
+            .await
+            .expect("read a resource");
+        client
+            .get_prompt(GetPromptRequestParams::new("test_simple_prompt"))
+            .await
+            .expect("get a prompt");
+        let other = my_service.client().await;
+        call_tool(&other, "my_tool", json!({"input_param": "x"})).await;
+
+        let targets = [&everything, &my_service]
+            .map(|server| server.base.trim_start_matches("http://").to_string());
+        let prometheus = Prometheus::scraping(&binary, &targets).await;
+        // Rates need two scrapes of the counters after the calls.
+        prometheus
+            .wait_value(
+                "count(count_over_time(cm_mcp_calls_in_flight[1m]) >= 3)",
+                2.0,
+            )
+            .await;
+
+        let panels = dashboard["panels"].as_array().expect("panels");
+        assert!(
+            panels.len() >= 8,
+            "the dashboard has {} panels",
+            panels.len()
+        );
+        for panel in panels {
+            let title = panel["title"].as_str().unwrap_or("?");
+            let targets = panel["targets"].as_array().expect("each panel has targets");
+            assert!(!targets.is_empty(), "panel `{title}` has no query");
+            for target in targets {
+                let expr = target["expr"].as_str().expect("a PromQL expr");
+                let query = expr
+                    .replace("$__rate_interval", "1m")
+                    .replace("$job", ".*")
+                    .replace("$instance", ".*");
+                let result = prometheus.query(&query).await;
+                assert!(
+                    !result.is_empty(),
+                    "panel `{title}`: `{query}` returned no data"
+                );
+            }
+        }
+        // The variables' queries (`label_values(METRIC{..}, LABEL)`) name a metric that has data.
+        for variable in dashboard["templating"]["list"]
+            .as_array()
+            .expect("variables")
+        {
+            let Some(query) = variable["query"].as_str() else {
+                continue;
+            };
+            let Some(inner) = query
+                .strip_prefix("label_values(")
+                .and_then(|q| q.strip_suffix(')'))
+            else {
+                continue;
+            };
+            let (metric, label) = inner
+                .rsplit_once(", ")
+                .expect("label_values(metric, label)");
+            let query = format!("group by ({label}) ({})", metric.replace("$job", ".*"));
+            assert!(
+                !prometheus.query(&query).await.is_empty(),
+                "variable {}: `{query}` returned no data",
+                variable["name"]
+            );
+        }
+    })
+    .await;
+}

@@ -8,8 +8,9 @@
 //! # Features
 //!
 //! - `platform` (default): stack mode, where the server registers with the platform's config
-//!   manager and follows its updates (reqwest, rustls, tokio-tungstenite), and typed settings,
-//!   `Settings<T>` and `Server::settings` (the `config` crate). Without it the server is a plain MCP
+//!   manager and follows its updates (reqwest, rustls, tokio-tungstenite), typed settings,
+//!   `Settings<T>` and `Server::settings` (the `config` crate), and `Connection::http`, the HTTP
+//!   client of a connector's service for tools, with the call's trace headers. Without it the server is a plain MCP
 //!   server that runs locally: connectors read `{ID}_URL`, `/health` and the log format are the same,
 //!   and a start asking for a stack deployment (`SERVICE_NAME`) exits 2 naming the feature.
 //! - `otel` (default): OpenTelemetry traces, a SERVER span per call of a tool, resource or prompt,
@@ -55,13 +56,17 @@ pub use platform::{
     ConnectorType, Mode, Only, SettingsError, Which, health, stack_url,
 };
 #[cfg(feature = "platform")]
-pub use platform::{ServiceSettings, Settings};
+pub use platform::{ConnectorClient, ServiceSettings, Settings};
 pub use registry::{Registry, RegistryError};
 pub use server::{RunningServer, Server, Startup};
 pub use tasks::{InMemoryTaskStore, TaskStore, TaskSupport};
 pub use trace::TraceContext;
 pub use transport::HttpOptions;
 
+/// reqwest, the HTTP client of [`Connection::http`] (feature `platform`): its `RequestBuilder`,
+/// `Response` and `Method`, without a dependency of the author's own that must match its version.
+#[cfg(feature = "platform")]
+pub use reqwest;
 /// rmcp, for its model types (`ContentBlock`, `PromptMessage`, `Role`, ...) and client.
 pub use rmcp;
 

@@ -507,6 +507,8 @@ impl Server {
                 running.wait().await
             }
         };
+        // Tasks still running now will not end here: a store shared with other replicas says so.
+        let _ = tokio::time::timeout(Duration::from_secs(2), shared.tasks.stopping()).await;
         lifecycle.run_shutdown().await;
         if let Some(traces) = &shared.traces {
             // After the calls drained and the hook ran: their spans are queued by now.

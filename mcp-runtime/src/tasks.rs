@@ -74,6 +74,11 @@ pub trait TaskStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), McpError>>;
     /// `tasks/cancel`: asks the task to stop (the operation's cancellation token fires).
     fn cancel<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<(), McpError>>;
+    /// The server is stopping (after its drain): tasks still running will not end here. A store
+    /// that outlives the process says so to whoever reads them; the default does nothing.
+    fn stopping(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// The tasks of this process, in memory, over rmcp's [`TaskManager`].

@@ -168,6 +168,11 @@ impl Context {
         &self.inner.trace
     }
 
+    /// The call's trace, shared: what a [`Connection`](crate::Connection) injected into the call keeps.
+    pub(crate) fn trace_handle(&self) -> &Arc<TraceContext> {
+        &self.inner.trace
+    }
+
     /// The HTTP request headers, when the call came over streamable HTTP.
     pub fn headers(&self) -> Option<&http::HeaderMap> {
         self.inner

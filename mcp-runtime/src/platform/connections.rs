@@ -31,6 +31,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+#[cfg(feature = "platform")]
+use super::outgoing::ConnectorClient;
 use super::{
     connectors::{ChangeHook, Connector, ConnectorType},
     endpoint::{ConnectionState, Endpoint},
@@ -39,6 +41,7 @@ use super::{
 use crate::{
     FromCall, ToolError,
     extract::{CallInput, JsonObject, ParamInfo},
+    trace::TraceContext,
 };
 
 /// One declared connector and its live state.
@@ -49,6 +52,9 @@ pub(crate) struct Slot {
     mode: Mode,
     /// Bumped on every state change of any slot, so that one task can watch them all.
     any_change: watch::Sender<u64>,
+    /// The client of [`Connection::http`], made at its first use and shared by every call after.
+    #[cfg(feature = "platform")]
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Slot {
@@ -266,6 +272,8 @@ impl Connections {
                     state: watch::Sender::new(ConnectionState::unassigned(mode.clone())),
                     mode: mode.clone(),
                     any_change: any_change.clone(),
+                    #[cfg(feature = "platform")]
+                    http: std::sync::OnceLock::new(),
                 })
             })
             .collect();
@@ -506,6 +514,10 @@ impl<C: ConnectorId> Which for C {
 /// to pick one of several. Cheap to clone; always reflects the current state.
 pub struct Connection<C = Only> {
     slot: Arc<Slot>,
+    /// The trace of the call it was injected into (none when taken from [`Connections`]): what
+    /// [`Connection::http`]'s requests carry where no call's span is current.
+    #[cfg_attr(not(feature = "platform"), allow(dead_code))]
+    trace: Option<Arc<TraceContext>>,
     _which: PhantomData<fn() -> C>,
 }
 
@@ -513,6 +525,7 @@ impl<C> Clone for Connection<C> {
     fn clone(&self) -> Self {
         Connection {
             slot: self.slot.clone(),
+            trace: self.trace.clone(),
             _which: PhantomData,
         }
     }
@@ -531,6 +544,7 @@ impl Connection {
     fn from_slot(slot: Arc<Slot>) -> Connection {
         Connection {
             slot,
+            trace: None,
             _which: PhantomData,
         }
     }
@@ -611,6 +625,32 @@ impl<C> Connection<C> {
         }
     }
 
+    /// An HTTP client for the connector's service: requests go to its URL (the first, for an array
+    /// connector) with its headers and the current call's trace headers (see [`ConnectorClient`]).
+    /// The same error as [`require`](Self::require) while it is not connected, naming the connector
+    /// and `{ID}_URL`; an internal error for a connector whose URL is not an HTTP one (a database's
+    /// host).
+    ///
+    /// ```no_run
+    /// # use mcp_runtime::{Connection, ToolError};
+    /// # async fn tool(api: Connection) -> Result<String, ToolError> {
+    /// let created = api
+    ///     .http()?
+    ///     .post("/items")
+    ///     .json(&serde_json::json!({"name": "x"}))
+    ///     .send()
+    ///     .await?
+    ///     .error_for_status()?;
+    /// # Ok(created.text().await?)
+    /// # }
+    /// ```
+    #[cfg(feature = "platform")]
+    pub fn http(&self) -> Result<ConnectorClient, ToolError> {
+        let state = self.require()?;
+        let client = self.slot.http.get_or_init(ConnectorClient::pooled).clone();
+        ConnectorClient::new(&self.slot.decl, client, &state, self.trace.clone())
+    }
+
     fn not_connected(&self, state: &ConnectionState) -> ToolError {
         let why = match (&state.error, state.urls.is_empty()) {
             (Some(error), _) => format!(
@@ -655,6 +695,7 @@ impl<'a, C: Which> FromCall<'a> for Connection<C> {
         };
         Ok(Connection {
             slot,
+            trace: Some(input.context().trace_handle().clone()),
             _which: PhantomData,
         })
     }

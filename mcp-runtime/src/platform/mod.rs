@@ -10,15 +10,16 @@
 //! - `connections`: the live state of every declared connector, and the reconnect hooks;
 //! - `local`: local development's `{ID}_URL` / `{ID}_APIKEY` variables;
 //! - `stack`: the config manager's client (GET, PATCH, realtime websocket);
+//! - `outgoing`: [`ConnectorClient`], the HTTP client a connection gives tools (`Connection::http`);
 //! - `settings`: the service's typed settings;
 //! - [`health`]: the `/health` document.
 //!
 //! # The `platform` feature
 //!
-//! `stack` and `settings` are compiled only with the feature `platform` (on by default): they are
-//! the only code that needs the platform's client stack, reqwest, rustls and tokio-tungstenite for
-//! the config manager and the `config` crate for settings from env vars: some 30 crates of a
-//! server's build. Everything else here stays in every build, because it needs none of them: the
+//! `stack`, `settings` and `outgoing` are compiled only with the feature `platform` (on by default):
+//! they are the only code that needs the platform's client stack, reqwest, rustls and
+//! tokio-tungstenite for the config manager and tools' outgoing calls, and the `config` crate for
+//! settings from env vars: some 30 crates of a server's build. Everything else here stays in every build, because it needs none of them: the
 //! mode, connectors in local mode (`{ID}_URL` is parsed with `url`, which rmcp links anyway),
 //! connections, their reconnect hooks and `/health`. A build without the feature that is asked for
 //! a stack deployment (`SERVICE_NAME` set) refuses to start, as bad configuration naming the feature
@@ -31,6 +32,8 @@ mod error;
 pub mod health;
 mod local;
 mod mode;
+#[cfg(feature = "platform")]
+mod outgoing;
 #[cfg(feature = "platform")]
 mod settings;
 #[cfg(feature = "platform")]
@@ -50,6 +53,8 @@ pub(crate) use health::Health;
 pub use local::ApiKeyFormatError;
 pub use mode::Mode;
 pub(crate) use mode::detect;
+#[cfg(feature = "platform")]
+pub use outgoing::ConnectorClient;
 #[cfg(feature = "platform")]
 pub use settings::{ServiceSettings, Settings};
 #[cfg(feature = "platform")]

@@ -44,12 +44,18 @@ struct Record {
 pub(crate) struct SharedTaskStore {
     local: InMemoryTaskStore,
     redis: Arc<SharedRedis>,
+    /// The tasks this replica runs that have not ended.
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl SharedTaskStore {
     /// Tasks run by `local`, shared through `redis`.
     pub(crate) fn new(local: InMemoryTaskStore, redis: Arc<SharedRedis>) -> Arc<SharedTaskStore> {
-        let store = Arc::new(SharedTaskStore { local, redis });
+        let store = Arc::new(SharedTaskStore {
+            local,
+            redis,
+            running: Default::default(),
+        });
         tokio::spawn(follow_other_replicas(Arc::downgrade(&store)));
         store
     }
@@ -107,25 +113,7 @@ impl SharedTaskStore {
 
     /// The task of a replica that stopped before the task ended: failed, and written so.
     async fn orphaned(&self, record: &Record) -> DetailedTask {
-        let mut task = record.task.task.clone();
-        task.status_message = Some(format!(
-            "the replica running this task ({}) stopped before the task ended",
-            record.replica
-        ));
-        task.last_updated_at = rmcp::task_manager::current_timestamp();
-        let error = serde_json::json!({
-            "code": -32603,
-            "message": format!(
-                "The task was lost: the replica running it ({}) stopped before it ended; call the tool again",
-                record.replica
-            ),
-        });
-        let failed = DetailedTask::new(
-            task,
-            TaskPayload::Failed {
-                error: error.as_object().cloned().unwrap_or_default(),
-            },
-        );
+        let failed = lost(&record.task, &record.replica);
         tracing::warn!(
             event_type = "task.orphaned",
             data.task_id = failed.task.task_id.as_str(),
@@ -146,6 +134,10 @@ impl SharedTaskStore {
             .connection()
             .set_ex(self.key(&task.task.task_id), json, self.retention_seconds())
             .await
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn unreachable(&self, error: &redis::RedisError) -> McpError {
@@ -170,14 +162,42 @@ impl SharedTaskStore {
     }
 }
 
+/// `task` failed because `replica`, which ran it, stopped before it ended.
+fn lost(task: &DetailedTask, replica: &str) -> DetailedTask {
+    let mut task = task.task.clone();
+    task.status_message = Some(format!(
+        "the replica running this task ({replica}) stopped before the task ended"
+    ));
+    task.last_updated_at = rmcp::task_manager::current_timestamp();
+    let error = serde_json::json!({
+        "code": -32603,
+        "message": format!(
+            "The task was lost: the replica running it ({replica}) stopped before it ended; call the tool again"
+        ),
+    });
+    DetailedTask::new(
+        task,
+        TaskPayload::Failed {
+            error: error.as_object().cloned().unwrap_or_default(),
+        },
+    )
+}
+
 /// Writes the task to Redis whenever it changes and renews its lease, until it has ended.
 async fn mirror(store: std::sync::Weak<SharedTaskStore>, id: String, mut written: DetailedTask) {
     let mut ticks = 0u32;
+    if let Some(store) = store.upgrade() {
+        store.running().insert(id.clone());
+    }
     loop {
         tokio::time::sleep(MIRROR_INTERVAL).await;
         let Some(store) = store.upgrade() else {
             return;
         };
+        if !store.running().contains(&id) {
+            // `stopping` wrote the task's end already.
+            return;
+        }
         let Ok(now) = store.local.get_now(&id) else {
             return;
         };
@@ -193,6 +213,7 @@ async fn mirror(store: std::sync::Weak<SharedTaskStore>, id: String, mut written
             }
         }
         if written.task.status.is_terminal() {
+            store.running().remove(&id);
             return;
         }
     }
@@ -287,6 +308,30 @@ impl TaskStore for Arc<SharedTaskStore> {
                 })
                 .await;
             Ok(())
+        })
+    }
+
+    fn stopping(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // Say at once what the lease would say seconds later: these tasks will not end.
+            let running: Vec<String> = self.running().drain().collect();
+            for id in running {
+                let Ok(task) = self.local.get_now(&id) else {
+                    continue;
+                };
+                if task.task.status.is_terminal() {
+                    let _ = self.write(&task).await;
+                    continue;
+                }
+                let failed = lost(&task, self.redis.replica());
+                tracing::warn!(
+                    event_type = "task.orphaned",
+                    data.task_id = id.as_str(),
+                    data.replica = self.redis.replica(),
+                    "Task failed: this replica is stopping before the task ended"
+                );
+                let _ = self.write(&failed).await;
+            }
         })
     }
 

@@ -150,12 +150,24 @@ impl Endpoint {
             }
             _ => response,
         };
-        response.map(|body| match in_flight {
-            Some(token) => Body::new(InFlight {
-                body,
-                _token: token,
-            }),
-            None => Body::new(body),
+        let event_stream = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let strip_ids = event_stream && self.sessions.shared().is_some();
+        response.map(|body| {
+            let body = match in_flight {
+                Some(token) => Body::new(InFlight {
+                    body,
+                    _token: token,
+                }),
+                None => Body::new(body),
+            };
+            if strip_ids {
+                Body::new(WithoutEventIds(body))
+            } else {
+                body
+            }
         })
     }
 
@@ -394,6 +406,53 @@ impl<B: http_body::Body + Unpin> http_body::Body for InFlight<B> {
     }
 }
 
+/// An event stream of a legacy session without its events' ids, when several replicas serve the
+/// session. rmcp numbers a session's events per process: after a replica dies, a client resuming a
+/// stream with `Last-Event-ID` on another replica would be answered with that replica's events of
+/// the same number (another request's), or with an empty stream it would resume again forever (rmcp's
+/// client and the Python SDK both do, so a call in flight on a dead replica never ended). Without
+/// ids a client cannot resume: a stream cut by a replica's death fails its call at once, as a
+/// request to a dead server does, and the client may call again. rmcp writes one event per frame.
+struct WithoutEventIds<B>(B);
+
+impl<B: http_body::Body<Data = Bytes> + Unpin> http_body::Body for WithoutEventIds<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = Pin::new(&mut self.0).poll_frame(cx);
+        polled.map(|frame| {
+            frame.map(|frame| {
+                frame.map(|frame| {
+                    frame.map_data(|data| {
+                        if !data.starts_with(b"id:") && !data.windows(4).any(|w| w == b"\nid:") {
+                            return data;
+                        }
+                        let kept: Vec<u8> = data
+                            .split_inclusive(|b| *b == b'\n')
+                            .filter(|line| !line.starts_with(b"id:"))
+                            .flatten()
+                            .copied()
+                            .collect();
+                        Bytes::from(kept)
+                    })
+                })
+            })
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
 /// rmcp answers an unparseable POST body with `415 text/plain` ("fail to deserialize request body").
 fn is_rmcp_parse_error<B>(response: &http::Response<B>) -> bool {
     response
@@ -425,4 +484,30 @@ where
             detail.trim()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_event_streams_ids_are_left_out_and_the_rest_of_each_event_kept() {
+        let events = futures::stream::iter([
+            Ok::<_, Infallible>(Frame::data(Bytes::from_static(
+                b"data: \nid: 0/0\nretry: 3000\n\n",
+            ))),
+            Ok(Frame::data(Bytes::from_static(
+                b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\nid: 0/1\n\n",
+            ))),
+            Ok(Frame::data(Bytes::from_static(
+                b"data: {\"id:\":\"no line\"}\n\n",
+            ))),
+        ]);
+        let body = WithoutEventIds(Body::new(http_body_util::StreamBody::new(events)));
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            "data: \nretry: 3000\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\ndata: {\"id:\":\"no line\"}\n\n"
+        );
+    }
 }

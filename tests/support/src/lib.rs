@@ -2,8 +2,8 @@
 //! [`TIMEOUT`], building and spawning the workspace's server binaries ([`binaries`]), reading their
 //! JSON log lines ([`logs`]), server processes over HTTP and stdio ([`process`]), MCP requests and
 //! what their results hold ([`mcp`]), the platform's formats ([`assertions`]), the Python MCP clients
-//! ([`python`]), nginx round-robin in front of server replicas ([`nginx`]), and tests that need a
-//! service the machine may lack ([`skip`]).
+//! ([`python`]), nginx round-robin in front of server replicas ([`nginx`]), Redis for the shared
+//! state backend ([`redis`]), and tests that need a service the machine may lack ([`skip`]).
 //!
 //! Everything is re-exported at the root: `use cm_test_support::{TIMEOUT, call_tool, text_of};`.
 //! A server's own tests of its tools need none of this: `cm_mcp::testing::Client` serves it in-process.
@@ -17,8 +17,10 @@ pub mod process;
 pub mod prometheus;
 pub mod python;
 pub mod raw;
+pub mod redis;
 pub mod skip;
 
+pub use self::redis::*;
 pub use assertions::*;
 pub use binaries::*;
 pub use logs::*;

@@ -5,6 +5,9 @@
 //! `PROBE_HOOK_FAILURES=n` makes the hook's first `n` runs fail, to test its retries.
 //! `PROBE_HOOK_GATE=127.0.0.1:PORT` makes every run that would succeed first wait until the test opens
 //! that gate (closes the connection): the test decides when "not connected yet" ends.
+//!
+//! `api_get` and `connector_get` call a connector's service through `Connection::http`, for the
+//! tests of outgoing calls (`tests/outgoing.rs`).
 
 use std::sync::{
     Arc,
@@ -86,6 +89,51 @@ async fn api_headers(api: Connection<Api>) -> String {
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().into()))
         .collect();
     Value::Object(headers).to_string()
+}
+
+/// GETs `path` from the API connector through its HTTP client; answers `<status> <body>`.
+///
+/// # Arguments
+/// * `path` - The path on the connector's URL.
+/// * `detached` - Send it from a task the tool spawns, outside the call's span.
+#[cm_tool]
+async fn api_get(api: Connection<Api>, path: String, detached: bool) -> Result<String, ToolError> {
+    let request = api.http()?.get(&path);
+    let response = if detached {
+        // A plain `tokio::spawn`, not instrumented: the trace can only come with the connection.
+        tokio::spawn(request.send())
+            .await
+            .map_err(ToolError::internal)??
+    } else {
+        request.send().await?
+    };
+    Ok(format!(
+        "{} {}",
+        response.status().as_u16(),
+        response.text().await?
+    ))
+}
+
+/// GETs `path` from the connector `connector`, taken from every connection rather than injected.
+///
+/// # Arguments
+/// * `connector` - The connector's config_id.
+/// * `path` - The path on the connector's URL.
+#[cm_tool]
+async fn connector_get(
+    connections: State<cm_mcp::Connections>,
+    connector: String,
+    path: String,
+) -> Result<String, ToolError> {
+    let connection = connections
+        .get(&connector)
+        .ok_or_else(|| ToolError::not_found(format!("no connector `{connector}`")))?;
+    let response = connection.http()?.get(&path).send().await?;
+    Ok(format!(
+        "{} {}",
+        response.status().as_u16(),
+        response.text().await?
+    ))
 }
 
 /// The current settings, as JSON.
