@@ -807,11 +807,17 @@ async fn health_has_the_platform_shape() {
                 "service_connected",
                 "server_mode",
                 "server_time",
-                "connector_id"
+                "connector_id",
+                "shared_state"
             ]
             .into()
         );
         assert_eq!(health["status"], "healthy");
+        // One process: the state replicas would share is in memory.
+        assert_eq!(
+            health["shared_state"],
+            serde_json::json!({"backend": "memory", "connected": true})
+        );
         assert_eq!(health["service"], "http-test");
         // No connector declared: nothing to wait for, so connected (as the README says).
         assert_eq!(health["service_connected"], true);

@@ -60,8 +60,10 @@ pub struct LoadOptions {
     pub protocol_version: String,
     /// Bound on every request.
     pub timeout: Duration,
-    /// The server's process id, for its CPU time and memory (stdio targets know it themselves).
-    pub server_pid: Option<u32>,
+    /// The server's process ids, for their CPU time and memory (stdio targets know theirs
+    /// themselves). Several when the server is several processes (replicas, a proxy in front of
+    /// them, the store they share): the result has each one's share and their sum.
+    pub server_pids: Vec<u32>,
 }
 
 /// What a run measured.
@@ -85,12 +87,32 @@ pub struct LoadResult {
     pub latency: Latency,
     /// CPU the load generator used per call, in microseconds (all its threads).
     pub client_cpu_us_per_call: f64,
-    /// CPU the server used per call, in microseconds, when its process id is known.
+    /// CPU the server used per call, in microseconds, when its process ids are known (the sum over
+    /// all of them).
     pub server_cpu_us_per_call: Option<f64>,
-    /// The server's resident memory at the end, in KiB, when its process id is known.
+    /// The server's resident memory at the end, in KiB, when its process ids are known (the sum).
     pub server_rss_kib: Option<u64>,
+    /// Each of the server's processes, in the order their ids were given.
+    #[serde(default)]
+    pub server_processes: Vec<ProcessUsage>,
     /// Up to five distinct error messages.
     pub error_samples: Vec<String>,
+}
+
+/// What one of the server's processes used during the measured window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessUsage {
+    /// Its process id.
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`), e.g. `my-service`, `nginx`, `redis-server`.
+    pub name: String,
+    /// CPU it used per call, in microseconds (`None` when `/proc` could not be read).
+    pub cpu_us_per_call: Option<f64>,
+    /// Its resident memory at the end, in KiB.
+    pub rss_kib: Option<u64>,
+    /// Context switches of its threads per call (each time one went to sleep or was preempted).
+    #[serde(default)]
+    pub context_switches_per_call: Option<f64>,
 }
 
 /// What one client saw.
@@ -159,23 +181,33 @@ impl Window {
 struct CpuMark {
     at: Instant,
     me: Option<f64>,
-    server: Option<f64>,
+    /// CPU seconds of each server process, in the order of their ids.
+    server: Vec<Option<f64>>,
+    /// Context switches of each server process.
+    switches: Vec<Option<u64>>,
 }
 
 impl CpuMark {
-    fn take(server: Option<u32>) -> CpuMark {
+    fn take(server: &[u32]) -> CpuMark {
         CpuMark {
             at: Instant::now(),
             me: procinfo::cpu_seconds(Pid::Me),
-            server: server.and_then(|pid| procinfo::cpu_seconds(Pid::Other(pid))),
+            server: server
+                .iter()
+                .map(|&pid| procinfo::cpu_seconds(Pid::Other(pid)))
+                .collect(),
+            switches: server
+                .iter()
+                .map(|&pid| procinfo::context_switches(pid))
+                .collect(),
         }
     }
 }
 
 /// Sleeps until the window opens, then marks the CPU counters.
-async fn mark_at(from: Instant, server: Option<u32>) -> CpuMark {
+async fn mark_at(from: Instant, server: Vec<u32>) -> CpuMark {
     tokio::time::sleep_until(from.into()).await;
-    CpuMark::take(server)
+    CpuMark::take(&server)
 }
 
 fn summarize(
@@ -185,7 +217,7 @@ fn summarize(
     tallies: Vec<Tally>,
     from: Instant,
     start: CpuMark,
-    server: Option<u32>,
+    server: &[u32],
 ) -> LoadResult {
     let end = CpuMark::take(server);
     // From the window's nominal start (the marking task may wake a little late) to the end of the
@@ -209,6 +241,25 @@ fn summarize(
         (Some(b), Some(a)) if calls > 0 => Some((a - b) * 1e6 / calls as f64),
         _ => None,
     };
+    let server_processes: Vec<ProcessUsage> = (0..server.len())
+        .map(|i| ProcessUsage {
+            pid: server[i],
+            name: procinfo::name(server[i]).unwrap_or_default(),
+            cpu_us_per_call: per_call(start.server[i], end.server[i]),
+            rss_kib: procinfo::rss_kib(Pid::Other(server[i])),
+            context_switches_per_call: match (start.switches[i], end.switches[i]) {
+                (Some(b), Some(a)) if calls > 0 => Some(a.saturating_sub(b) as f64 / calls as f64),
+                _ => None,
+            },
+        })
+        .collect();
+    // A sum is given only when every process could be read: a partial one would look cheaper.
+    let total = |part: fn(&ProcessUsage) -> Option<f64>| -> Option<f64> {
+        if server_processes.is_empty() {
+            return None;
+        }
+        server_processes.iter().map(part).sum()
+    };
     LoadResult {
         transport: transport.to_string(),
         sessions,
@@ -223,8 +274,9 @@ fn summarize(
         },
         latency: Latency::from_nanos(&mut nanos),
         client_cpu_us_per_call: per_call(start.me, end.me).unwrap_or(f64::NAN),
-        server_cpu_us_per_call: per_call(start.server, end.server),
-        server_rss_kib: server.and_then(|pid| procinfo::rss_kib(Pid::Other(pid))),
+        server_cpu_us_per_call: total(|p| p.cpu_us_per_call),
+        server_rss_kib: total(|p| p.rss_kib.map(|kib| kib as f64)).map(|kib| kib as u64),
+        server_processes,
         error_samples,
     }
 }
@@ -271,8 +323,8 @@ async fn run_http(endpoint: &HttpEndpoint, options: &LoadOptions) -> anyhow::Res
         .with_context(|| format!("cannot start a client session with {}", endpoint.url))?;
     let sessions = clients.iter().all(|c| c.session_id().is_some());
     let window = Window::new(options.stop);
-    let server = options.server_pid;
-    let mark = tokio::spawn(mark_at(window.from, server));
+    let server = options.server_pids.clone();
+    let mark = tokio::spawn(mark_at(window.from, server.clone()));
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|mut client| {
@@ -297,7 +349,7 @@ async fn run_http(endpoint: &HttpEndpoint, options: &LoadOptions) -> anyhow::Res
         tallies,
         window.from,
         start,
-        server,
+        &server,
     ))
 }
 
@@ -354,9 +406,9 @@ async fn run_stdio(
 ) -> anyhow::Result<LoadResult> {
     let server =
         Arc::new(StdioServer::start(command, &options.protocol_version, options.timeout).await?);
-    let pid = server.pid();
+    let pids: Vec<u32> = server.pid().into_iter().collect();
     let window = Window::new(options.stop);
-    let mark = tokio::spawn(mark_at(window.from, pid));
+    let mark = tokio::spawn(mark_at(window.from, pids.clone()));
     let tasks: Vec<_> = (0..options.clients)
         .map(|_| {
             let call = options.call.clone();
@@ -374,7 +426,7 @@ async fn run_stdio(
         .collect();
     let tallies = futures::future::try_join_all(tasks).await?;
     let start = mark.await?;
-    let result = summarize("stdio", true, options, tallies, window.from, start, pid);
+    let result = summarize("stdio", true, options, tallies, window.from, start, &pids);
     if let Ok(server) = Arc::try_unwrap(server) {
         server.stop(Duration::from_secs(2)).await;
     }

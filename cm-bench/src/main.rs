@@ -107,9 +107,11 @@ struct LoadArgs {
     /// Instead of a duration: this many calls per client, all measured.
     #[arg(long)]
     calls: Option<u64>,
-    /// The HTTP server's process id, to report its CPU per call and memory.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The HTTP server's process id, to report its CPU per call and memory. Repeat it (or give
+    /// a comma-separated list) for a server made of several processes, e.g. replicas, the proxy in
+    /// front of them and their Redis: each one's share is reported, and the sum.
+    #[arg(long = "server-pid", value_delimiter = ',')]
+    server_pids: Vec<u32>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -334,7 +336,7 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
                 call: args.call.spec()?,
                 protocol_version: args.call.protocol_version.clone(),
                 timeout: Duration::from_secs_f64(args.call.timeout),
-                server_pid: args.server_pid,
+                server_pids: args.server_pids.clone(),
             };
             let result = load::run(&target, &options).await?;
             if args.json {

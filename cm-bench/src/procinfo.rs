@@ -51,6 +51,37 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
+/// The process's command name (`/proc/PID/comm`: the program's name, cut to 15 bytes).
+pub fn name(pid: u32) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_string())
+}
+
+/// Context switches (voluntary and not) of all the process's threads so far: how often it went to
+/// sleep or was preempted. Threads that have exited no longer count.
+pub fn context_switches(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        if let Ok(status) = std::fs::read_to_string(task.path().join("status")) {
+            total += parse_switches(&status);
+        }
+    }
+    Some(total)
+}
+
+fn parse_switches(status: &str) -> u64 {
+    ["voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"]
+        .iter()
+        .filter_map(|key| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
 /// Resident memory now (`VmRSS`), in KiB.
 pub fn rss_kib(pid: Pid) -> Option<u64> {
     status_kib(pid, "VmRSS:")
@@ -116,10 +147,19 @@ mod tests {
     }
 
     #[test]
+    fn context_switches_count_both_kinds() {
+        let status = "Name:\tx\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n";
+        assert_eq!(parse_switches(status), 127);
+        assert_eq!(parse_switches("Name:\tx\n"), 0);
+    }
+
+    #[test]
     fn reads_this_process() {
         if cfg!(target_os = "linux") {
             assert!(rss_kib(Pid::Me).is_some_and(|kib| kib > 0));
             assert!(cpu_seconds(Pid::Me).is_some());
+            assert!(name(std::process::id()).is_some_and(|n| !n.is_empty()));
+            assert!(context_switches(std::process::id()).is_some());
         }
     }
 }

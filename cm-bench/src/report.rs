@@ -46,6 +46,21 @@ pub fn load_table(label: &str, r: &LoadResult) -> String {
     if let Some(rss) = r.server_rss_kib {
         let _ = writeln!(out, "  server RSS     {:.1} MiB", rss as f64 / 1024.0);
     }
+    if r.server_processes.len() > 1 {
+        for p in &r.server_processes {
+            let _ = writeln!(
+                out,
+                "    {} {:<15} {} µs/call, {} MiB, {} context switches/call",
+                p.pid,
+                p.name,
+                p.cpu_us_per_call
+                    .map_or_else(|| "–".into(), |c| format!("{c:.1}")),
+                mib(p.rss_kib),
+                p.context_switches_per_call
+                    .map_or_else(|| "–".into(), |n| format!("{n:.2}"))
+            );
+        }
+    }
     for sample in &r.error_samples {
         let _ = writeln!(out, "  error          {sample}");
     }
@@ -537,6 +552,7 @@ mod tests {
             client_cpu_us_per_call: 10.0,
             server_cpu_us_per_call: Some(50.0),
             server_rss_kib: Some(10240),
+            server_processes: vec![],
             error_samples: vec![],
         }
     }

@@ -369,7 +369,7 @@ async fn run_scenario(
             )?));
         }
     }
-    let options = |server_pid| LoadOptions {
+    let options = |server_pid: Option<u32>| LoadOptions {
         clients: scenario.clients,
         stop: Stop::Time {
             warmup: Duration::from_secs_f64(settings.warmup_seconds),
@@ -378,7 +378,7 @@ async fn run_scenario(
         call: call.clone(),
         protocol_version: protocol_version.to_string(),
         timeout: Duration::from_secs(30),
-        server_pid,
+        server_pids: server_pid.into_iter().collect(),
     };
     let mut runs: Vec<Vec<LoadResult>> = vec![Vec::new(); lineup.servers.len()];
     for round in 0..settings.rounds {
@@ -536,7 +536,7 @@ pub async fn memory(
             call: call.clone(),
             protocol_version: protocol_version.to_string(),
             timeout: Duration::from_secs(30),
-            server_pid: Some(pid),
+            server_pids: vec![pid],
         };
         let warmed = load::run(&Target::Http(endpoint.clone()), &warm).await?;
         ensure!(
@@ -788,13 +788,13 @@ pub async fn smoke(
         serde_json::json!({ "input_param": "smoke \"test\" ✓" }),
         Some("Processed: smoke \"test\" ✓".into()),
     )?;
-    let options = |clients, pid| LoadOptions {
+    let options = |clients, pid: Option<u32>| LoadOptions {
         clients,
         stop: Stop::Calls(calls_per_client),
         call: call.clone(),
         protocol_version: crate::client::DEFAULT_PROTOCOL_VERSION.into(),
         timeout: Duration::from_secs(30),
-        server_pid: pid,
+        server_pids: pid.into_iter().collect(),
     };
     let mut results = Vec::new();
     for stateless in [false, true] {

@@ -21,7 +21,7 @@ fn options(call: CallSpec, clients: usize, calls: u64) -> LoadOptions {
         call,
         protocol_version: DEFAULT_PROTOCOL_VERSION.into(),
         timeout: Duration::from_secs(30),
-        server_pid: None,
+        server_pids: vec![],
     }
 }
 
@@ -43,7 +43,7 @@ async fn http(stateless: bool, call: CallSpec, clients: usize, calls: u64) -> Lo
         RunningServer::start(&bare(), stateless, workdir(), Duration::from_secs(30)).unwrap();
     let target = Target::Http(HttpEndpoint::parse(&server.url()).unwrap());
     let mut options = options(call, clients, calls);
-    options.server_pid = Some(server.pid());
+    options.server_pids = vec![server.pid()];
     load::run(&target, &options).await.unwrap()
 }
 
@@ -159,4 +159,53 @@ async fn setup_failures_name_the_problem() {
         format!("{error:#}").contains("initialize failed"),
         "{error:#}"
     );
+}
+
+#[tokio::test]
+async fn a_server_of_several_processes_gets_each_ones_share_and_their_sum() {
+    let served = RunningServer::start(&bare(), false, workdir(), Duration::from_secs(30)).unwrap();
+    let idle = RunningServer::start(&bare(), false, workdir(), Duration::from_secs(30)).unwrap();
+    let target = Target::Http(HttpEndpoint::parse(&served.url()).unwrap());
+    let mut options = options(echo("several"), 2, 200);
+    options.server_pids = vec![served.pid(), idle.pid()];
+    let r = load::run(&target, &options).await.unwrap();
+    assert_eq!((r.calls, r.errors), (400, 0), "{:?}", r.error_samples);
+
+    let pids: Vec<u32> = r.server_processes.iter().map(|p| p.pid).collect();
+    assert_eq!(pids, [served.pid(), idle.pid()], "in the order given");
+    for p in &r.server_processes {
+        assert_eq!(p.name, "bare-rmcp", "the name from /proc/PID/comm");
+        assert!(p.rss_kib.is_some_and(|kib| kib > 0), "{p:?}");
+    }
+    assert!(
+        r.server_processes[0]
+            .context_switches_per_call
+            .is_some_and(|n| n > 0.0),
+        "the served process sleeps between calls: {:?}",
+        r.server_processes[0]
+    );
+    let shares: Vec<f64> = r
+        .server_processes
+        .iter()
+        .map(|p| p.cpu_us_per_call.unwrap())
+        .collect();
+    let sum = r.server_cpu_us_per_call.unwrap();
+    assert!(
+        (sum - shares.iter().sum::<f64>()).abs() < 1e-6,
+        "{sum} vs {shares:?}"
+    );
+    let rss: u64 = r.server_processes.iter().filter_map(|p| p.rss_kib).sum();
+    assert_eq!(r.server_rss_kib, Some(rss));
+
+    // A process that cannot be read makes the sum unknown rather than too small.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    options.server_pids = vec![served.pid(), gone_pid];
+    let r = load::run(&target, &options).await.unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    assert!(r.server_processes[0].cpu_us_per_call.is_some());
+    assert_eq!(r.server_processes[1].cpu_us_per_call, None);
+    assert_eq!(r.server_cpu_us_per_call, None);
+    assert_eq!(r.server_rss_kib, None);
 }

@@ -74,6 +74,10 @@ pub(crate) enum Message {
     },
 }
 
+/// Work to do when Redis answers again ([`SharedRedis::on_reconnect`]).
+pub(crate) type ReconnectHook =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// A message and the replica that sent it.
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -93,8 +97,9 @@ pub(crate) struct SharedRedis {
     /// The URL without its password, for logs and `/health`.
     display: String,
     connected: AtomicBool,
-    /// Cleared when Redis goes away: the monitor then waits for it before telling anyone it is back.
-    reconnected: broadcast::Sender<()>,
+    /// What must be put back into a Redis that returns (empty, if it restarted without
+    /// persistence) before the replica counts it as connected again.
+    reconnect_hooks: Mutex<Vec<ReconnectHook>>,
     messages: broadcast::Sender<Arc<Message>>,
     last_error: Mutex<Option<String>>,
     /// The subscriptions recorded through this replica, by session: written back with the
@@ -153,7 +158,7 @@ impl SharedRedis {
             replica,
             display,
             connected: AtomicBool::new(false),
-            reconnected: broadcast::channel(4).0,
+            reconnect_hooks: Mutex::default(),
             messages: broadcast::channel(1024).0,
             last_error: Mutex::new(None),
             recorded: Mutex::default(),
@@ -198,9 +203,14 @@ impl SharedRedis {
         self.messages.subscribe()
     }
 
-    /// Fires each time Redis answers again after being away (not at the first connection).
-    pub(crate) fn reconnections(&self) -> broadcast::Receiver<()> {
-        self.reconnected.subscribe()
+    /// Runs `hook` each time Redis answers again after being away (not at the first connection),
+    /// before the replica serves legacy sessions again: a request must not find the shared state
+    /// connected and still without the sessions it lost.
+    pub(crate) fn on_reconnect(&self, hook: ReconnectHook) {
+        self.reconnect_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(hook);
     }
 
     /// Tells the other replicas `message`. A Redis that is away loses it: the caller's own replica
@@ -276,7 +286,18 @@ async fn monitor(shared: Weak<SharedRedis>) {
         }
         let wait = match answer {
             Ok(()) => {
-                if !redis.connected.swap(true, Ordering::Relaxed) {
+                if !redis.connected.load(Ordering::Relaxed) {
+                    if ever_connected {
+                        let hooks = redis
+                            .reconnect_hooks
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .clone();
+                        for hook in hooks {
+                            let _ = tokio::time::timeout(COMMAND_TIMEOUT * 2, hook()).await;
+                        }
+                    }
+                    redis.connected.store(true, Ordering::Relaxed);
                     *redis.lock_error() = None;
                     tracing::info!(
                         event_type = "shared_state.connected",
@@ -285,9 +306,6 @@ async fn monitor(shared: Weak<SharedRedis>) {
                         "Shared state reached: Redis at {} answers",
                         redis.display()
                     );
-                    if ever_connected {
-                        let _ = redis.reconnected.send(());
-                    }
                     ever_connected = true;
                 }
                 backoff = Duration::from_millis(250);

@@ -5,9 +5,11 @@
 //! rmcp writes a session once (at `initialize`) and reads it when it restores one; it removes it on
 //! `DELETE`. What it does not do, this store adds:
 //!
-//! - **Idle expiry by TTL.** A session's key lives for the idle timeout, renewed by every request
+//! - **Idle expiry by TTL.** A session's key lives for the idle timeout, renewed by the requests
 //!   any replica serves for it ([`SharedSessions::touch`]), so a session nobody uses expires
-//!   everywhere, as one in memory does.
+//!   everywhere, as one in memory does. A replica renews a session at most once per tenth of the
+//!   timeout: a renewal per request was most of what Redis cost a call (BENCHMARKS.md), and a
+//!   session then expires between nine tenths of the timeout and the timeout after its last use.
 //! - **`DELETE` everywhere.** Deleting publishes [`Message::SessionClosed`]; every replica closes its
 //!   own copy, so a deleted session answers 404 whichever replica is asked.
 //! - **Surviving a Redis restart.** Each replica remembers the sessions it holds, and writes them
@@ -17,6 +19,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use redis::AsyncCommands as _;
@@ -29,8 +32,14 @@ use super::redis::{Message, SharedRedis};
 /// rmcp's session store over Redis.
 pub(crate) struct SharedSessions {
     redis: Arc<SharedRedis>,
-    /// The sessions this replica holds, as stored: what it writes back after a Redis restart.
-    held: Mutex<HashMap<String, String>>,
+    /// The sessions this replica holds, as stored (what it writes back after a Redis restart), and
+    /// when it last renewed each.
+    held: Mutex<HashMap<String, Held>>,
+}
+
+struct Held {
+    state: String,
+    renewed: Instant,
 }
 
 impl SharedSessions {
@@ -40,7 +49,15 @@ impl SharedSessions {
             redis,
             held: Mutex::default(),
         });
-        tokio::spawn(write_back_after_restarts(Arc::downgrade(&sessions)));
+        let weak = Arc::downgrade(&sessions);
+        sessions.redis.on_reconnect(Arc::new(move || {
+            let weak = weak.clone();
+            Box::pin(async move {
+                if let Some(sessions) = weak.upgrade() {
+                    sessions.write_back().await;
+                }
+            })
+        }));
         sessions
     }
 
@@ -57,8 +74,32 @@ impl SharedSessions {
         self.redis.session_ttl_seconds()
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn hold(&self, id: &str, state: String) {
+        self.held().insert(
+            id.to_string(),
+            Held {
+                state,
+                renewed: Instant::now(),
+            },
+        );
+    }
+
+    /// Whether a request for `id` served now should renew its TTL: the first in a tenth of the
+    /// timeout does (and is counted as done).
+    pub(crate) fn renewal_due(&self, id: &str) -> bool {
+        let every = Duration::from_secs(self.ttl_seconds()) / 10;
+        match self.held().get_mut(id) {
+            Some(held) if held.renewed.elapsed() < every => false,
+            Some(held) => {
+                held.renewed = Instant::now();
+                true
+            }
+            None => true,
+        }
     }
 
     /// Whether the session `id` exists on any replica.
@@ -79,7 +120,7 @@ impl SharedSessions {
             .query_async(&mut connection)
             .await;
         if let Ok((false, _)) = renewed {
-            let stored = self.held().get(id).cloned();
+            let stored = self.held().get(id).map(|held| held.state.clone());
             if let Some(state) = stored {
                 let _: redis::RedisResult<()> = connection
                     .set_ex(self.key(id), state, self.ttl_seconds())
@@ -100,7 +141,7 @@ impl SharedSessions {
         let held: Vec<(String, String)> = self
             .held()
             .iter()
-            .map(|(id, state)| (id.clone(), state.clone()))
+            .map(|(id, held)| (id.clone(), held.state.clone()))
             .collect();
         if held.is_empty() {
             return;
@@ -141,23 +182,6 @@ impl SharedSessions {
     }
 }
 
-/// After each return of Redis, [`SharedSessions::write_back`].
-async fn write_back_after_restarts(sessions: std::sync::Weak<SharedSessions>) {
-    let Some(mut reconnections) = sessions.upgrade().map(|s| s.redis.reconnections()) else {
-        return;
-    };
-    loop {
-        match reconnections.recv().await {
-            Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        }
-        let Some(sessions) = sessions.upgrade() else {
-            return;
-        };
-        sessions.write_back().await;
-    }
-}
-
 #[async_trait::async_trait]
 impl SessionStore for SharedSessions {
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
@@ -172,7 +196,7 @@ impl SessionStore for SharedSessions {
             return Ok(None);
         };
         let state: SessionState = serde_json::from_str(&stored)?;
-        self.held().insert(session_id.to_string(), stored);
+        self.hold(session_id, stored);
         Ok(Some(state))
     }
 
@@ -182,7 +206,7 @@ impl SessionStore for SharedSessions {
         let () = connection
             .set_ex(self.key(session_id), &stored, self.ttl_seconds())
             .await?;
-        self.held().insert(session_id.to_string(), stored);
+        self.hold(session_id, stored);
         Ok(())
     }
 
