@@ -22,7 +22,7 @@ use crate::{
     handler::{McpHandler, Shared},
     health::{self, Health},
     platform::SettingsError,
-    replicas::{Message, SharedSessions},
+    replicas::{Message, SharedRedis, SharedSessions},
 };
 
 mod endpoint;
@@ -218,10 +218,7 @@ pub(crate) async fn start_http(
     let mut config = options.config(sessions.clone());
     if let Some(store) = &shared_sessions {
         config.session_store = Some(store.clone());
-        tokio::spawn(follow_other_replicas(
-            store.redis().messages(),
-            Arc::downgrade(&bounded),
-        ));
+        follow_other_replicas(store.redis(), &bounded);
     }
     let factory_shared = shared.clone();
     let mcp = McpEndpoint::new(
@@ -277,41 +274,36 @@ pub(crate) async fn start_http(
 
 /// Does on this replica what another asks of every replica's legacy sessions: close a session
 /// deleted there, and hand a client's answer to the session's copy that may be waiting for it.
-async fn follow_other_replicas(
-    mut messages: tokio::sync::broadcast::Receiver<Arc<Message>>,
-    sessions: std::sync::Weak<BoundedSessions>,
-) {
+fn follow_other_replicas(redis: &SharedRedis, sessions: &Arc<BoundedSessions>) {
     use rmcp::transport::streamable_http_server::SessionManager as _;
-    loop {
-        let message = match messages.recv().await {
-            Ok(message) => message,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        };
-        let Some(sessions) = sessions.upgrade() else {
-            return;
-        };
-        match &*message {
-            Message::SessionClosed { session } => {
-                let _ = sessions.close_session(&Arc::from(session.as_str())).await;
-            }
-            Message::ClientResponse { session, message } => {
-                let id = Arc::from(session.as_str());
-                if !sessions.contains(&id).await {
-                    continue;
+    let weak = Arc::downgrade(sessions);
+    redis.follow(move |message| {
+        let sessions = weak.upgrade()?;
+        Some(Box::pin(async move {
+            match &*message {
+                Message::SessionClosed { session } => {
+                    let _ = sessions.close_session(&Arc::from(session.as_str())).await;
                 }
-                match serde_json::from_value::<rmcp::model::ClientJsonRpcMessage>(message.clone()) {
-                    Ok(response) => {
-                        let _ = sessions.accept_message(&id, response).await;
+                Message::ClientResponse { session, message } => {
+                    let id = Arc::from(session.as_str());
+                    if !sessions.contains(&id).await {
+                        return;
                     }
-                    Err(error) => {
-                        tracing::debug!(%error, "another replica passed on a response that is not one")
+                    match serde_json::from_value::<rmcp::model::ClientJsonRpcMessage>(
+                        message.clone(),
+                    ) {
+                        Ok(response) => {
+                            let _ = sessions.accept_message(&id, response).await;
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "another replica passed on a response that is not one")
+                        }
                     }
                 }
+                _ => {}
             }
-            _ => {}
-        }
-    }
+        }))
+    });
 }
 
 /// A port that cannot be listened on is the operator's to fix: a configuration error naming the

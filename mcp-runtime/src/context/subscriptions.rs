@@ -76,26 +76,14 @@ impl Subscriptions {
     /// this replica's subscribers from now on.
     pub(crate) fn shared(redis: Arc<SharedRedis>) -> Subscriptions {
         let local = Subscriptions::default();
-        let mut messages = redis.messages();
         let receiver = local.clone();
-        tokio::spawn(async move {
-            loop {
-                match messages.recv().await {
-                    Ok(message) => {
-                        if let Message::ResourceUpdated { uri, sessions } = &*message {
-                            receiver.deliver(uri, sessions).await;
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(
-                            event_type = "shared_state.lagged",
-                            data.missed = missed,
-                            "{missed} messages of other replicas were missed (this replica fell behind)"
-                        );
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        redis.follow(move |message| {
+            let receiver = receiver.clone();
+            Some(Box::pin(async move {
+                if let Message::ResourceUpdated { uri, sessions } = &*message {
+                    receiver.deliver(uri, sessions).await;
                 }
-            }
+            }))
         });
         Subscriptions {
             shared: Some(redis),

@@ -198,9 +198,33 @@ impl SharedRedis {
         &self.display
     }
 
-    /// Messages from the other replicas.
-    pub(crate) fn messages(&self) -> broadcast::Receiver<Arc<Message>> {
-        self.messages.subscribe()
+    /// Runs `act` on each message of the other replicas, one after the other, until `act` returns
+    /// `None` (what it acts on is gone) or the replica's connection is dropped.
+    pub(crate) fn follow<F>(&self, mut act: F)
+    where
+        F: FnMut(Arc<Message>) -> Option<futures::future::BoxFuture<'static, ()>> + Send + 'static,
+    {
+        let mut messages = self.messages.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let message = match messages.recv().await {
+                    Ok(message) => message,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            event_type = "shared_state.lagged",
+                            data.missed = missed,
+                            "{missed} messages of other replicas were missed (this replica fell behind)"
+                        );
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(acting) = act(message) else {
+                    return;
+                };
+                acting.await;
+            }
+        });
     }
 
     /// Runs `hook` each time Redis answers again after being away (not at the first connection),

@@ -56,7 +56,7 @@ impl SharedTaskStore {
             redis,
             running: Default::default(),
         });
-        tokio::spawn(follow_other_replicas(Arc::downgrade(&store)));
+        follow_other_replicas(&store);
         store
     }
 
@@ -220,34 +220,27 @@ async fn mirror(store: std::sync::Weak<SharedTaskStore>, id: String, mut written
 }
 
 /// Carries out the `tasks/update` and `tasks/cancel` other replicas received for this one's tasks.
-async fn follow_other_replicas(store: std::sync::Weak<SharedTaskStore>) {
-    let Some(mut messages) = store.upgrade().map(|s| s.redis.messages()) else {
-        return;
-    };
-    loop {
-        let message = match messages.recv().await {
-            Ok(message) => message,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        };
-        let Some(store) = store.upgrade() else {
-            return;
-        };
-        // Only the replica running the task holds it: the others' calls find nothing.
-        match &*message {
-            Message::TaskUpdate { task, responses } => {
-                let _ = store.local.update_now(task, responses.clone());
+fn follow_other_replicas(store: &Arc<SharedTaskStore>) {
+    let weak = Arc::downgrade(store);
+    store.redis.follow(move |message| {
+        let store = weak.upgrade()?;
+        Some(Box::pin(async move {
+            // Only the replica running the task holds it: the others' calls find nothing.
+            match &*message {
+                Message::TaskUpdate { task, responses } => {
+                    let _ = store.local.update_now(task, responses.clone());
+                }
+                Message::TaskCancel { task } if store.local.cancel_now(task).is_ok() => {
+                    tracing::info!(
+                        event_type = "task.cancel",
+                        data.task_id = task.as_str(),
+                        "Task cancellation requested (through another replica)"
+                    );
+                }
+                _ => {}
             }
-            Message::TaskCancel { task } if store.local.cancel_now(task).is_ok() => {
-                tracing::info!(
-                    event_type = "task.cancel",
-                    data.task_id = task.as_str(),
-                    "Task cancellation requested (through another replica)"
-                );
-            }
-            _ => {}
-        }
-    }
+        }))
+    });
 }
 
 impl TaskStore for Arc<SharedTaskStore> {
