@@ -29,7 +29,7 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
         ClientCapabilities, ClientConfig, DetailedTask, GetTaskParams, Implementation,
-        ProtocolVersion, TaskPayload, TaskStatus,
+        ProtocolVersion, TaskPayload, TaskStatus, UpdateTaskParams,
     },
     service::{ClientLifecycleMode, ClientServiceExt, Peer, RunningService, ServiceError},
     transport::StreamableHttpClientTransport,
@@ -65,7 +65,13 @@ impl Replicas {
     /// Starts the three replicas (at once) with [`shared_env`], then nginx in front of them. Call
     /// [`nginx_or_skip`] first.
     async fn start(redis_url: &str, prefix: &str) -> Replicas {
-        let env = shared_env(redis_url, prefix);
+        Replicas::start_with(redis_url, prefix, &[]).await
+    }
+
+    /// [`Replicas::start`], each replica also given `extra` variables.
+    async fn start_with(redis_url: &str, prefix: &str, extra: &[(&str, &str)]) -> Replicas {
+        let mut env = shared_env(redis_url, prefix).to_vec();
+        env.extend_from_slice(extra);
         let (a, b, c) = tokio::join!(
             HttpProcess::start("everything", &[], &env),
             HttpProcess::start("everything", &[], &env),
@@ -166,7 +172,11 @@ struct Era {
 impl ClientHandler for Era {
     fn get_info(&self) -> ClientConfig {
         let capabilities = if self.tasks {
-            ClientCapabilities::builder().enable_tasks().build()
+            // A task's input requests (elicitation) are answered with tasks/update.
+            ClientCapabilities::builder()
+                .enable_elicitation()
+                .enable_tasks()
+                .build()
         } else {
             ClientCapabilities::default()
         };
@@ -1153,6 +1163,172 @@ async fn tasks_are_seen_and_cancelled_from_any_replica_and_a_task_whose_replica_
             message.contains("replica"),
             "the failure must say the replica running it stopped: {error:?}"
         );
+    })
+    .await;
+}
+
+/// A task runs on the replica its call reached; `tasks/get`, `tasks/update` and `tasks/cancel` sent to
+/// another replica reach it there. Each client talks to one replica, without the load balancer, so
+/// which replica runs the task and which one is asked is certain.
+#[tokio::test]
+async fn tasks_update_and_tasks_cancel_sent_to_another_replica_reach_the_one_running_the_task() {
+    let test =
+        "tasks_update_and_tasks_cancel_sent_to_another_replica_reach_the_one_running_the_task";
+    bounded(test, async {
+        let Some(_) = nginx_or_skip(test) else { return };
+        let Some(redis) = shared_redis(test).await else {
+            return;
+        };
+        let replicas = Replicas::on(&redis).await;
+        let runner = connect_2026(&replicas.replicas[0].mcp_url(), true).await;
+        let other = connect_2026(&replicas.replicas[1].mcp_url(), true).await;
+
+        let asking = start_task(&runner, "confirm_delete", json!({"filename": "a.txt"})).await;
+        let deadline = Instant::now() + TIMEOUT;
+        let waiting = loop {
+            let got = within(
+                "tasks/get through the other replica",
+                other.get_task(GetTaskParams::new(asking.clone())),
+            )
+            .await
+            .map(|result| result.task);
+            match got {
+                Ok(task) if task.status() == TaskStatus::InputRequired => break task,
+                last => assert!(
+                    Instant::now() < deadline,
+                    "the other replica never showed the task waiting for input; last: {last:?}\n{}",
+                    replicas.dump()
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let TaskPayload::InputRequired { input_requests } = waiting.payload else {
+            panic!("no input requests: {waiting:?}");
+        };
+        let key = input_requests
+            .keys()
+            .next()
+            .expect("one input request")
+            .clone();
+        let answers = [(
+            key,
+            json!({"action": "accept", "content": {"confirm": true}}),
+        )];
+        within(
+            "tasks/update through the other replica",
+            other.update_task(UpdateTaskParams::new(asking.clone(), answers.into())),
+        )
+        .await
+        .expect("tasks/update of a task another replica runs");
+        assert_eq!(
+            completed_text(ended(&other, &asking, TIMEOUT).await),
+            "Deleted a.txt",
+            "{}",
+            replicas.dump()
+        );
+
+        let slow = start_task(
+            &runner,
+            "slow_compute",
+            json!({"seconds": 60, "label": "far"}),
+        )
+        .await;
+        within(
+            "tasks/cancel through the other replica",
+            other.cancel_task(CancelTaskParams::new(slow.clone())),
+        )
+        .await
+        .expect("tasks/cancel of a task another replica runs");
+        assert_eq!(
+            ended(&other, &slow, TIMEOUT).await.status(),
+            TaskStatus::Cancelled,
+            "{}",
+            replicas.dump()
+        );
+        // It ran where its call arrived, and only there.
+        assert_eq!(replicas.starts("slow_compute"), vec![1, 0, 0]);
+    })
+    .await;
+}
+
+/// A legacy session lives as long as it is used, whichever replicas serve it, and expires everywhere
+/// once idle: its key in Redis is renewed by the replicas serving it, then lapses, and each replica's
+/// copy closes. An idle timeout of one second makes that quick; the renewal every tenth of it.
+#[tokio::test]
+async fn a_legacy_session_lives_while_used_on_any_replica_and_expires_everywhere_once_idle() {
+    let test = "a_legacy_session_lives_while_used_on_any_replica_and_expires_everywhere_once_idle";
+    bounded(test, async {
+        let Some(_) = nginx_or_skip(test) else { return };
+        let Some(redis) = shared_redis(test).await else {
+            return;
+        };
+        let replicas = Replicas::start_with(
+            redis.url(),
+            redis.prefix(),
+            &[("MCP_SESSION_IDLE_TIMEOUT", "1")],
+        )
+        .await;
+        let url = replicas.url();
+        let session = open_raw_session(&url).await;
+        let key = format!("{}:session:{session}", redis.prefix());
+        // Used for three times its idle timeout, round-robin over the three replicas.
+        let used_until = Instant::now() + Duration::from_secs(3);
+        let mut calls = 0;
+        while Instant::now() < used_until {
+            let name = format!("busy-{calls}");
+            assert_eq!(
+                raw_greet(&url, &session, &name).await,
+                (200, format!("Hello, {name}!")),
+                "{}",
+                replicas.dump()
+            );
+            calls += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Without renewals the key would have lapsed two seconds ago.
+        assert!(
+            redis.keys().await.contains(&key),
+            "the session's key lapsed while the session was in use: {:?}",
+            redis.keys().await
+        );
+
+        // Idle: the key lapses, then every replica's copy closes.
+        within("the idle session's key to lapse", async {
+            while redis.keys().await.contains(&key) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        // Each copy closes after its own idle timeout (seen in /metrics, without a request that
+        // would keep it alive), and then no replica knows the session.
+        for replica in &replicas.replicas {
+            within("each replica's copy of the session to close", async {
+                loop {
+                    let metrics = reqwest::get(format!("{}/metrics", replica.base))
+                        .await
+                        .expect("GET /metrics")
+                        .text()
+                        .await
+                        .expect("the metrics");
+                    if metrics.lines().any(|line| line == "cm_mcp_sessions_open 0") {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await;
+        }
+        for replica in &replicas.replicas {
+            let (status, _, answer) =
+                legacy_post(&replica.mcp_url(), Some(&session), &greet_request("late")).await;
+            assert_eq!(
+                status,
+                404,
+                "{}: the expired session answered {answer:?}\n{}",
+                replica.base,
+                replicas.dump()
+            );
+        }
     })
     .await;
 }

@@ -98,7 +98,8 @@ impl SharedSessions {
                 held.renewed = Instant::now();
                 true
             }
-            None => true,
+            // Not held here yet: rmcp restores it from the store, whose read renews it.
+            None => false,
         }
     }
 

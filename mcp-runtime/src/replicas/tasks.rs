@@ -102,8 +102,17 @@ impl SharedTaskStore {
         let Some(stored) = stored else {
             return Ok(None);
         };
-        let Ok(mut record) = serde_json::from_str::<Record>(&stored) else {
-            return Ok(None);
+        let mut record = match serde_json::from_str::<Record>(&stored) {
+            Ok(record) => record,
+            Err(error) => {
+                tracing::warn!(
+                    event_type = "shared_state.tasks.error",
+                    error = %error,
+                    data.task_id = id,
+                    "A task in the shared state could not be read: {error}"
+                );
+                return Ok(None);
+            }
         };
         if !leased && !record.task.task.status.is_terminal() {
             record.task = self.orphaned(&record).await;
