@@ -180,6 +180,28 @@ pub(crate) fn attach_trace(span: &tracing::Span, trace: Arc<TraceContext>) {
     });
 }
 
+/// `redis://user:secret@host/0` as `redis://user:***@host/0`: a URL an operator configured may carry
+/// a password, which never reaches logs, `/health` or metrics.
+pub(crate) fn url_without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(not a URL)".to_string(),
+    }
+}
+
+/// `text` with the credentials of every URL in it (`scheme://user:secret@`) masked: for errors of
+/// clients (an exporter's, say) that quote the URL they failed to reach.
+pub(crate) fn without_url_credentials(text: &str) -> std::borrow::Cow<'_, str> {
+    static USERINFO: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@").expect("a valid pattern")
+    });
+    USERINFO.replace_all(text, "${1}***@")
+}
+
 thread_local! {
     static LINE: RefCell<LineState> = RefCell::new(LineState::default());
 }
@@ -528,6 +550,28 @@ fn write_human(buf: &mut Vec<u8>, f: &Fields, level: &Level, trace: Option<&Trac
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn passwords_in_urls_never_reach_a_log_line() {
+        assert_eq!(
+            super::url_without_password("redis://:hunter2@redis:6379/0"),
+            "redis://:***@redis:6379/0"
+        );
+        assert_eq!(
+            super::url_without_password("redis://127.0.0.1:6379/3"),
+            "redis://127.0.0.1:6379/3"
+        );
+        assert_eq!(
+            super::without_url_credentials(
+                "error sending request for url (http://user:pw@collector:4318/v1/traces)"
+            ),
+            "error sending request for url (http://***@collector:4318/v1/traces)"
+        );
+        assert_eq!(
+            super::without_url_credentials("connection refused"),
+            "connection refused"
+        );
+    }
+
     use super::*;
     use std::sync::Mutex;
     use tracing_subscriber::layer::SubscriberExt;

@@ -103,16 +103,17 @@ impl Traces {
             spans,
             batching,
             stop.clone(),
-            Reporter::new(config.endpoint.clone()),
+            Reporter::new(&config.endpoint),
         ));
+        let shown = crate::events::url_without_password(&config.endpoint);
         tracing::info!(
             event_type = "telemetry.traces.enabled",
-            data.endpoint = config.endpoint.as_str(),
+            data.endpoint = shown.as_str(),
             data.protocol = "http/protobuf",
             data.service_name = config.service_name.as_str(),
             data.sampler = config.sampler_name.as_str(),
             "Sending traces to {} (OTLP/HTTP)",
-            config.endpoint
+            shown
         );
         Ok(Some(Arc::new(Traces {
             tracer,
@@ -359,6 +360,7 @@ async fn export(
 
 /// Counts lost spans and logs export failures, at most once a minute, and the recovery after one.
 struct Reporter {
+    /// The endpoint as logs show it (its password masked).
     endpoint: String,
     last_logged: Option<Instant>,
     /// Spans lost since the last line that said so.
@@ -367,9 +369,9 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn new(endpoint: String) -> Reporter {
+    fn new(endpoint: &str) -> Reporter {
         Reporter {
-            endpoint,
+            endpoint: crate::events::url_without_password(endpoint),
             last_logged: None,
             lost: 0,
             failing: false,
@@ -384,10 +386,12 @@ impl Reporter {
             .last_logged
             .is_none_or(|at| at.elapsed() >= ERROR_LOG_INTERVAL)
         {
+            // The exporter's errors quote the URL, with any credentials in it.
+            let error = crate::events::without_url_credentials(error);
             tracing::warn!(
                 event_type = "telemetry.export.error",
                 success = false,
-                error = error,
+                error = &*error,
                 error_type = "ExportError",
                 data.endpoint = self.endpoint.as_str(),
                 data.spans_lost = self.lost,

@@ -117,7 +117,7 @@ impl SharedRedis {
         replica: String,
         session_ttl: Duration,
     ) -> Result<Arc<SharedRedis>, SettingsError> {
-        let display = without_password(url);
+        let display = crate::events::url_without_password(url);
         let invalid = |problem: String| {
             SettingsError::new(
                 REDIS_URL_VARIABLE,
@@ -381,33 +381,9 @@ async fn receive(shared: Weak<SharedRedis>, mut pushes: mpsc::UnboundedReceiver<
     }
 }
 
-/// `redis://user:secret@host/0` as `redis://user:***@host/0`: the password never reaches logs.
-fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "(not a URL)".to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_password_in_the_url_is_masked() {
-        assert_eq!(
-            without_password("redis://:hunter2@redis:6379/0"),
-            "redis://:***@redis:6379/0"
-        );
-        assert_eq!(
-            without_password("redis://127.0.0.1:6379/3"),
-            "redis://127.0.0.1:6379/3"
-        );
-    }
 
     #[test]
     fn messages_carry_their_type_and_sender() {
