@@ -22,7 +22,7 @@ use std::{
 use cm_test_support::{
     HttpProcess, Nginx, RedisServer, SharedRedis, TIMEOUT, bounded, command, nginx_or_skip,
     python_with_mcp, refused_to_start, service_missing, shared_redis, signal, text_of,
-    unique_prefix, within,
+    try_run_python, unique_prefix, within,
 };
 use rmcp::{
     ClientHandler, RoleClient,
@@ -593,7 +593,7 @@ async fn a_legacy_python_session_goes_on_across_three_replicas_hears_updates_rai
         };
         let replicas = Replicas::on(&redis).await;
         let url = replicas.url();
-        let output = within_python(
+        let output = try_run_python(
             &python,
             PYTHON_LEGACY,
             &[&url, everything::WATCHED_URI, &replicas.direct_urls()],
@@ -642,37 +642,6 @@ async fn a_legacy_python_session_goes_on_across_three_replicas_hears_updates_rai
         }
     })
     .await;
-}
-
-/// Runs `script` like [`run_python`], but bounded and returning the failure instead of panicking,
-/// so that the test can add the replicas' logs to it.
-async fn within_python(
-    python: &std::path::Path,
-    script: &str,
-    args: &[&str],
-) -> Result<(Vec<String>, String), String> {
-    let output = tokio::time::timeout(
-        TIMEOUT,
-        tokio::process::Command::new(python)
-            .arg("-c")
-            .arg(script)
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| format!("the Python client did not finish within {TIMEOUT:?}"))?
-    .expect("run the Python client");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    if output.status.success() {
-        Ok((stdout.lines().map(str::to_owned).collect(), stderr))
-    } else {
-        Err(format!(
-            "the Python client failed ({}):\n{stdout}\n{stderr}",
-            output.status
-        ))
-    }
 }
 
 /// fastmcp's client in its default mode (it negotiates 2026-07-28: no session, any request may land
@@ -732,7 +701,7 @@ async fn a_2026_python_client_gets_calls_rounds_and_updates_from_any_replica() {
         };
         let replicas = Replicas::on(&redis).await;
         let url = replicas.url();
-        let (lines, stderr) = match within_python(
+        let (lines, stderr) = match try_run_python(
             &python,
             PYTHON_2026,
             &[&url, everything::WATCHED_URI, &replicas.direct_urls()],

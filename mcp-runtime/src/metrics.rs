@@ -252,17 +252,14 @@ pub(crate) fn protocol_label(version: Option<ProtocolVersion>) -> &'static str {
     let Some(version) = version else {
         return "";
     };
-    ProtocolVersion::KNOWN_VERSIONS
-        .iter()
-        .find(|known| **known == version)
-        .map_or("other", |known| match known.as_str() {
-            "2024-11-05" => "2024-11-05",
-            "2025-03-26" => "2025-03-26",
-            "2025-06-18" => "2025-06-18",
-            "2025-11-25" => "2025-11-25",
-            "2026-07-28" => "2026-07-28",
-            _ => "other",
-        })
+    match version.as_str() {
+        "2024-11-05" => "2024-11-05",
+        "2025-03-26" => "2025-03-26",
+        "2025-06-18" => "2025-06-18",
+        "2025-11-25" => "2025-11-25",
+        "2026-07-28" => "2026-07-28",
+        _ => "other",
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
-use redis::AsyncCommands as _;
 use rmcp::{
     ErrorData as McpError,
     model::{DetailedTask, InputResponses, Task, TaskPayload},
@@ -72,9 +71,11 @@ impl SharedTaskStore {
         (self.local.ttl().as_secs() * 2).max(1)
     }
 
-    async fn write(&self, task: &DetailedTask) -> redis::RedisResult<()> {
+    /// Writes `task`, run by `replica`: its record and, while it runs on this replica, its lease (an
+    /// ended task has none).
+    async fn write(&self, replica: &str, task: &DetailedTask) -> redis::RedisResult<()> {
         let record = Record {
-            replica: self.redis.replica().to_string(),
+            replica: replica.to_string(),
             task: task.clone(),
         };
         let json = serde_json::to_string(&record).unwrap_or_default();
@@ -84,8 +85,8 @@ impl SharedTaskStore {
             .ignore();
         if task.task.status.is_terminal() {
             pipe.del(self.lease_key(id)).ignore();
-        } else {
-            pipe.set_ex(self.lease_key(id), &record.replica, LEASE.as_secs())
+        } else if replica == self.redis.replica() {
+            pipe.set_ex(self.lease_key(id), replica, LEASE.as_secs())
                 .ignore();
         }
         pipe.query_async(&mut self.redis.connection()).await
@@ -129,20 +130,8 @@ impl SharedTaskStore {
             data.replica = record.replica.as_str(),
             "Task failed: the replica running it stopped"
         );
-        let _ = self.write_as(&record.replica, &failed).await;
+        let _ = self.write(&record.replica, &failed).await;
         failed
-    }
-
-    async fn write_as(&self, replica: &str, task: &DetailedTask) -> redis::RedisResult<()> {
-        let record = Record {
-            replica: replica.to_string(),
-            task: task.clone(),
-        };
-        let json = serde_json::to_string(&record).unwrap_or_default();
-        self.redis
-            .connection()
-            .set_ex(self.key(&task.task.task_id), json, self.retention_seconds())
-            .await
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
@@ -214,7 +203,7 @@ async fn mirror(store: std::sync::Weak<SharedTaskStore>, id: String, mut written
         // The lease is renewed at least every second, the state as soon as it changes.
         let renew = ticks.is_multiple_of(5);
         if now != written || renew {
-            match store.write(&now).await {
+            match store.write(store.redis.replica(), &now).await {
                 Ok(()) => written = now,
                 Err(error) => {
                     tracing::debug!(%error, "a task's state did not reach the shared state")
@@ -268,7 +257,7 @@ impl TaskStore for Arc<SharedTaskStore> {
             let task = self.local.spawn(operation)?;
             let id = task.task_id.clone();
             let detailed = self.local.get_now(&id)?;
-            if let Err(error) = self.write(&detailed).await {
+            if let Err(error) = self.write(self.redis.replica(), &detailed).await {
                 // Other replicas could not answer for it: better refused than lost.
                 let _ = self.local.cancel_now(&id);
                 return Err(self.unreachable(&error));
@@ -322,7 +311,7 @@ impl TaskStore for Arc<SharedTaskStore> {
                     continue;
                 };
                 if task.task.status.is_terminal() {
-                    let _ = self.write(&task).await;
+                    let _ = self.write(self.redis.replica(), &task).await;
                     continue;
                 }
                 let failed = lost(&task, self.redis.replica());
@@ -332,7 +321,7 @@ impl TaskStore for Arc<SharedTaskStore> {
                     data.replica = self.redis.replica(),
                     "Task failed: this replica is stopping before the task ended"
                 );
-                let _ = self.write(&failed).await;
+                let _ = self.write(self.redis.replica(), &failed).await;
             }
         })
     }

@@ -105,6 +105,11 @@ impl Endpoint {
             .flatten()
             .and_then(|id| id.to_str().ok())
             .map(str::to_string);
+        if method != http::Method::POST
+            && let Some(refused) = self.share(session.as_deref(), None)
+        {
+            return refused;
+        }
         let request = if method == http::Method::POST {
             // GET streams are not counted: they last as long as a session.
             in_flight = Some(self.posts.token());
@@ -124,17 +129,11 @@ impl Endpoint {
             }
             Request::from_parts(parts, Body::from(body))
         } else if method == http::Method::DELETE && !self.stateless {
-            if let Some(refused) = self.share(session.as_deref(), None) {
-                return refused;
-            }
             if let Some(unknown) = self.unknown_session(request.headers()).await {
                 return unknown;
             }
             request
         } else {
-            if let Some(refused) = self.share(session.as_deref(), None) {
-                return refused;
-            }
             request
         };
         let response = self.rmcp.handle(request).await;

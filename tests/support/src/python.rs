@@ -70,8 +70,20 @@ pub async fn run_python(
     script: &str,
     args: &[&str],
 ) -> (Vec<String>, String) {
-    let output = crate::within(
-        "the Python client",
+    try_run_python(python, script, args)
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"))
+}
+
+/// [`run_python`], returning the failure (it did not end in time, or exited non-zero, with its
+/// output) instead of panicking, so that a test can add what else it knows (servers' logs).
+pub async fn try_run_python(
+    python: &std::path::Path,
+    script: &str,
+    args: &[&str],
+) -> Result<(Vec<String>, String), String> {
+    let output = tokio::time::timeout(
+        crate::TIMEOUT,
         tokio::process::Command::new(python)
             .arg("-c")
             .arg(script)
@@ -80,9 +92,21 @@ pub async fn run_python(
             .output(),
     )
     .await
+    .map_err(|_| {
+        format!(
+            "the Python client did not finish within {:?}",
+            crate::TIMEOUT
+        )
+    })?
     .expect("run the Python client");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    (stdout.lines().map(str::to_owned).collect(), stderr)
+    if output.status.success() {
+        Ok((stdout.lines().map(str::to_owned).collect(), stderr))
+    } else {
+        Err(format!(
+            "the Python client failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        ))
+    }
 }
