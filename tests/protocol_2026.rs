@@ -799,6 +799,55 @@ async fn a_listen_stream_is_acknowledged_with_what_it_accepted_and_hears_updates
     .await;
 }
 
+#[tokio::test]
+async fn an_update_raised_the_moment_the_acknowledgment_arrives_reaches_the_listener_every_time() {
+    bounded(
+        "an_update_raised_the_moment_the_acknowledgment_arrives_reaches_the_listener_every_time",
+        async {
+            // rmcp acknowledges a listen before the handler holds it: the framework keeps updates
+            // raised in between. Repeated, because the gap is short and only sometimes hit.
+            let server = everything(&[]).await;
+            let listener = connect(&server, Answering::default()).await;
+            let caller = connect(&server, Answering::default()).await;
+            for attempt in 0..30 {
+                let mut filter = SubscriptionFilter::new();
+                filter.resource_subscriptions = Some(vec![everything::WATCHED_URI.to_string()]);
+                let mut subscription = tokio::time::timeout(TIMEOUT, listener.listen(filter))
+                    .await
+                    .expect("the acknowledgment timed out")
+                    .expect("subscriptions/listen");
+                let text = call(
+                    &caller,
+                    "test_update_watched_resource",
+                    json!({"content": "x"}),
+                )
+                .await;
+                assert!(
+                    !text.ends_with("notified 0 subscriber(s)"),
+                    "attempt {attempt}: {text}"
+                );
+                let notification = tokio::time::timeout(TIMEOUT, subscription.next())
+                    .await
+                    .unwrap_or_else(|_| panic!("attempt {attempt}: no update within the timeout"))
+                    .expect("the stream")
+                    .expect("an update before the stream ended");
+                assert!(
+                    matches!(
+                        notification,
+                        ServerNotification::ResourceUpdatedNotification(_)
+                    ),
+                    "attempt {attempt}: {notification:?}"
+                );
+                tokio::time::timeout(TIMEOUT, subscription.cancel())
+                    .await
+                    .expect("cancelling timed out")
+                    .expect("cancel the subscription");
+            }
+        },
+    )
+    .await;
+}
+
 /// The Python clients of the revision against `everything`: `fastmcp`'s `Client` in its default mode
 /// (it negotiates 2026-07-28) answers a form, a sampling request and two rounds through its handlers,
 /// and hears a resource update on a `subscriptions/listen` stream opened on its session with the

@@ -89,6 +89,14 @@ impl McpHandler {
 }
 
 impl McpHandler {
+    /// The resources of a `subscriptions/listen` filter that this server serves (a resource, or
+    /// a URI a template matches).
+    fn served(&self, requested: &SubscriptionFilter) -> Option<Vec<String>> {
+        let mut uris = requested.resource_subscriptions.clone()?;
+        uris.retain(|uri| self.shared.registry.resource(uri).is_some());
+        Some(uris)
+    }
+
     /// How a call of the tool `name` becomes a task: the store starts it, with the running call
     /// as its operation, and the client gets the task.
     fn escalate(&self, name: String) -> Escalate<'static, CallToolResult, CallToolResponse> {
@@ -373,14 +381,16 @@ impl ServerHandler for McpHandler {
         // Resource updates for every URI this server serves; list changes as asked (rmcp keeps only
         // those the capabilities advertise). The acknowledgment tells the client what was accepted.
         let mut accepted = requested.clone();
-        if let Some(uris) = &mut accepted.resource_subscriptions {
-            uris.retain(|uri| self.shared.registry.resource(uri).is_some());
+        accepted.resource_subscriptions = self.served(requested);
+        if let Some(uris) = &accepted.resource_subscriptions {
+            self.shared.subscriptions.expect_listener(uris);
         }
         Some(accepted)
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
-        self.shared.subscriptions.listen(context).await;
+        let uris = self.served(context.requested()).unwrap_or_default();
+        self.shared.subscriptions.listen(context, &uris).await;
         Ok(())
     }
 

@@ -16,6 +16,7 @@
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, Weak},
+    time::{Duration, Instant},
 };
 
 use rmcp::{
@@ -47,8 +48,8 @@ use crate::replicas::{Message, SharedRedis};
 #[derive(Clone, Default)]
 pub struct Subscriptions {
     sessions: Arc<Mutex<Vec<Weak<ClientSession>>>>,
-    /// Open `subscriptions/listen` requests, each with a number of its own.
-    listeners: Arc<Mutex<Vec<(u64, SubscriptionSink)>>>,
+    /// Open `subscriptions/listen` requests, and those acknowledged but not yet open.
+    listeners: Arc<Mutex<Listeners>>,
     next_listener: Arc<std::sync::atomic::AtomicU64>,
     /// Legacy HTTP sessions held by this process, by id: where updates published by another
     /// replica for a session are delivered.
@@ -56,6 +57,51 @@ pub struct Subscriptions {
     /// The shared state, with several replicas.
     shared: Option<Arc<SharedRedis>>,
 }
+
+/// The `subscriptions/listen` requests of this process.
+///
+/// rmcp acknowledges a listen request and only then hands it to the handler: a client that acts on
+/// the acknowledgment (changes a resource at once) could otherwise race the registration and miss
+/// the update. So a listen is expected from the moment its filter is accepted, updates for it are
+/// kept until it opens, and both lists share one lock so that an update finds one or the other.
+#[derive(Default)]
+struct Listeners {
+    /// Open requests, each with a number of its own.
+    open: Vec<(u64, SubscriptionSink)>,
+    /// Accepted, being acknowledged, oldest first.
+    expected: Vec<Expected>,
+}
+
+impl Listeners {
+    /// How many open requests hear updates of `uri`.
+    fn open_for(&self, uri: &str) -> usize {
+        self.open
+            .iter()
+            .filter(|(_, sink)| hears(sink, uri))
+            .count()
+    }
+}
+
+/// Whether `sink`'s accepted filter lets updates of `uri` through.
+fn hears(sink: &SubscriptionSink, uri: &str) -> bool {
+    sink.accepted()
+        .resource_subscriptions
+        .as_ref()
+        .is_some_and(|uris| uris.iter().any(|u| u == uri))
+}
+
+/// A listen request whose filter was accepted and whose acknowledgment is on its way.
+struct Expected {
+    uris: Vec<String>,
+    since: Instant,
+    /// Updates raised meanwhile, sent once it opens.
+    missed: Vec<String>,
+}
+
+/// How long an accepted listen request may take to open before it is taken for failed (its
+/// acknowledgment could not be sent): far longer than the hand-over takes, short enough that the
+/// list stays small.
+const EXPECTED_FOR: Duration = Duration::from_secs(30);
 
 /// Removes a listener when its `subscriptions/listen` ends, however it ends.
 struct Listening<'a> {
@@ -67,6 +113,7 @@ impl Drop for Listening<'_> {
     fn drop(&mut self) {
         self.subscriptions
             .listeners()
+            .open
             .retain(|(number, _)| *number != self.number);
     }
 }
@@ -145,17 +192,45 @@ impl Subscriptions {
         Ok(())
     }
 
-    /// Serves one `subscriptions/listen` request (acknowledged already) until the client cancels it or
-    /// goes away: updates of the URIs its filter accepted reach it meanwhile.
-    pub(crate) async fn listen(&self, context: SubscriptionContext) {
+    /// Notes that a `subscriptions/listen` request for updates of `uris` was accepted: it opens
+    /// once its acknowledgment is sent, and updates raised in between are kept for it.
+    pub(crate) fn expect_listener(&self, uris: &[String]) {
+        let mut listeners = self.listeners();
+        listeners
+            .expected
+            .retain(|expected| expected.since.elapsed() < EXPECTED_FOR);
+        listeners.expected.push(Expected {
+            uris: uris.to_vec(),
+            since: Instant::now(),
+            missed: Vec::new(),
+        });
+    }
+
+    /// Serves one `subscriptions/listen` request (acknowledged already, expected with
+    /// `expect_listener(uris)`) until the client cancels it or goes away: updates of the URIs its
+    /// filter accepted reach it meanwhile, and those raised while it was being acknowledged first.
+    pub(crate) async fn listen(&self, context: SubscriptionContext, uris: &[String]) {
         let number = self
             .next_listener
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.listeners().push((number, context.sink().clone()));
+        let missed = {
+            let mut listeners = self.listeners();
+            listeners.open.push((number, context.sink().clone()));
+            // Any expected request with the same URIs heard exactly the same updates.
+            match listeners.expected.iter().position(|e| e.uris == uris) {
+                Some(index) => listeners.expected.remove(index).missed,
+                None => Vec::new(),
+            }
+        };
         let _listening = Listening {
             subscriptions: self,
             number,
         };
+        for uri in missed {
+            if let Err(error) = context.sink().notify_resource_updated(uri.as_str()).await {
+                tracing::debug!(%error, uri, "could not notify a listener of a resource update");
+            }
+        }
         context.cancelled().await;
     }
 
@@ -163,7 +238,7 @@ impl Subscriptions {
     /// subscribed to `uri` (with several replicas, legacy sessions' subscriptions are kept in the
     /// shared state and not counted here).
     pub fn subscriber_count(&self, uri: &str) -> usize {
-        self.subscribers(uri).len() + self.listeners_of(uri).len()
+        self.subscribers(uri).len() + self.listeners().open_for(uri)
     }
 
     /// Sends `notifications/resources/updated` for `uri` to every session subscribed to it, and
@@ -242,8 +317,8 @@ impl Subscriptions {
     }
 
     async fn notify_listeners(&self, uri: &str) -> usize {
-        let mut notified = 0;
-        for sink in self.listeners_of(uri) {
+        let (open, mut notified) = self.listeners_of(uri);
+        for sink in open {
             match sink.notify_resource_updated(uri).await {
                 Ok(()) => notified += 1,
                 Err(error) => {
@@ -254,21 +329,29 @@ impl Subscriptions {
         notified
     }
 
-    fn listeners_of(&self, uri: &str) -> Vec<SubscriptionSink> {
-        self.listeners()
+    /// The open listeners of `uri`, and how many expected ones kept the update for later.
+    fn listeners_of(&self, uri: &str) -> (Vec<SubscriptionSink>, usize) {
+        let mut listeners = self.listeners();
+        let mut kept = 0;
+        for expected in &mut listeners.expected {
+            if expected.since.elapsed() < EXPECTED_FOR && expected.uris.iter().any(|u| u == uri) {
+                if !expected.missed.iter().any(|m| m == uri) {
+                    expected.missed.push(uri.to_string());
+                }
+                kept += 1;
+            }
+        }
+        let open = listeners
+            .open
             .iter()
             .map(|(_, sink)| sink)
-            .filter(|sink| {
-                sink.accepted()
-                    .resource_subscriptions
-                    .as_ref()
-                    .is_some_and(|uris| uris.iter().any(|u| u == uri))
-            })
+            .filter(|sink| hears(sink, uri))
             .cloned()
-            .collect()
+            .collect();
+        (open, kept)
     }
 
-    fn listeners(&self) -> std::sync::MutexGuard<'_, Vec<(u64, SubscriptionSink)>> {
+    fn listeners(&self) -> std::sync::MutexGuard<'_, Listeners> {
         self.listeners.lock().unwrap_or_else(|e| e.into_inner())
     }
 
