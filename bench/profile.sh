@@ -5,6 +5,7 @@
 #
 #   bench/profile.sh            # CALLS=2000 measured calls after 200 warm-up calls
 #   PERF_ONLY=1 bench/profile.sh  # only the perf stat part
+#   EXTRA=--stateless bench/profile.sh  # the same servers stateless (arguments added to each)
 #
 # Then, since instruction counts leave out the kernel, the same servers run natively under
 # `perf stat` for PERF_CALLS calls from 8 clients: CPU time, context switches and system calls per
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/profiling}"
 CALLS=${CALLS:-2000}
-CARGO_PROFILE_RELEASE_DEBUG=1 cargo build --release --quiet -p my-service -p cm-bench
+[ -n "${NO_BUILD:-}" ] || CARGO_PROFILE_RELEASE_DEBUG=1 cargo build --release --quiet -p my-service -p cm-bench
 B="$CARGO_TARGET_DIR/release"
 OUT=.bench/callgrind
 mkdir -p "$OUT"
@@ -87,10 +88,10 @@ PY
 RUNS="cm-mcp cm-mcp-logs-off bare-rmcp${PATCHED:+ cm-mcp-patched}"
 command_for() {
     case $1 in
-        cm-mcp) echo "$B/my-service --host 127.0.0.1 --log-level info" ;;
-        cm-mcp-logs-off) echo "$B/my-service --host 127.0.0.1 --log-level error" ;;
-        bare-rmcp) echo "$B/bare-rmcp --host 127.0.0.1" ;;
-        cm-mcp-patched) echo "$PATCHED --host 127.0.0.1 --log-level info" ;;
+        cm-mcp) echo "$B/my-service --host 127.0.0.1 --log-level info ${EXTRA:-}" ;;
+        cm-mcp-logs-off) echo "$B/my-service --host 127.0.0.1 --log-level error ${EXTRA:-}" ;;
+        bare-rmcp) echo "$B/bare-rmcp --host 127.0.0.1 ${EXTRA:-}" ;;
+        cm-mcp-patched) echo "$PATCHED --host 127.0.0.1 --log-level info ${EXTRA:-}" ;;
     esac
 }
 

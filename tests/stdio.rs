@@ -349,3 +349,60 @@ async fn when_stdin_closes_every_call_in_flight_is_answered_with_its_notificatio
     )
     .await;
 }
+
+#[tokio::test]
+async fn stdin_and_stdout_that_are_files_instead_of_pipes_are_served_too() {
+    bounded(
+        "stdin_and_stdout_that_are_files_instead_of_pipes_are_served_too",
+        async {
+            // Pipes are read and written by the event loop; anything else (here: files, as with
+            // `server < requests.jsonl > answers.jsonl`) keeps tokio's blocking streams.
+            let dir = tempfile::tempdir().unwrap();
+            let requests = dir.path().join("requests.jsonl");
+            let answers = dir.path().join("answers.jsonl");
+            let mut input = String::new();
+            for message in [
+                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "host", "version": "1"}}}),
+                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                    "name": "my_tool", "arguments": {"input_param": "from a file"}}}),
+            ] {
+                input.push_str(&format!("{message}\n"));
+            }
+            std::fs::write(&requests, input).unwrap();
+            let mut child = command("my-service")
+                .arg("--stdio")
+                .stdin(std::fs::File::open(&requests).unwrap())
+                .stdout(std::fs::File::create(&answers).unwrap())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn my-service");
+            let logs = cm_test_support::Logs::collect(child.stderr.take().unwrap());
+            let status = wait_exit(&mut child, &logs).await;
+            assert!(status.success(), "{status}; stderr:\n{}", logs.dump());
+
+            let written = std::fs::read_to_string(&answers).unwrap();
+            let messages: Vec<Value> = written
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("one JSON-RPC message per line"))
+                .collect();
+            let answer = messages
+                .iter()
+                .find(|m| m["id"] == 1)
+                .unwrap_or_else(|| panic!("no answer to the call in {written}"));
+            assert_eq!(
+                answer["result"]["content"][0]["text"], "Processed: from a file",
+                "{written}"
+            );
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m["method"] == "notifications/message"),
+                "the tool's log message is written too: {written}"
+            );
+        },
+    )
+    .await;
+}

@@ -40,8 +40,9 @@ pub(crate) async fn serve_stdio(
         "Serving MCP on stdio"
     );
     let unanswered = Unanswered::default();
+    let (stdin, stdout) = streams();
     let transport = Draining {
-        inner: AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout()),
+        inner: AsyncRwTransport::new_server(stdin, stdout),
         unanswered: unanswered.clone(),
         stdin_closed: None,
         grace,
@@ -83,6 +84,47 @@ pub(crate) async fn serve_stdio(
         tracing::warn!(error = %error, "stdio session ended with an error");
     }
     Ok(())
+}
+
+type Input = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+type Output = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
+/// stdin and stdout, read and written by the runtime's event loop when they are pipes, as they are
+/// whenever a host starts the server.
+///
+/// Tokio's `stdin()` and `stdout()` hand every read and every write to a blocking thread, so each
+/// message costs two thread switches: over stdio, that was most of what a call cost beyond its
+/// work. A pipe can be non-blocking instead, and then waits in the event loop like a socket.
+/// Anything else (a terminal, a file) keeps tokio's blocking streams: making a terminal non-blocking
+/// would change it for the shell that shares it. The pipes are left non-blocking when the server
+/// ends, as only this process uses its ends of them.
+fn streams() -> (Input, Output) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        use tokio::net::unix::pipe;
+        let input = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(pipe::Receiver::from_owned_fd);
+        let output = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(pipe::Sender::from_owned_fd);
+        let input: Input = match input {
+            Ok(pipe) => Box::new(pipe),
+            Err(_) => Box::new(tokio::io::stdin()),
+        };
+        let output: Output = match output {
+            Ok(pipe) => Box::new(pipe),
+            Err(_) => Box::new(tokio::io::stdout()),
+        };
+        (input, output)
+    }
+    #[cfg(not(unix))]
+    {
+        (Box::new(tokio::io::stdin()), Box::new(tokio::io::stdout()))
+    }
 }
 
 /// The ids of the requests read from stdin and not answered yet.
