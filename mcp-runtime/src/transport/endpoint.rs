@@ -100,6 +100,8 @@ impl Endpoint {
     async fn handle(&self, request: Request) -> Response {
         let method = request.method().clone();
         let mut in_flight = None;
+        // A POST of one message (not a batch) has at most one answer.
+        let mut single = false;
         let session = (!self.stateless)
             .then(|| request.headers().get("mcp-session-id"))
             .flatten()
@@ -120,6 +122,7 @@ impl Endpoint {
             if let Some(refused) = self.share(session.as_deref(), Some(&body)) {
                 return refused;
             }
+            single = body.trim_ascii_start().first() == Some(&b'{');
             if !self.stateless
                 && self.sessions.is_full()
                 && !parts.headers.contains_key("mcp-session-id")
@@ -154,7 +157,16 @@ impl Endpoint {
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
         let strip_ids = event_stream && self.sessions.shared().is_some();
+        let ends_at_answer = event_stream && single;
         response.map(|body| {
+            let body = if ends_at_answer {
+                Body::new(EndsAtAnswer {
+                    body,
+                    answered: false,
+                })
+            } else {
+                Body::new(body)
+            };
             let body = match in_flight {
                 Some(token) => Body::new(InFlight {
                     body,
@@ -464,6 +476,83 @@ impl<B: http_body::Body<Data = Bytes> + Unpin> http_body::Body for WithoutEventI
     }
 }
 
+/// A POST's event stream that ends with the event answering its request.
+///
+/// The answer is the last event a POST's stream carries (the specification has the server close the
+/// stream after it), but rmcp ends the stream only once its service for the request has wound down,
+/// a moment later: the end then travels as one more write and one more wake-up of the client, for
+/// every call. Ended here, the answer and the end of the stream leave in one write.
+struct EndsAtAnswer<B> {
+    body: B,
+    answered: bool,
+}
+
+impl<B: http_body::Body<Data = Bytes> + Unpin> http_body::Body for EndsAtAnswer<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        if self.answered {
+            return Poll::Ready(None);
+        }
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && frame.data_ref().is_some_and(|data| is_answer_event(data))
+        {
+            self.answered = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.answered || self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.answered {
+            SizeHint::with_exact(0)
+        } else {
+            self.body.size_hint()
+        }
+    }
+}
+
+/// Whether an event of a stream written by rmcp carries a JSON-RPC answer (a result or an error)
+/// rather than a notification or a request of the server's. rmcp writes each message as
+/// `data: {"jsonrpc":"2.0","id":…,"result"…` (its types' field order), one event per frame; reading
+/// that order is enough, and anything else is taken for "not an answer", which only leaves the
+/// stream to end as rmcp ends it.
+fn is_answer_event(event: &[u8]) -> bool {
+    let Some(rest) = event.strip_prefix(b"data: {\"jsonrpc\":\"2.0\",\"id\":") else {
+        return false;
+    };
+    let after_id = match rest.first() {
+        Some(b'"') => {
+            let mut escaped = false;
+            let end = rest[1..].iter().position(|&b| {
+                let closes = b == b'"' && !escaped;
+                escaped = b == b'\\' && !escaped;
+                closes
+            });
+            match end {
+                Some(end) => &rest[end + 2..],
+                None => return false,
+            }
+        }
+        _ => {
+            let end = rest
+                .iter()
+                .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+                .unwrap_or(rest.len());
+            &rest[end..]
+        }
+    };
+    after_id.starts_with(b",\"result\":") || after_id.starts_with(b",\"error\":")
+}
+
 /// rmcp answers an unparseable POST body with `415 text/plain` ("fail to deserialize request body").
 fn is_rmcp_parse_error<B>(response: &http::Response<B>) -> bool {
     response
@@ -498,8 +587,81 @@ where
 }
 
 #[cfg(test)]
+// Log messages are deprecated by SEP-2577 and still sent: the tests need one.
+#[allow(deprecated)]
 mod tests {
+    use rmcp::model::{
+        CallToolResult, ContentBlock, ErrorData, LoggingLevel, LoggingMessageNotification,
+        LoggingMessageNotificationParam, PingRequest, RequestId, ServerJsonRpcMessage,
+        ServerNotification, ServerRequest, ServerResult,
+    };
+
     use super::*;
+    use futures::StreamExt as _;
+
+    /// A message as rmcp writes it on an event stream.
+    fn event(message: ServerJsonRpcMessage) -> Vec<u8> {
+        format!("data: {}\n\n", serde_json::to_string(&message).unwrap()).into_bytes()
+    }
+
+    fn answer(id: RequestId) -> ServerJsonRpcMessage {
+        let result = CallToolResult::success(vec![ContentBlock::text("done \"quoted\", result")]);
+        ServerJsonRpcMessage::response(ServerResult::CallToolResult(result), id)
+    }
+
+    fn log_message() -> ServerJsonRpcMessage {
+        let param = LoggingMessageNotificationParam::new(
+            LoggingLevel::Info,
+            serde_json::json!("\"id\":1,\"result\":{}"),
+        );
+        ServerJsonRpcMessage::notification(ServerNotification::LoggingMessageNotification(
+            LoggingMessageNotification::new(param),
+        ))
+    }
+
+    #[test]
+    fn answers_are_told_from_notifications_and_requests_as_rmcp_writes_them() {
+        for id in [
+            RequestId::Number(7),
+            RequestId::Number(-1),
+            RequestId::String("a \"quoted\\\" id".into()),
+        ] {
+            assert!(is_answer_event(&event(answer(id.clone()))), "{id:?}");
+            let error =
+                ServerJsonRpcMessage::error(ErrorData::invalid_params("no", None), Some(id));
+            assert!(is_answer_event(&event(error)));
+        }
+        assert!(!is_answer_event(&event(log_message())));
+        let ping = ServerJsonRpcMessage::request(
+            ServerRequest::PingRequest(PingRequest::default()),
+            RequestId::Number(1),
+        );
+        assert!(!is_answer_event(&event(ping)));
+        assert!(!is_answer_event(b"data: \nid: 0/0\nretry: 3000\n\n"));
+        assert!(!is_answer_event(b": keep-alive\n\n"));
+    }
+
+    #[tokio::test]
+    async fn a_posts_stream_ends_with_its_answer_though_rmcp_has_not_ended_it_yet() {
+        let events = futures::stream::iter([
+            Ok::<_, Infallible>(Frame::data(Bytes::from(event(log_message())))),
+            Ok(Frame::data(Bytes::from(event(answer(RequestId::Number(
+                3,
+            )))))),
+        ])
+        .chain(futures::stream::pending());
+        let body = EndsAtAnswer {
+            body: Body::new(http_body_util::StreamBody::new(events)),
+            answered: false,
+        };
+        let bytes = tokio::time::timeout(Duration::from_secs(10), body.collect())
+            .await
+            .expect("the stream ends at the answer")
+            .unwrap()
+            .to_bytes();
+        let expected = [event(log_message()), event(answer(RequestId::Number(3)))].concat();
+        assert_eq!(bytes, expected);
+    }
 
     #[tokio::test]
     async fn an_event_streams_ids_are_left_out_and_the_rest_of_each_event_kept() {
