@@ -253,15 +253,25 @@ async fn the_limit_server_answers_checked_calls_with_and_without_sessions() {
 
 #[tokio::test]
 async fn the_limit_server_answers_checked_calls_over_stdio() {
-    let target = Target::Stdio {
-        command: limit().stdio_command(),
-        stderr: StderrTo::Null,
-        isolate_in: Some(workdir().to_path_buf()),
-    };
-    let r = load::run(&target, &options(echo("stdio ✓"), 4, 30))
-        .await
-        .unwrap();
-    assert_eq!((r.calls, r.errors), (120, 0), "{:?}", r.error_samples);
+    // Blocking reads and writes (the limit), and through tokio's stdin and stdout.
+    for extra in [None, Some("--tokio-stdio")] {
+        let mut command = limit().stdio_command();
+        command.extend(extra.map(String::from));
+        let target = Target::Stdio {
+            command,
+            stderr: StderrTo::Null,
+            isolate_in: Some(workdir().to_path_buf()),
+        };
+        let r = load::run(&target, &options(echo("stdio ✓"), 4, 30))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.calls, r.errors),
+            (120, 0),
+            "{extra:?}: {:?}",
+            r.error_samples
+        );
+    }
 }
 
 #[tokio::test]

@@ -64,6 +64,11 @@ struct Cli {
     /// No sessions, JSON answers unless a notification comes first (as `my-service --stateless`).
     #[arg(long)]
     stateless: bool,
+    /// With --stdio: read and write through tokio's stdin and stdout (which hand every read and
+    /// write to its blocking thread pool, as rmcp's stdio transport does) instead of blocking
+    /// reads and writes on the main thread. Not the limit: it shows what that hand-off costs.
+    #[arg(long, requires = "stdio")]
+    tokio_stdio: bool,
 }
 
 /// The revisions that have `initialize`, oldest first.
@@ -698,9 +703,6 @@ fn serve_stdio() -> anyhow::Result<()> {
         if input.read_until(b'\n', &mut line)? == 0 {
             return Ok(());
         }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
         let Some(reply) = stdio_reply(&line) else {
             continue;
         };
@@ -712,8 +714,11 @@ fn serve_stdio() -> anyhow::Result<()> {
     }
 }
 
-/// The lines answering one stdio line (none for a notification).
+/// The lines answering one stdio line (none for a notification or a blank line).
 fn stdio_reply(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
     let message: Message<'_> = match serde_json::from_slice(line) {
         Ok(message) => message,
         Err(e) => return Some(vec![error(None, PARSE_ERROR, format!("parse error: {e}"))]),
@@ -729,14 +734,43 @@ fn stdio_reply(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if cli.stdio {
+    if cli.stdio && !cli.tokio_stdio {
         return serve_stdio();
     }
     // The same runtime as the other servers' `#[tokio::main]`: one worker per core.
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(serve_http(cli))
+        .build()?;
+    if cli.stdio {
+        runtime.block_on(serve_tokio_stdio())
+    } else {
+        runtime.block_on(serve_http(cli))
+    }
+}
+
+/// The same loop as [`serve_stdio`] through tokio's stdin and stdout.
+async fn serve_tokio_stdio() -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let mut input = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut output = tokio::io::stdout();
+    let mut line = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let Some(reply) = stdio_reply(&line) else {
+            continue;
+        };
+        out.clear();
+        for message in reply {
+            out.extend_from_slice(&message);
+            out.push(b'\n');
+        }
+        output.write_all(&out).await?;
+        output.flush().await?;
+    }
 }
 
 async fn serve_http(cli: Cli) -> anyhow::Result<()> {
