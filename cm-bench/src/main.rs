@@ -214,8 +214,9 @@ struct CompareArgs {
     /// Warm-up seconds per run.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
-    /// Scenarios, TRANSPORT:CLIENTS with TRANSPORT http, http-stateless, http-2026 (protocol
-    /// 2026-07-28: no initialize, no session) or stdio.
+    /// Scenarios, TRANSPORT:CLIENTS[:TOOL] with TRANSPORT http, http-stateless, http-2026
+    /// (protocol 2026-07-28: no initialize, no session) or stdio; TOOL, when given, is called
+    /// instead of --tool with the same arguments (e.g. stdio:8:my_tool_quiet).
     #[arg(
         long = "scenario",
         value_delimiter = ',',

@@ -138,14 +138,24 @@ pub struct Scenario {
     pub transport: String,
     /// Concurrent clients (stdio: requests in flight).
     pub clients: usize,
+    /// The tool called instead of the comparison's own (same arguments and expected text), e.g. a
+    /// variant that sends no log message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
 }
 
 impl Scenario {
-    /// Parses `http:8`, `http-stateless:8`, `http-2026:8`, `stdio:1`.
+    /// Parses `http:8`, `http-stateless:8`, `http-2026:8`, `stdio:1`, and with another tool than
+    /// the comparison's, `stdio:8:my_tool_quiet`.
     pub fn parse(text: &str) -> anyhow::Result<Scenario> {
-        let (transport, clients) = text.split_once(':').with_context(|| {
-            format!("`{text}`: write a scenario as TRANSPORT:CLIENTS, e.g. http:8")
+        let (transport, rest) = text.split_once(':').with_context(|| {
+            format!("`{text}`: write a scenario as TRANSPORT:CLIENTS[:TOOL], e.g. http:8")
         })?;
+        let (clients, tool) = match rest.split_once(':') {
+            Some((clients, tool)) if !tool.is_empty() => (clients, Some(tool.to_string())),
+            Some(_) => bail!("`{text}`: the tool after the second `:` is empty"),
+            None => (rest, None),
+        };
         let clients: usize = clients
             .parse()
             .ok()
@@ -160,11 +170,28 @@ impl Scenario {
                 bail!("`{other}` is not a transport: use http, http-stateless, http-2026 or stdio")
             }
         };
+        let name = match &tool {
+            Some(tool) => format!("{name}, {tool}"),
+            None => name,
+        };
         Ok(Scenario {
             name,
             transport: transport.to_string(),
             clients,
+            tool,
         })
+    }
+
+    /// The call this scenario repeats: `call`, or the same arguments to its own tool.
+    pub fn call(&self, call: &CallSpec) -> anyhow::Result<CallSpec> {
+        match &self.tool {
+            Some(tool) => CallSpec::new(
+                tool.clone(),
+                call.arguments.clone(),
+                call.expect_text.clone(),
+            ),
+            None => Ok(call.clone()),
+        }
     }
 
     /// The protocol version the clients speak: protocol 2026-07-28 for `http-2026` (no
@@ -379,7 +406,8 @@ pub async fn compare(
     for scenario in &settings.scenarios {
         eprintln!("== {} ({} rounds)", scenario.name, settings.rounds);
         let protocol_version = scenario.protocol_version(protocol_version);
-        results.push(run_scenario(lineup, settings, scenario, call, protocol_version).await?);
+        let call = scenario.call(call)?;
+        results.push(run_scenario(lineup, settings, scenario, &call, protocol_version).await?);
     }
     Ok(results)
 }
@@ -932,6 +960,25 @@ mod tests {
                 .protocol_version("2025-11-25"),
             "2025-11-25"
         );
+        let s = Scenario::parse("stdio:8:my_tool_quiet").unwrap();
+        assert_eq!(
+            (s.name.as_str(), s.tool.as_deref()),
+            ("stdio, 8 in flight, my_tool_quiet", Some("my_tool_quiet"))
+        );
+        let call = CallSpec::new(
+            "my_tool",
+            serde_json::json!({"input_param": "x"}),
+            Some("Processed: x".into()),
+        )
+        .unwrap();
+        let quiet = s.call(&call).unwrap();
+        assert_eq!(quiet.tool, "my_tool_quiet");
+        assert_eq!(quiet.expect_text.as_deref(), Some("Processed: x"));
+        assert_eq!(
+            Scenario::parse("http:8").unwrap().call(&call).unwrap().tool,
+            "my_tool"
+        );
+        assert!(Scenario::parse("stdio:8:").is_err());
         assert!(Scenario::parse("ws:1").is_err());
         assert!(Scenario::parse("http:0").is_err());
         assert!(Scenario::parse("http").is_err());

@@ -325,3 +325,38 @@ async fn protocol_2026_over_stdio_is_refused_clearly() {
     let error = load::run(&target, &options).await.unwrap_err();
     assert!(format!("{error:#}").contains("HTTP only"), "{error:#}");
 }
+
+#[tokio::test]
+async fn the_baselines_serve_a_quiet_variant_of_the_tool() {
+    let quiet = CallSpec::new(
+        "my_tool_quiet",
+        serde_json::json!({ "input_param": "q" }),
+        Some("Processed: q".into()),
+    )
+    .unwrap();
+    for spec in [bare(), limit()] {
+        let r = http_to(&spec, true, DEFAULT_PROTOCOL_VERSION, quiet.clone(), 2, 10).await;
+        assert_eq!(
+            (r.calls, r.errors),
+            (20, 0),
+            "{}: {:?}",
+            spec.name,
+            r.error_samples
+        );
+        let target = Target::Stdio {
+            command: spec.stdio_command(),
+            stderr: StderrTo::Null,
+            isolate_in: Some(workdir().to_path_buf()),
+        };
+        let r = load::run(&target, &options(quiet.clone(), 2, 10))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.calls, r.errors),
+            (20, 0),
+            "{}: {:?}",
+            spec.name,
+            r.error_samples
+        );
+    }
+}

@@ -8,7 +8,8 @@
 //! the checks the real servers make on every POST (Host, Accept, Content-Type, the session, the
 //! protocol version header, the 2026-07-28 `_meta` keys and `Mcp-Method`/`Mcp-Name` headers) are
 //! made too. It answers `initialize`, notifications (202), `ping` and `tools/call` of `my_tool`, and
-//! sends the tool's one `notifications/message` wherever a real server's reaches the client:
+//! sends the tool's one `notifications/message` wherever a real server's reaches the client
+//! (`my_tool_quiet` answers the same without it):
 //!
 //! - stateful HTTP (legacy sessions): nowhere. rmcp routes a tool's notification to the session's
 //!   standalone GET stream, which the load client does not open, so nothing of it goes on the wire;
@@ -322,16 +323,21 @@ fn answer(id: &RawValue, message: &Message<'_>, mode: Mode) -> Answer {
     }
 }
 
-/// `tools/call`: `my_tool(input_param)` logs once and returns `Processed: <input_param>`.
+/// `tools/call`: `my_tool(input_param)` logs once and returns `Processed: <input_param>`;
+/// `my_tool_quiet` returns the same without logging.
 fn call(id: &RawValue, params: &Params<'_>, mode: Mode) -> Answer {
-    if params.name.as_deref() != Some("my_tool") {
-        return Answer::refused(
-            StatusCode::OK,
-            Some(id),
-            INVALID_PARAMS,
-            &format!("tool not found: {}", params.name.as_deref().unwrap_or("")),
-        );
-    }
+    let quiet = match params.name.as_deref() {
+        Some("my_tool") => false,
+        Some("my_tool_quiet") => true,
+        other => {
+            return Answer::refused(
+                StatusCode::OK,
+                Some(id),
+                INVALID_PARAMS,
+                &format!("tool not found: {}", other.unwrap_or("")),
+            );
+        }
+    };
     let arguments = params.arguments.map_or("{}", RawValue::get);
     let args: MyToolArgs<'_> = match serde_json::from_str(arguments) {
         Ok(args) => args,
@@ -345,6 +351,7 @@ fn call(id: &RawValue, params: &Params<'_>, mode: Mode) -> Answer {
         }
     };
     let send_log = match mode {
+        _ if quiet => false,
         Mode::Sessions => false,
         Mode::OnTheAnswer => true,
         Mode::Revision2026 => params
@@ -828,6 +835,19 @@ mod tests {
         assert_eq!(
             String::from_utf8(answer.response).unwrap(),
             r#"{"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"Processed: hi"}],"isError":false}}"#
+        );
+    }
+
+    #[test]
+    fn the_quiet_tool_answers_alike_without_logging() {
+        let message = parse(
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"my_tool_quiet","arguments":{"input_param":"hi"}}}"#,
+        );
+        let answer = answer(message.id.unwrap(), &message, Mode::OnTheAnswer);
+        assert!(answer.log.is_none());
+        assert_eq!(
+            String::from_utf8(answer.response).unwrap(),
+            r#"{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"Processed: hi"}],"isError":false}}"#
         );
     }
 
