@@ -24,7 +24,7 @@
 //! event ids), the standalone GET stream (405), `logging/setLevel` and every other method (-32601).
 //!
 //! ```text
-//! limit-server [--stdio] [--port 8080] [--host 127.0.0.1] [--stateless]
+//! limit-server [--stdio [--tokio-stdio]] [--port 8080] [--host 127.0.0.1] [--stateless]
 //! ```
 
 use std::{
@@ -40,7 +40,7 @@ use axum::{
     Json, Router,
     body::{Body, Bytes},
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
     serve::ListenerExt,
@@ -76,10 +76,11 @@ struct Cli {
 const LEGACY_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 /// The revision without sessions or `initialize`.
 const REVISION_2026: &str = "2026-07-28";
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
-const METHOD_HEADER: &str = "mcp-method";
-const NAME_HEADER: &str = "mcp-name";
+// Constants, not `&str`: `HeaderMap::get(&str)` parses and hashes the name on every call.
+const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
+const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 
 // JSON-RPC and MCP error codes.
 const PARSE_ERROR: i32 = -32700;
@@ -532,7 +533,7 @@ fn content_type_json(headers: &HeaderMap) -> bool {
         })
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+fn header_str(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
