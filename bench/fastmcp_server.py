@@ -1,7 +1,7 @@
 """The benchmark's Python baseline: FastMCP 4.x serving the same tool as my-service.
 
 my_tool sends one log message to the client (ctx.info) and returns "Processed: <input>", like
-examples/my-service. Usage:
+examples/my-service; my_tool_quiet returns the same without the log message. Usage:
     python fastmcp_server.py [--stdio] [--port 8080] [--stateless]
 HTTP serves /mcp and GET /health on 127.0.0.1; uvicorn's access log is off (log level warning), so
 the server writes nothing per call.
@@ -20,6 +20,12 @@ mcp = FastMCP("my-fastmcp-service")
 async def my_tool(input_param: str, ctx: Context) -> str:
     """Processes the input and returns the result."""
     await ctx.info(f"Processing input of {len(input_param)} characters")
+    return f"Processed: {input_param}"
+
+
+@mcp.tool(annotations={"readOnlyHint": True, "idempotentHint": True})
+async def my_tool_quiet(input_param: str) -> str:
+    """Processes the input and returns the result, without a log message."""
     return f"Processed: {input_param}"
 
 

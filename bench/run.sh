@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole benchmark: builds in release, installs FastMCP 4.x into .bench/venv (when python3 is
 # there), runs the interleaved comparison, cold start, memory and build time, then writes
-# bench/results.json, bench/chart.svg and the results block of BENCHMARKS.md.
+# bench/results.json, bench/chart.svg and the results block of BENCHMARKS.md. The lineup: my-service
+# (logs on and off), bare rmcp, the limit server (axum + serde_json, no MCP machinery) and FastMCP.
 #
 #   bench/run.sh                       # the full run behind BENCHMARKS.md (~25 min on 2 cores)
 #   ROUNDS=2 DURATION=2 bench/run.sh   # a quick check of the tooling
 #
 # Knobs (environment): ROUNDS (5), DURATION (5 s per run), WARMUP (1 s), SCENARIOS
-# (http:1,http:8,http-stateless:8,stdio:1,stdio:8), COLD_RUNS (20), SESSIONS (1000),
+# (http:1,http:8,http-stateless:8,http-2026:8,stdio:1,stdio:8; http-2026 speaks protocol 2026-07-28:
+# no initialize, no session), COLD_RUNS (20), SESSIONS (1000),
 # FUNCTIONS (200), BUILD_REPS (3), SKIP (space-separated parts to skip: compare cold-start memory
 # build-time), CARGO_TARGET_DIR (target).
 # PATCH=bench/proposals/instrumentation-cost.patch also builds my-service from the committed tree
@@ -53,7 +55,7 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ "$SKIP" != *" compare "* ]]; then
     echo "== compare"
     "$BENCH" compare "${PY_ARGS[@]}" --rounds "${ROUNDS:-5}" --duration "${DURATION:-5}" \
-        --warmup "${WARMUP:-1}" --scenario "${SCENARIOS:-http:1,http:8,http-stateless:8,stdio:1,stdio:8}" \
+        --warmup "${WARMUP:-1}" --scenario "${SCENARIOS:-http:1,http:8,http-stateless:8,http-2026:8,stdio:1,stdio:8}" \
         --expect-text "Processed: hello"
 fi
 if [[ "$SKIP" != *" cold-start "* ]]; then

@@ -1,6 +1,9 @@
 //! Minimal MCP clients for load generation: streamable HTTP over one HTTP/1.1 connection per client
 //! (hyper, TCP_NODELAY), and stdio over a child process's pipes. They do the initialize handshake
 //! like any client, then send `tools/call` requests and read only what they need of each answer.
+//! Under protocol 2026-07-28, which has no `initialize` and no sessions, the HTTP client sends every
+//! request on its own: the `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers and the
+//! request `_meta` the revision requires.
 
 use std::{
     collections::HashMap,
@@ -18,7 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{
     Request, Uri,
     client::conn::http1::SendRequest,
-    header::{ACCEPT, CONTENT_TYPE, HOST, HeaderValue},
+    header::{ACCEPT, CONTENT_TYPE, HOST, HeaderName, HeaderValue},
 };
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, de::IgnoredAny};
@@ -31,6 +34,20 @@ use tokio::{
 
 /// The protocol version the clients ask for in `initialize` (the newest one that still has it).
 pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// The first protocol revision without `initialize` or sessions: every request stands alone.
+pub const PROTOCOL_2026: &str = "2026-07-28";
+
+/// Whether `version` begins with the initialize handshake (every revision before 2026-07-28;
+/// revisions are dates, so they compare as strings).
+pub fn has_initialize(version: &str) -> bool {
+    version < PROTOCOL_2026
+}
+
+const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 
 /// How long to wait for the rest of an SSE response after its answer arrived before giving up on
 /// reusing the connection.
@@ -46,6 +63,10 @@ pub struct CallSpec {
     /// When set, a result whose text content differs counts as an error.
     pub expect_text: Option<String>,
     params: String,
+    /// The params with the 2026-07-28 request `_meta`, made once.
+    params_2026: String,
+    /// The `Mcp-Name` header (`None` when the name cannot be sent plainly in a header).
+    name_header: Option<HeaderValue>,
 }
 
 impl CallSpec {
@@ -62,11 +83,25 @@ impl CallSpec {
             );
         }
         let params = serde_json::json!({ "name": tool, "arguments": arguments }).to_string();
+        let params_2026 = serde_json::json!({
+            "name": tool,
+            "arguments": arguments,
+            "_meta": request_meta(PROTOCOL_2026),
+        })
+        .to_string();
+        // Names outside printable ASCII would need the header's Base64 form, which no tool here has.
+        let name_header = tool
+            .bytes()
+            .all(|b| b.is_ascii_graphic())
+            .then(|| HeaderValue::from_str(&tool).ok())
+            .flatten();
         Ok(CallSpec {
             tool,
             arguments,
             expect_text,
             params,
+            params_2026,
+            name_header,
         })
     }
 
@@ -77,6 +112,45 @@ impl CallSpec {
             self.params
         )
     }
+
+    /// The JSON-RPC request with id `id` as a request of `version` (2026-07-28 or later), with the
+    /// request `_meta` that revision requires.
+    fn request_standalone(&self, id: u64, version: &str) -> String {
+        if version == PROTOCOL_2026 {
+            return format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{}}}"#,
+                self.params_2026
+            );
+        }
+        serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "method": "tools/call",
+            "params": {
+                "name": self.tool,
+                "arguments": self.arguments,
+                "_meta": request_meta(version),
+            },
+        })
+        .to_string()
+    }
+}
+
+/// What a 2026-07-28 request carries in its `_meta` instead of an `initialize`: the protocol
+/// version, the client and its capabilities (none), and the least severe log level it wants. A
+/// legacy session gets every log message until it says otherwise; asking for `info` here gets the
+/// same one message per call from every server (without it my-service and FastMCP send none, while
+/// bare rmcp sends it regardless).
+fn request_meta(version: &str) -> serde_json::Value {
+    serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientInfo": {
+            "name": "cm-bench",
+            "version": env!("CARGO_PKG_VERSION"),
+        },
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/logLevel": "info",
+    })
 }
 
 fn initialize_request(id: u64, protocol_version: &str) -> String {
@@ -124,6 +198,9 @@ struct RpcResult {
     is_error: bool,
     #[serde(rename = "protocolVersion", default)]
     protocol_version: Option<String>,
+    /// 2026-07-28: `complete`, or `input_required` for a call that needs the client's input.
+    #[serde(rename = "resultType", default)]
+    result_type: Option<String>,
     #[serde(default)]
     content: Vec<Content>,
 }
@@ -173,6 +250,9 @@ impl Incoming {
         };
         if result.is_error {
             return Outcome::Failed(format!("tool error: {}", self.text()));
+        }
+        if let Some(kind) = result.result_type.as_deref().filter(|k| *k != "complete") {
+            return Outcome::Failed(format!("result type {kind:?}, not a complete result"));
         }
         if let Some(expected) = expect_text {
             let text = self.text();
@@ -307,6 +387,8 @@ pub struct HttpClient {
     sender: Option<Sender>,
     session: Option<HeaderValue>,
     protocol: Option<HeaderValue>,
+    /// Requests stand alone (protocol 2026-07-28 and later): no session, `_meta` on each.
+    standalone: bool,
     next_id: u64,
     timeout: Duration,
 }
@@ -319,6 +401,7 @@ impl HttpClient {
             sender: None,
             session: None,
             protocol: None,
+            standalone: false,
             next_id: 1,
             timeout,
         }
@@ -334,11 +417,22 @@ impl HttpClient {
         self.sender = None;
     }
 
+    /// Starts speaking `protocol_version`: the initialize handshake for revisions that have it;
+    /// for 2026-07-28 and later nothing is sent, every call then carries what the revision needs.
+    pub async fn begin(&mut self, protocol_version: &str) -> anyhow::Result<()> {
+        if has_initialize(protocol_version) {
+            return self.initialize(protocol_version).await;
+        }
+        self.protocol = Some(HeaderValue::from_str(protocol_version)?);
+        self.standalone = true;
+        Ok(())
+    }
+
     /// `initialize` then `notifications/initialized`, as every MCP client starts.
     pub async fn initialize(&mut self, protocol_version: &str) -> anyhow::Result<()> {
         let id = self.take_id();
         let reply = self
-            .post(initialize_request(id, protocol_version), Some(id))
+            .post(initialize_request(id, protocol_version), Some(id), None)
             .await
             .context("initialize failed")?;
         let version = reply
@@ -347,7 +441,7 @@ impl HttpClient {
             .initialized()?;
         self.session = reply.session;
         self.protocol = Some(HeaderValue::from_str(&version)?);
-        self.post(INITIALIZED.to_string(), None)
+        self.post(INITIALIZED.to_string(), None, None)
             .await
             .context("notifications/initialized failed")?;
         Ok(())
@@ -357,7 +451,17 @@ impl HttpClient {
     /// (the connection is then dropped and made anew by the next call).
     pub async fn call(&mut self, spec: &CallSpec) -> anyhow::Result<(Instant, Outcome)> {
         let id = self.take_id();
-        let reply = self.post(spec.request(id), Some(id)).await?;
+        let reply = if self.standalone {
+            let version = self
+                .protocol
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(PROTOCOL_2026);
+            let body = spec.request_standalone(id, version);
+            self.post(body, Some(id), Some(spec)).await?
+        } else {
+            self.post(spec.request(id), Some(id), None).await?
+        };
         let message = reply
             .message
             .context("the server sent no answer to tools/call")?;
@@ -370,16 +474,33 @@ impl HttpClient {
         id
     }
 
-    async fn post(&mut self, body: String, answer_to: Option<u64>) -> anyhow::Result<Reply> {
+    /// POSTs `body`; `call` is the tool call it carries, for the headers of a standalone request.
+    async fn post(
+        &mut self,
+        body: String,
+        answer_to: Option<u64>,
+        call: Option<&CallSpec>,
+    ) -> anyhow::Result<Reply> {
         let mut builder = Request::post(self.endpoint.path.as_str())
             .header(HOST, self.endpoint.host.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream");
         if let Some(session) = &self.session {
-            builder = builder.header("mcp-session-id", session.clone());
+            builder = builder.header(MCP_SESSION_ID, session.clone());
         }
         if let Some(protocol) = &self.protocol {
-            builder = builder.header("mcp-protocol-version", protocol.clone());
+            builder = builder.header(MCP_PROTOCOL_VERSION, protocol.clone());
+        }
+        if let Some(call) = call.filter(|_| self.standalone) {
+            let name = call.name_header.clone().with_context(|| {
+                format!(
+                    "the tool name {:?} cannot go in an Mcp-Name header as it is",
+                    call.tool
+                )
+            })?;
+            builder = builder
+                .header(MCP_METHOD, HeaderValue::from_static("tools/call"))
+                .header(MCP_NAME, name);
         }
         let request = builder.body(Full::new(Bytes::from(body)))?;
         let timeout = self.timeout;
@@ -408,7 +529,7 @@ impl HttpClient {
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status();
-        let session = response.headers().get("mcp-session-id").cloned();
+        let session = response.headers().get(MCP_SESSION_ID).cloned();
         let sse = response
             .headers()
             .get(CONTENT_TYPE)
@@ -740,5 +861,44 @@ mod tests {
         assert_eq!(request["id"], 3);
         assert_eq!(request["params"]["arguments"]["input_param"], "a\"b");
         assert!(CallSpec::new("t", serde_json::json!([1]), None).is_err());
+    }
+
+    #[test]
+    fn a_2026_request_carries_the_meta_its_revision_requires() {
+        let spec = CallSpec::new("my_tool", serde_json::json!({"input_param": "a"}), None).unwrap();
+        for version in [PROTOCOL_2026, "2027-01-01"] {
+            let request: serde_json::Value =
+                serde_json::from_str(&spec.request_standalone(9, version)).unwrap();
+            assert_eq!(request["id"], 9);
+            assert_eq!(request["method"], "tools/call");
+            assert_eq!(request["params"]["arguments"]["input_param"], "a");
+            let meta = &request["params"]["_meta"];
+            assert_eq!(meta["io.modelcontextprotocol/protocolVersion"], version);
+            assert_eq!(
+                meta["io.modelcontextprotocol/clientInfo"]["name"],
+                "cm-bench"
+            );
+            assert!(meta["io.modelcontextprotocol/clientCapabilities"].is_object());
+            assert_eq!(meta["io.modelcontextprotocol/logLevel"], "info");
+        }
+        assert_eq!(spec.name_header.as_ref().unwrap(), "my_tool");
+        let odd = CallSpec::new("tööl", serde_json::json!({}), None).unwrap();
+        assert!(odd.name_header.is_none());
+        assert!(has_initialize(DEFAULT_PROTOCOL_VERSION) && has_initialize("2024-11-05"));
+        assert!(!has_initialize(PROTOCOL_2026));
+    }
+
+    #[test]
+    fn a_result_that_is_not_complete_is_an_error() {
+        let complete = br#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","content":[{"type":"text","text":"x"}],"isError":false}}"#;
+        assert_eq!(
+            Incoming::parse(complete).unwrap().outcome(Some("x")),
+            Outcome::Ok
+        );
+        let input = br#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","inputRequests":{}}}"#;
+        assert!(matches!(
+            Incoming::parse(input).unwrap().outcome(None),
+            Outcome::Failed(t) if t.contains("input_required")
+        ));
     }
 }

@@ -56,7 +56,8 @@ pub struct LoadOptions {
     pub stop: Stop,
     /// The call to repeat.
     pub call: CallSpec,
-    /// Protocol version asked for in `initialize`.
+    /// Protocol version: asked for in `initialize`, or, from 2026-07-28 on, sent with every request
+    /// (HTTP only: no `initialize`, no session).
     pub protocol_version: String,
     /// Bound on every request.
     pub timeout: Duration,
@@ -314,7 +315,7 @@ async fn run_http(endpoint: &HttpEndpoint, options: &LoadOptions) -> anyhow::Res
         let endpoint = endpoint.clone();
         async move {
             let mut client = HttpClient::new(endpoint, options.timeout);
-            client.initialize(&options.protocol_version).await?;
+            client.begin(&options.protocol_version).await?;
             anyhow::Ok(client)
         }
     });
@@ -404,6 +405,11 @@ async fn run_stdio(
     command: std::process::Command,
     options: &LoadOptions,
 ) -> anyhow::Result<LoadResult> {
+    anyhow::ensure!(
+        crate::client::has_initialize(&options.protocol_version),
+        "protocol {} over stdio is not supported by this load generator (HTTP only)",
+        options.protocol_version
+    );
     let server =
         Arc::new(StdioServer::start(command, &options.protocol_version, options.timeout).await?);
     let pids: Vec<u32> = server.pid().into_iter().collect();

@@ -42,7 +42,7 @@ enum Cmd {
     /// A few hundred calls to my-service over HTTP (sessions, stateless) and stdio, each checked;
     /// exits non-zero on any error. Judges no timing.
     Smoke(SmokeArgs),
-    /// Interleaved comparison of cm-mcp (logs on and off), bare rmcp and FastMCP.
+    /// Interleaved comparison of cm-mcp (logs on and off), bare rmcp, the limit server and FastMCP.
     Compare(CompareArgs),
     /// Spawn → first /health 200, per server.
     ColdStart(ColdStartArgs),
@@ -65,7 +65,8 @@ struct CallArgs {
     /// Count a call as an error unless its text result is exactly this.
     #[arg(long)]
     expect_text: Option<String>,
-    /// Protocol version asked for in initialize.
+    /// Protocol version asked for in initialize; 2026-07-28 sends every request on its own instead
+    /// (no initialize, no session; its headers and `_meta` on each request; HTTP only).
     #[arg(long, default_value = DEFAULT_PROTOCOL_VERSION)]
     protocol_version: String,
     /// Seconds before a request counts as failed.
@@ -137,6 +138,10 @@ struct LineupArgs {
     /// The bare rmcp server (default: bare-rmcp next to this one).
     #[arg(long)]
     bare: Option<PathBuf>,
+    /// The limit server, axum + serde_json without MCP machinery (default: limit-server next to
+    /// this one).
+    #[arg(long)]
+    limit: Option<PathBuf>,
     /// A Python with FastMCP 4.x (bench/setup-fastmcp.sh prints one); FastMCP is skipped without it.
     #[arg(long)]
     python: Option<PathBuf>,
@@ -146,7 +151,8 @@ struct LineupArgs {
     /// The FastMCP server script.
     #[arg(long, default_value = "bench/fastmcp_server.py")]
     fastmcp_script: PathBuf,
-    /// Only these servers (comma-separated names: cm-mcp, "cm-mcp (logs off)", "bare rmcp", FastMCP).
+    /// Only these servers (comma-separated names: cm-mcp, "cm-mcp (logs off)", "bare rmcp",
+    /// "limit (axum + serde_json)", FastMCP).
     #[arg(long, value_delimiter = ',')]
     servers: Vec<String>,
     /// Scratch directory for server logs and generated crates (git-ignored).
@@ -174,6 +180,7 @@ impl LineupArgs {
         Lineup::new(
             &sibling(self.my_service.as_deref(), "my-service")?,
             &sibling(self.bare.as_deref(), "bare-rmcp")?,
+            &sibling(self.limit.as_deref(), "limit-server")?,
             fastmcp,
             self.candidate.as_deref(),
             &workdir,
@@ -207,11 +214,13 @@ struct CompareArgs {
     /// Warm-up seconds per run.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
-    /// Scenarios, TRANSPORT:CLIENTS with TRANSPORT http, http-stateless or stdio.
+    /// Scenarios, TRANSPORT:CLIENTS[:TOOL] with TRANSPORT http, http-stateless, http-2026
+    /// (protocol 2026-07-28: no initialize, no session) or stdio; TOOL, when given, is called
+    /// instead of --tool with the same arguments (e.g. stdio:8:my_tool_quiet).
     #[arg(
         long = "scenario",
         value_delimiter = ',',
-        default_value = "http:1,http:8,http-stateless:8,stdio:1,stdio:8"
+        default_value = "http:1,http:8,http-stateless:8,http-2026:8,stdio:1,stdio:8"
     )]
     scenarios: Vec<String>,
     #[command(flatten)]

@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    client::{CallSpec, HttpClient, HttpEndpoint, StderrTo},
+    client::{CallSpec, HttpClient, HttpEndpoint, PROTOCOL_2026, StderrTo},
     load::{self, LoadOptions, LoadResult, Stop, Target},
     procinfo::{self, Pid},
     servers::{RunningServer, ServerSpec},
@@ -20,6 +20,10 @@ use crate::{
 
 /// The name the bare rmcp server has in every table (the baseline of the ratios).
 pub const BARE: &str = "bare rmcp";
+
+/// The name of the ceiling (`limit-server`: axum + serde_json, no MCP machinery), the other
+/// baseline of the ratios.
+pub const LIMIT: &str = "limit (axum + serde_json)";
 
 /// The name of a `my-service` built from a changed runtime (`--candidate`), JSON logs on.
 pub const CANDIDATE: &str = "cm-mcp + patch";
@@ -34,16 +38,18 @@ pub struct Lineup {
 }
 
 impl Lineup {
-    /// cm-mcp's `my-service` with JSON logs on and off, the bare rmcp server, FastMCP when a
-    /// Python with it is given, and a `my-service` built from a changed runtime when one is given.
+    /// cm-mcp's `my-service` with JSON logs on and off, the bare rmcp server, the limit server,
+    /// FastMCP when a Python with it is given, and a `my-service` built from a changed runtime when
+    /// one is given.
     pub fn new(
         my_service: &Path,
         bare: &Path,
+        limit: &Path,
         fastmcp: Option<(PathBuf, PathBuf)>,
         candidate: Option<&Path>,
         workdir: &Path,
     ) -> anyhow::Result<Lineup> {
-        for program in [my_service, bare] {
+        for program in [my_service, bare, limit] {
             ensure!(
                 program.is_file(),
                 "{} does not exist: build it first (cargo build --release -p my-service -p cm-bench)",
@@ -67,6 +73,7 @@ impl Lineup {
             )
             .log_level("error"),
             ServerSpec::cm_style(BARE, bare, StderrTo::File(logs.join("bare-rmcp.log"))),
+            ServerSpec::cm_style(LIMIT, limit, StderrTo::File(logs.join("limit-server.log"))),
         ];
         if let Some(candidate) = candidate {
             ensure!(
@@ -127,18 +134,28 @@ impl Lineup {
 pub struct Scenario {
     /// Label in tables and the chart.
     pub name: String,
-    /// `http`, `http-stateless` or `stdio`.
+    /// `http`, `http-stateless`, `http-2026` or `stdio`.
     pub transport: String,
     /// Concurrent clients (stdio: requests in flight).
     pub clients: usize,
+    /// The tool called instead of the comparison's own (same arguments and expected text), e.g. a
+    /// variant that sends no log message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
 }
 
 impl Scenario {
-    /// Parses `http:8`, `http-stateless:8`, `stdio:1`.
+    /// Parses `http:8`, `http-stateless:8`, `http-2026:8`, `stdio:1`, and with another tool than
+    /// the comparison's, `stdio:8:my_tool_quiet`.
     pub fn parse(text: &str) -> anyhow::Result<Scenario> {
-        let (transport, clients) = text.split_once(':').with_context(|| {
-            format!("`{text}`: write a scenario as TRANSPORT:CLIENTS, e.g. http:8")
+        let (transport, rest) = text.split_once(':').with_context(|| {
+            format!("`{text}`: write a scenario as TRANSPORT:CLIENTS[:TOOL], e.g. http:8")
         })?;
+        let (clients, tool) = match rest.split_once(':') {
+            Some((clients, tool)) if !tool.is_empty() => (clients, Some(tool.to_string())),
+            Some(_) => bail!("`{text}`: the tool after the second `:` is empty"),
+            None => (rest, None),
+        };
         let clients: usize = clients
             .parse()
             .ok()
@@ -147,14 +164,44 @@ impl Scenario {
         let name = match transport {
             "http" => format!("HTTP, {clients} client{}", plural(clients)),
             "http-stateless" => format!("HTTP stateless, {clients} client{}", plural(clients)),
+            "http-2026" => format!("HTTP {PROTOCOL_2026}, {clients} client{}", plural(clients)),
             "stdio" => format!("stdio, {clients} in flight"),
-            other => bail!("`{other}` is not a transport: use http, http-stateless or stdio"),
+            other => {
+                bail!("`{other}` is not a transport: use http, http-stateless, http-2026 or stdio")
+            }
+        };
+        let name = match &tool {
+            Some(tool) => format!("{name}, {tool}"),
+            None => name,
         };
         Ok(Scenario {
             name,
             transport: transport.to_string(),
             clients,
+            tool,
         })
+    }
+
+    /// The call this scenario repeats: `call`, or the same arguments to its own tool.
+    pub fn call(&self, call: &CallSpec) -> anyhow::Result<CallSpec> {
+        match &self.tool {
+            Some(tool) => CallSpec::new(
+                tool.clone(),
+                call.arguments.clone(),
+                call.expect_text.clone(),
+            ),
+            None => Ok(call.clone()),
+        }
+    }
+
+    /// The protocol version the clients speak: protocol 2026-07-28 for `http-2026` (no
+    /// `initialize`, no session, every request on its own), otherwise `default`.
+    pub fn protocol_version<'a>(&self, default: &'a str) -> &'a str {
+        if self.transport == "http-2026" {
+            PROTOCOL_2026
+        } else {
+            default
+        }
     }
 }
 
@@ -204,6 +251,12 @@ pub struct Row {
     pub throughput_vs_bare: Option<f64>,
     /// Median p50 relative to the bare rmcp server's.
     pub p50_vs_bare: Option<f64>,
+    /// Median calls/s relative to the limit server's (absent in results from before it).
+    #[serde(default)]
+    pub throughput_vs_limit: Option<f64>,
+    /// Median p50 relative to the limit server's.
+    #[serde(default)]
+    pub p50_vs_limit: Option<f64>,
     /// Server RSS after the scenario, KiB (HTTP: after all rounds; stdio: end of the last run).
     pub rss_kib: Option<u64>,
     /// Every run.
@@ -211,7 +264,7 @@ pub struct Row {
 }
 
 impl Row {
-    /// Medians of `runs`; the ratios to the baseline are filled in by [`ScenarioResult::new`].
+    /// Medians of `runs`; the ratios to the baselines are filled in by [`ScenarioResult::new`].
     pub fn from_runs(server: &str, runs: Vec<LoadResult>, rss_kib: Option<u64>) -> Row {
         let pick = |f: &dyn Fn(&LoadResult) -> f64| -> Vec<f64> { runs.iter().map(f).collect() };
         let cps = pick(&|r| r.calls_per_s);
@@ -230,6 +283,8 @@ impl Row {
             errors: runs.iter().map(|r| r.errors).sum(),
             throughput_vs_bare: None,
             p50_vs_bare: None,
+            throughput_vs_limit: None,
+            p50_vs_limit: None,
             rss_kib,
             runs,
         }
@@ -246,16 +301,23 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
-    /// The rows with their ratios to the bare rmcp server's medians (when it is among them).
+    /// The rows with their ratios to the bare rmcp server's and the limit server's medians (to
+    /// those among them).
     pub fn new(scenario: Scenario, mut rows: Vec<Row>) -> ScenarioResult {
-        let bare = rows
-            .iter()
-            .find(|r| r.server == BARE)
-            .map(|r| (r.calls_per_s, r.p50_ms));
-        if let Some((bare_cps, bare_p50)) = bare {
-            for row in &mut rows {
-                row.throughput_vs_bare = Some(row.calls_per_s / bare_cps);
-                row.p50_vs_bare = Some(row.p50_ms / bare_p50);
+        let medians = |name: &str| {
+            rows.iter()
+                .find(|r| r.server == name)
+                .map(|r| (r.calls_per_s, r.p50_ms))
+        };
+        let (bare, limit) = (medians(BARE), medians(LIMIT));
+        for row in &mut rows {
+            if let Some((cps, p50)) = bare {
+                row.throughput_vs_bare = Some(row.calls_per_s / cps);
+                row.p50_vs_bare = Some(row.p50_ms / p50);
+            }
+            if let Some((cps, p50)) = limit {
+                row.throughput_vs_limit = Some(row.calls_per_s / cps);
+                row.p50_vs_limit = Some(row.p50_ms / p50);
             }
         }
         ScenarioResult { scenario, rows }
@@ -343,7 +405,9 @@ pub async fn compare(
     let mut results = Vec::new();
     for scenario in &settings.scenarios {
         eprintln!("== {} ({} rounds)", scenario.name, settings.rounds);
-        results.push(run_scenario(lineup, settings, scenario, call, protocol_version).await?);
+        let protocol_version = scenario.protocol_version(protocol_version);
+        let call = scenario.call(call)?;
+        results.push(run_scenario(lineup, settings, scenario, &call, protocol_version).await?);
     }
     Ok(results)
 }
@@ -355,6 +419,8 @@ async fn run_scenario(
     call: &CallSpec,
     protocol_version: &str,
 ) -> anyhow::Result<ScenarioResult> {
+    // 2026-07-28 requests are served statelessly whatever the mode: the servers run as shipped
+    // (sessions on for the clients of older revisions), as a deployment serving both would.
     let stateless = scenario.transport == "http-stateless";
     let http = scenario.transport != "stdio";
     // HTTP servers start once per scenario and serve all its rounds.
@@ -885,6 +951,34 @@ mod tests {
             Scenario::parse("stdio:1").unwrap().name,
             "stdio, 1 in flight"
         );
+        let s = Scenario::parse("http-2026:8").unwrap();
+        assert_eq!(s.name, "HTTP 2026-07-28, 8 clients");
+        assert_eq!(s.protocol_version("2025-11-25"), "2026-07-28");
+        assert_eq!(
+            Scenario::parse("http:8")
+                .unwrap()
+                .protocol_version("2025-11-25"),
+            "2025-11-25"
+        );
+        let s = Scenario::parse("stdio:8:my_tool_quiet").unwrap();
+        assert_eq!(
+            (s.name.as_str(), s.tool.as_deref()),
+            ("stdio, 8 in flight, my_tool_quiet", Some("my_tool_quiet"))
+        );
+        let call = CallSpec::new(
+            "my_tool",
+            serde_json::json!({"input_param": "x"}),
+            Some("Processed: x".into()),
+        )
+        .unwrap();
+        let quiet = s.call(&call).unwrap();
+        assert_eq!(quiet.tool, "my_tool_quiet");
+        assert_eq!(quiet.expect_text.as_deref(), Some("Processed: x"));
+        assert_eq!(
+            Scenario::parse("http:8").unwrap().call(&call).unwrap().tool,
+            "my_tool"
+        );
+        assert!(Scenario::parse("stdio:8:").is_err());
         assert!(Scenario::parse("ws:1").is_err());
         assert!(Scenario::parse("http:0").is_err());
         assert!(Scenario::parse("http").is_err());

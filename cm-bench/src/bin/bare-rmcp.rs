@@ -1,5 +1,6 @@
 //! The baseline of the comparison: a bare rmcp 3.11 server with the same tool as `my-service`
-//! (`my_tool(input_param)` sends one log message to the client and returns `Processed: <input>`),
+//! (`my_tool(input_param)` sends one log message to the client and returns `Processed: <input>`;
+//! `my_tool_quiet` returns the same without the log message),
 //! written the way rmcp's own examples do it, with TCP_NODELAY on (without it every call waits on a
 //! delayed ACK) and no logging, tracing or instrumentation of any kind.
 //!
@@ -81,6 +82,17 @@ impl Bare {
                 message.into(),
             ))
             .await;
+        format!("Processed: {input_param}")
+    }
+
+    #[tool(
+        description = "Processes the input and returns the result, without a log message.",
+        annotations(read_only_hint = true, idempotent_hint = true)
+    )]
+    async fn my_tool_quiet(
+        &self,
+        Parameters(MyToolArgs { input_param }): Parameters<MyToolArgs>,
+    ) -> String {
         format!("Processed: {input_param}")
     }
 }
