@@ -283,8 +283,8 @@ impl PgBackend {
                 read_ms,
             } = piped;
             if let Err(error) = begun {
-                // A connection found dead before the call's transaction began: nothing of the
-                // caller's ran in it, so another connection may try.
+                // The call's transaction never began. On a connection found dead, nothing of the
+                // caller's ran, so another connection may try.
                 let retry = error.is_connection_error();
                 let error = self
                     .settle(lease, Err::<(), _>(error), cleaned)
