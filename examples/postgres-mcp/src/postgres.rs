@@ -3,19 +3,30 @@
 //!
 //! How a query runs, and why each step is there:
 //! 1. `BEGIN READ ONLY`, `SET LOCAL statement_timeout`, then a trivial `SELECT` so the transaction has
-//!    its snapshot: from then on the server refuses `SET TRANSACTION READ WRITE` and any
-//!    `set_config('transaction_read_only', ...)`, whatever the query does.
+//!    its snapshot, then a savepoint: from then on the server refuses `SET TRANSACTION READ WRITE`
+//!    and any `set_config('transaction_read_only', ...)`, whatever the query does, for either
+//!    reason (a snapshot was taken; a subtransaction of a read-only transaction).
 //! 2. The query is parsed by the server through the extended protocol (`Parse`/`Describe`), which
 //!    refuses a string holding more than one statement: no SQL is inspected here, the server's own
 //!    parser decides.
 //! 3. A statement whose description has no result columns (`COPY`, `DO`, `SET`, `LOCK`, `COMMIT`,
-//!    `ANALYZE`, DDL, ...) is refused before it runs: this tool runs queries.
+//!    `ANALYZE`, DDL, ...) is refused: this tool runs queries. None of those ran: the only statement
+//!    of the caller's that runs before its description is read is the cursor of step 4, and a
+//!    cursor holds only a query (a `SELECT` of no columns is one, and its rows are dropped).
 //! 4. A query that can be a cursor is fetched through one (`DECLARE ... CURSOR FOR`, again through
-//!    the extended protocol, then `FETCH limit+1`), so the row limit applies on the server; others
-//!    (`SHOW`, `EXPLAIN`, ...) run as they are. Rows come back in text form (see `pgvalue`).
+//!    the extended protocol, then `FETCH limit+1`), so the row limit applies on the server. Others
+//!    (`SHOW`, `EXPLAIN`, ...) fail to be declared; once step 5 has ended that transaction, they
+//!    run as they are in a new one begun as in step 1 (its `BEGIN` answered before they are sent,
+//!    so that they never run outside it). Rows come back in text form (see `pgvalue`).
 //! 5. `ROLLBACK`, then what `DISCARD ALL` resets (session-level state the query may have created,
-//!    such as advisory locks), prepared statements aside. A connection that cannot be cleaned, or a call that is dropped half-way, closes its
-//!    connection instead of returning it to the pool.
+//!    such as advisory locks), prepared statements aside. A connection that cannot be cleaned, or a
+//!    call that is dropped half-way, closes its connection instead of returning it to the pool.
+//!
+//! Steps 1 to 5 travel as one pipeline, a single round trip: every request is written before the
+//! first answer is read, and the server runs them in order. A failing request aborts the
+//! transaction, so that the ones after it fail without running (or, if `BEGIN` itself failed, the
+//! cursor is refused: it exists only inside a transaction block), and the cleanup, a request of
+//! its own, still runs. The caller gets the first failure.
 
 use std::{
     collections::BTreeMap,
@@ -25,13 +36,13 @@ use std::{
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures::StreamExt;
-use serde_json::Map;
+use serde_json::{Map, Value};
 use tokio::sync::{Notify, watch};
-use tokio_postgres::{NoTls, SimpleQueryMessage, error::SqlState, types::Type};
+use tokio_postgres::{NoTls, SimpleQueryMessage, SimpleQueryRow, error::SqlState, types::Type};
 
 use crate::{
     database::{
-        ConnectionStatus, Fetched, ForeignKeyInfo, IndexInfo, QueryError, QueryResult,
+        ColumnInfo, ConnectionStatus, Fetched, ForeignKeyInfo, IndexInfo, QueryError, QueryResult,
         SchemaColumn, Schemas, TableInfo, result_columns, unique_names,
     },
     pgvalue,
@@ -230,82 +241,188 @@ impl PgBackend {
         }
     }
 
-    /// Runs `sql` read-only; see the module documentation for every step.
-    pub async fn execute(&self, sql: &str) -> Result<QueryResult, QueryError> {
-        let timeout_ms = self.limits.query_timeout.as_millis();
-        let lease = self
-            .begin(&format!(
-                "BEGIN READ ONLY; SET LOCAL statement_timeout = {timeout_ms}; SELECT 1; SAVEPOINT cm_mcp_declare"
-            ))
-            .await?;
-        let started = Instant::now();
-        let result = self.run(&lease, sql).await;
-        let duration_ms = cm_mcp::events::elapsed_ms(started);
-        let fetched = self.end_call(lease, result).await?;
-        Ok(fetched.into_result(self.limits.max_rows, duration_ms, "postgresql"))
+    /// Bounds a whole pipeline by the command timeout.
+    async fn timed<T>(&self, fut: impl Future<Output = T>) -> Result<T, Failure> {
+        tokio::time::timeout(self.limits.command_timeout, fut)
+            .await
+            .map_err(|_| Failure::CommandTimeout)
     }
 
-    async fn run(&self, lease: &Lease, sql: &str) -> Result<Fetched, Failure> {
-        let client = lease.client();
-        let statement = self.bounded(client.prepare(sql)).await?;
-        let types: Vec<Type> = statement
-            .columns()
-            .iter()
-            .map(|c| c.type_().clone())
-            .collect();
-        if types.is_empty() {
-            return Err(Failure::NoRows);
-        }
-        let names = unique_names(statement.columns().iter().map(|c| c.name().to_string()));
-        let columns = result_columns(&names, types.iter().map(|ty| ty.name().to_string()));
-        drop(statement);
-        let limit = self.limits.max_rows;
-        // The cursor's text is the caller's statement after a fixed prefix, sent through the extended
-        // protocol, so it is still exactly one statement.
-        let declared = self
-            .bounded(client.execute(
-                &format!("DECLARE cm_mcp_cursor NO SCROLL CURSOR FOR {sql}"),
-                &[],
-            ))
-            .await;
-        let text = match declared {
-            Ok(_) => format!("FETCH FORWARD {} FROM cm_mcp_cursor", limit + 1),
-            Err(error) if error.is_connection_error() => return Err(error),
-            Err(_) => {
-                // Not a query a cursor can hold (SHOW, EXPLAIN, CALL, ...): run it as it is. The
-                // server parsed it as a single statement above.
-                self.bounded(client.batch_execute("ROLLBACK TO SAVEPOINT cm_mcp_declare"))
-                    .await?;
-                sql.to_string()
-            }
+    /// Runs `sql` read-only; see the module documentation for every step.
+    pub async fn execute(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let call = Call {
+            setup: format!(
+                "BEGIN READ ONLY; SET LOCAL statement_timeout = {}; SELECT 1; SAVEPOINT cm_mcp_declare",
+                self.limits.query_timeout.as_millis()
+            ),
+            sql,
+            // The cursor's text is the caller's statement after a fixed prefix, sent through the
+            // extended protocol, so it is still exactly one statement, and a cursor holds only a
+            // query.
+            declare: format!("DECLARE cm_mcp_cursor NO SCROLL CURSOR FOR {sql}"),
+            fetch: format!(
+                "FETCH FORWARD {} FROM cm_mcp_cursor",
+                self.limits.max_rows + 1
+            ),
         };
-        let read = async {
-            let mut rows = Vec::new();
-            let stream = client.simple_query_raw(&text).await?;
-            let mut stream = std::pin::pin!(stream);
-            while let Some(message) = stream.next().await {
-                if let SimpleQueryMessage::Row(row) = message? {
-                    if rows.len() == limit {
-                        // The rest is discarded by the connection as it arrives; a cursor never
-                        // sends more than limit + 1.
-                        return Ok((rows, true));
-                    }
-                    let mut object = Map::with_capacity(names.len());
-                    for (i, (name, ty)) in names.iter().zip(&types).enumerate() {
-                        let text = row.try_get(i).ok().flatten();
-                        object.insert(name.clone(), pgvalue::to_json(ty, text));
-                    }
-                    rows.push(object);
+        let mut last = None;
+        for _ in 0..2 {
+            let lease = self.lease().await?;
+            let Ok(piped) = self.timed(self.pipeline(lease.client(), &call)).await else {
+                // The connection's state is unknown.
+                lease.discard();
+                self.suspect();
+                return Err(self.db_error(Failure::CommandTimeout));
+            };
+            let Piped {
+                begun,
+                described,
+                declared,
+                fetched,
+                cleaned,
+                read_ms,
+            } = piped;
+            if let Err(error) = begun {
+                // The call's transaction never began. On a connection found dead, nothing of the
+                // caller's ran, so another connection may try.
+                let retry = error.is_connection_error();
+                let error = self
+                    .settle(lease, Err::<(), _>(error), cleaned)
+                    .expect_err("a failure settles as an error");
+                if retry {
+                    last = Some(error);
+                    continue;
                 }
+                return Err(error);
             }
-            Ok((rows, false))
-        };
-        let (rows, truncated) = self.bounded(read).await?;
-        Ok(Fetched {
-            columns,
-            rows,
-            truncated,
-        })
+            let result = match (described, declared) {
+                (Err(error), _) => Err(error),
+                (Ok(description), _) if description.types.is_empty() => Err(Failure::NoRows),
+                (Ok(description), Ok(_)) => fetched.map(|(rows, truncated)| Fetched {
+                    rows: description.json_rows(rows),
+                    columns: description.columns(),
+                    truncated,
+                }),
+                (Ok(_), Err(error)) if error.is_connection_error() => Err(error),
+                (Ok(description), Err(_)) => {
+                    // Not a query a cursor can hold (SHOW, EXPLAIN, CALL, ...): the pipeline
+                    // ended its transaction; run the statement as it is in a new one, once the
+                    // server has confirmed it began.
+                    if let Err(error) = cleaned {
+                        // A connection that could not be cleaned is closed, and the call fails
+                        // with why.
+                        lease.discard();
+                        if error.is_connection_error() {
+                            self.suspect();
+                        }
+                        return Err(self.db_error(error));
+                    }
+                    let started = Instant::now();
+                    let (result, cleaned) = self.run_plain(&lease, &call, &description).await;
+                    let duration_ms = cm_mcp::events::elapsed_ms(started);
+                    let fetched = self.settle(lease, result, cleaned)?;
+                    return Ok(fetched.into_result(
+                        self.limits.max_rows,
+                        duration_ms,
+                        "postgresql",
+                    ));
+                }
+            };
+            let fetched = self.settle(lease, result, cleaned)?;
+            return Ok(fetched.into_result(self.limits.max_rows, read_ms, "postgresql"));
+        }
+        self.suspect();
+        Err(last.expect("the loop ran"))
+    }
+
+    /// Steps 1 to 5 in one round trip: every request is written before any answer is read
+    /// (tokio-postgres sends a request when its future is first polled, and `join!` polls them in
+    /// this order); the server runs them in order, and an error in one aborts the transaction, so
+    /// that everything after it up to the cleanup fails without running.
+    async fn pipeline(&self, client: &tokio_postgres::Client, call: &Call<'_>) -> Piped {
+        let started = Instant::now();
+        let limit = self.limits.max_rows;
+        let (begun, described, declared, fetched, cleaned) = futures::join!(
+            client.batch_execute(&call.setup),
+            Description::of(client, call.sql),
+            // One message (Parse, Bind, Execute): waiting for the Parse's answer first would put
+            // the execution behind the cleanup.
+            client.execute_typed(&call.declare, &[]),
+            async {
+                let read = read_rows(client, &call.fetch, limit).await;
+                (read, cm_mcp::events::elapsed_ms(started))
+            },
+            client.batch_execute(CLEANUP),
+        );
+        let (fetched, read_ms) = fetched;
+        Piped {
+            begun: begun.map_err(Failure::Pg),
+            described: described.map_err(Failure::Pg),
+            declared: declared.map(drop).map_err(Failure::Pg),
+            fetched: fetched.map_err(Failure::Pg),
+            cleaned: cleaned.map_err(Failure::Pg),
+            read_ms,
+        }
+    }
+
+    /// Step 4's other branch: `sql` run as it is, in a read-only transaction begun (and confirmed)
+    /// first, so that it never runs outside one; the cleanup travels with it.
+    async fn run_plain(
+        &self,
+        lease: &Lease,
+        call: &Call<'_>,
+        description: &Description,
+    ) -> (Result<Fetched, Failure>, Result<(), Failure>) {
+        let client = lease.client();
+        if let Err(error) = self.bounded(client.batch_execute(&call.setup)).await {
+            if error.is_connection_error() {
+                return (Err(error), Ok(()));
+            }
+            let cleaned = self.bounded(client.batch_execute(CLEANUP)).await;
+            return (Err(error), cleaned);
+        }
+        let limit = self.limits.max_rows;
+        let piped = self
+            .timed(async {
+                futures::join!(
+                    read_rows(client, call.sql, limit),
+                    client.batch_execute(CLEANUP)
+                )
+            })
+            .await;
+        match piped {
+            Ok((read, cleaned)) => (
+                read.map_err(Failure::Pg).map(|(rows, truncated)| Fetched {
+                    rows: description.json_rows(rows),
+                    columns: description.columns(),
+                    truncated,
+                }),
+                cleaned.map_err(Failure::Pg),
+            ),
+            Err(timeout) => (Err(timeout), Err(Failure::CommandTimeout)),
+        }
+    }
+
+    /// Ends a call whose cleanup already ran (or failed, as `cleaned` says): a clean connection goes
+    /// back to the pool, any other is closed (and a broken one checked); a failure becomes the
+    /// caller's error.
+    fn settle<T>(
+        &self,
+        lease: Lease,
+        result: Result<T, Failure>,
+        cleaned: Result<(), Failure>,
+    ) -> Result<T, QueryError> {
+        let broken = result.as_ref().is_err_and(Failure::is_connection_error)
+            || cleaned.as_ref().is_err_and(Failure::is_connection_error);
+        if cleaned.is_ok() && !broken {
+            lease.release();
+        } else {
+            lease.discard();
+        }
+        if broken {
+            self.suspect();
+        }
+        result.map_err(|error| self.db_error(error))
     }
 
     /// Ends the call's transaction and session state; a connection that cannot be cleaned is closed.
@@ -753,4 +870,90 @@ impl Failure {
         // protocol error.
         true
     }
+}
+
+/// The texts of one `execute_sql` call.
+struct Call<'a> {
+    setup: String,
+    sql: &'a str,
+    declare: String,
+    fetch: String,
+}
+
+/// What each request of a call's pipeline answered, in the order they were sent.
+struct Piped {
+    begun: Result<(), Failure>,
+    described: Result<Description, Failure>,
+    declared: Result<(), Failure>,
+    fetched: Result<(Vec<SimpleQueryRow>, bool), Failure>,
+    cleaned: Result<(), Failure>,
+    /// Milliseconds from the first request to the last row read.
+    read_ms: f64,
+}
+
+/// The server's description of the caller's statement (step 2): its result columns.
+struct Description {
+    names: Vec<String>,
+    types: Vec<Type>,
+}
+
+impl Description {
+    /// Parses and describes `sql` as one statement; the prepared statement is closed at once.
+    async fn of(
+        client: &tokio_postgres::Client,
+        sql: &str,
+    ) -> Result<Description, tokio_postgres::Error> {
+        let statement = client.prepare(sql).await?;
+        Ok(Description {
+            names: unique_names(statement.columns().iter().map(|c| c.name().to_string())),
+            types: statement
+                .columns()
+                .iter()
+                .map(|c| c.type_().clone())
+                .collect(),
+        })
+    }
+
+    fn columns(&self) -> Vec<ColumnInfo> {
+        result_columns(
+            &self.names,
+            self.types.iter().map(|ty| ty.name().to_string()),
+        )
+    }
+
+    /// The rows as JSON objects, each column converted by its type.
+    fn json_rows(&self, rows: Vec<SimpleQueryRow>) -> Vec<Map<String, Value>> {
+        rows.iter()
+            .map(|row| {
+                let mut object = Map::with_capacity(self.names.len());
+                for (i, (name, ty)) in self.names.iter().zip(&self.types).enumerate() {
+                    let text = row.try_get(i).ok().flatten();
+                    object.insert(name.clone(), pgvalue::to_json(ty, text));
+                }
+                object
+            })
+            .collect()
+    }
+}
+
+/// The rows `text` returns through the simple protocol, at most `limit`, and whether there were
+/// more (the rest is discarded by the connection as it arrives; a cursor never sends more than
+/// `limit + 1`).
+async fn read_rows(
+    client: &tokio_postgres::Client,
+    text: &str,
+    limit: usize,
+) -> Result<(Vec<SimpleQueryRow>, bool), tokio_postgres::Error> {
+    let stream = client.simple_query_raw(text).await?;
+    let mut stream = std::pin::pin!(stream);
+    let mut rows = Vec::new();
+    while let Some(message) = stream.next().await {
+        if let SimpleQueryMessage::Row(row) = message? {
+            if rows.len() == limit {
+                return Ok((rows, true));
+            }
+            rows.push(row);
+        }
+    }
+    Ok((rows, false))
 }

@@ -208,6 +208,128 @@ async fn queries_types_limits_and_resources() {
     .await;
 }
 
+/// Whether a call failed the way it should.
+type Expected = fn(&QueryError) -> bool;
+
+/// The session a call's connection is in once the call is over, seen from another connection:
+/// its backend's pid (the same pid means the connection went back to the pool rather than being
+/// closed), its state, and the advisory locks it holds.
+async fn settled_session(admin: &tokio_postgres::Client, db_name: &str) -> (i32, String, i64) {
+    let row = admin
+        .query_one(
+            "SELECT a.pid, a.state, (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory')
+               FROM pg_stat_activity a
+              WHERE a.datname = $1 AND a.application_name = 'postgres-mcp'",
+            &[&db_name],
+        )
+        .await
+        .expect("the pool's one connection");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_failing_at_any_request_of_its_pipeline_leaves_its_connection_clean_and_pooled() {
+    let Some(admin) = admin_or_skip(
+        "a_call_failing_at_any_request_of_its_pipeline_leaves_its_connection_clean_and_pooled",
+    )
+    .await
+    else {
+        return;
+    };
+    let test = TestDb::create(admin, false, &[], FIXTURE).await;
+    test.run(|test| async move {
+        let mut settings =
+            Config::from_vars([("PG_DSN", test.url_as("postgres").as_str())]).expect("settings");
+        // One connection, so that every call reuses the session the one before left.
+        settings.pg.pool_min_size = 1;
+        settings.pg.pool_max_size = 1;
+        settings.pg.query_timeout_ms = 500;
+        settings.pg.command_timeout_s = TIMEOUT.as_secs();
+        let target =
+            DatabaseTarget::resolve(&settings, &ConnectorUrl::Local(None)).expect("resolve");
+        let db = Database::open(settings, target);
+        assert!(
+            db.wait_connected(TIMEOUT).await,
+            "never connected: {:?}",
+            db.status()
+        );
+        let admin = test.admin_on_db().await;
+        db.execute("SELECT 1 AS one").await.expect("a first call");
+        let (pid, _, _) = settled_session(&admin, &test.name).await;
+
+        // Each fails at a different request: the description (a missing table, a parameter
+        // without a type), the cursor (a plan that divides by zero: the statement then runs as
+        // it is and fails the same way), the fetch (a row that divides by zero, the statement
+        // timeout), or is refused after its description (no columns). Each holds an advisory
+        // lock first where it can, which the cleanup must release.
+        let failing: &[(&str, Expected)] = &[
+            (
+                "SELECT * FROM missing_table",
+                |e| matches!(e, QueryError::Database(m) if m.contains("42P01")),
+            ),
+            ("SELECT $1 AS param", |e| {
+                matches!(e, QueryError::Database(_))
+            }),
+            ("SELECT $1::int AS typed_param", |e| {
+                matches!(e, QueryError::Database(_))
+            }),
+            (
+                "SELECT pg_advisory_lock(7), 1 / 0 AS x",
+                |e| matches!(e, QueryError::Database(m) if m.contains("22012")),
+            ),
+            (
+                "SELECT pg_advisory_lock(8), 1 / (g - 2) FROM generate_series(1, 3) g",
+                |e| matches!(e, QueryError::Database(m) if m.contains("22012")),
+            ),
+            ("SELECT pg_advisory_lock(9), pg_sleep(5)", |e| {
+                matches!(e, QueryError::Timeout(_))
+            }),
+            (
+                "SELECT FROM accounts",
+                |e| matches!(e, QueryError::Refused(m) if m.contains("return rows")),
+            ),
+            (
+                "EXPLAIN ANALYZE SELECT pg_advisory_lock(11), 1 / 0",
+                |e| matches!(e, QueryError::Database(m) if m.contains("22012")),
+            ),
+        ];
+        for (sql, expected) in failing {
+            let error = db.execute(sql).await.expect_err(sql);
+            assert!(expected(&error), "`{sql}`: {error:?}");
+            let session = settled_session(&admin, &test.name).await;
+            assert_eq!(session, (pid, "idle".to_string(), 0), "after `{sql}`");
+            let check = db
+                .execute("SELECT current_setting('transaction_read_only') AS ro, 2 AS two")
+                .await
+                .unwrap_or_else(|e| panic!("after `{sql}`: {e}"));
+            assert_eq!(
+                (&check.rows[0]["ro"], &check.rows[0]["two"]),
+                (&json!("on"), &json!(2))
+            );
+        }
+        // A call that succeeds releases its locks too.
+        db.execute("SELECT pg_advisory_lock(12) AS locked")
+            .await
+            .expect("a lock");
+        assert_eq!(
+            settled_session(&admin, &test.name).await,
+            (pid, "idle".to_string(), 0)
+        );
+        // A statement a cursor cannot hold runs in a transaction of its own, as read-only.
+        let shown = db
+            .execute("SHOW transaction_read_only")
+            .await
+            .expect("SHOW");
+        assert_eq!(shown.rows[0]["transaction_read_only"], "on");
+        assert_eq!(
+            settled_session(&admin, &test.name).await,
+            (pid, "idle".to_string(), 0)
+        );
+        db.close();
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn down_at_start_then_up_and_restarts() {
     let Some(admin) = admin_or_skip("down_at_start_then_up_and_restarts").await else {
