@@ -334,7 +334,7 @@ pub struct PostgresRow {
 
 impl PostgresRow {
     /// Medians of `runs`, whose first process is the server and the others its backends.
-    fn from_runs(server: &str, runs: Vec<LoadResult>, rss_kib: Option<u64>) -> PostgresRow {
+    pub fn from_runs(server: &str, runs: Vec<LoadResult>, rss_kib: Option<u64>) -> PostgresRow {
         let own: Vec<f64> = runs
             .iter()
             .map(|r| {
