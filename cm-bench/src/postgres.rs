@@ -163,11 +163,14 @@ impl ScratchDatabase {
         &self.name
     }
 
-    /// A URL DSN of this database (the admin DSN's user, host and parameters), naming the
-    /// connections `application_name` when given.
+    /// A URL DSN of this database (the admin DSN's user, password, host and port; its parameters
+    /// are for cm-bench's own connection: asyncpg would send a libpq-only one such as
+    /// `connect_timeout` to the server as a setting, which refuses it), naming the connections
+    /// `application_name` when given.
     pub fn dsn(&self, application_name: Option<&str>) -> String {
         let mut url = self.url.clone();
         url.set_path(&self.name);
+        url.set_query(None);
         if let Some(name) = application_name {
             url.query_pairs_mut().append_pair("application_name", name);
         }
