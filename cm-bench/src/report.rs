@@ -244,8 +244,9 @@ fn postgres_tables(md: &mut String, pg: &PostgresResult) {
         };
         let _ = writeln!(
             md,
-            "Interleaved: {} rounds of {} s warm-up + {} s measured, medians. Both servers query the scratch database `{}` (table `items`, {} rows; created and dropped by the run) with `{}`; every answer had to contain {}. Server CPU is the server's process; PostgreSQL CPU is that of the backends serving its connections. Target (issue 16), {POSTGRES_MCP} ≥ {POSTGRES_TARGET}× the seed's calls/s: {verdict}.\n",
+            "Interleaved: {} round{} of {} s warm-up + {} s measured, medians. Both servers query the scratch database `{}` (table `items`, {} rows; created and dropped by the run) with `{}`; every answer had to contain {}. Server CPU is the server's process; PostgreSQL CPU is that of the backends serving its connections. Target (issue 16), {POSTGRES_MCP} ≥ {POSTGRES_TARGET}× the seed's calls/s: {verdict}.\n",
             s.rounds,
+            if s.rounds == 1 { "" } else { "s" },
             s.warmup_seconds,
             s.seconds,
             s.database,
