@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The whole benchmark: builds in release, installs FastMCP 4.x into .bench/venv (when python3 is
-# there), runs the interleaved comparison, cold start, memory and build time, then writes
-# bench/results.json, bench/chart.svg and the results block of BENCHMARKS.md. The lineup: my-service
-# (logs on and off), bare rmcp, the limit server (axum + serde_json, no MCP machinery) and FastMCP.
+# The whole benchmark: builds in release, installs FastMCP 4.x and asyncpg into .bench/venv (when
+# python3 is there), runs the interleaved comparison, the PostgreSQL comparison, cold start,
+# memory and build time, then writes bench/results.json, bench/chart.svg and the results block of
+# BENCHMARKS.md. The lineup: my-service (logs on and off), bare rmcp, the limit server (axum +
+# serde_json, no MCP machinery) and FastMCP; on PostgreSQL, postgres-mcp and the seed's design
+# (bench/seed_postgres_server.py: FastMCP + asyncpg) in a scratch database the run creates and drops.
 #
 #   bench/run.sh                       # the full run behind BENCHMARKS.md (~25 min on 2 cores)
 #   ROUNDS=2 DURATION=2 bench/run.sh   # a quick check of the tooling
@@ -11,7 +13,8 @@
 # (http:1,http:8,http-stateless:8,http-2026:8,stdio:1,stdio:8; http-2026 speaks protocol 2026-07-28:
 # no initialize, no session), COLD_RUNS (20), SESSIONS (1000),
 # FUNCTIONS (200), BUILD_REPS (3), SKIP (space-separated parts to skip: compare cold-start memory
-# build-time), CARGO_TARGET_DIR (target).
+# build-time postgres), PG_ADMIN_DSN (postgresql://postgres@127.0.0.1:5432/postgres: a user that
+# may create databases), PG_SCENARIOS (http:8), CARGO_TARGET_DIR (target).
 # PATCH=bench/proposals/instrumentation-cost.patch also builds my-service from the committed tree
 # with that patch applied (under .bench/candidate) and compares it as "cm-mcp + patch";
 # CANDIDATE=/path/to/my-service compares a binary built elsewhere instead.
@@ -21,7 +24,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 SKIP=" ${SKIP:-} "
 
 echo "== build (release)"
-cargo build --release --quiet -p my-service -p cm-bench
+cargo build --release --quiet -p my-service -p cm-bench -p postgres-mcp
 BENCH="$CARGO_TARGET_DIR/release/cm-bench"
 
 CANDIDATE_ARGS=()
@@ -57,6 +60,20 @@ if [[ "$SKIP" != *" compare "* ]]; then
     "$BENCH" compare "${PY_ARGS[@]}" --rounds "${ROUNDS:-5}" --duration "${DURATION:-5}" \
         --warmup "${WARMUP:-1}" --scenario "${SCENARIOS:-http:1,http:8,http-stateless:8,http-2026:8,stdio:1,stdio:8}" \
         --expect-text "Processed: hello"
+fi
+if [[ "$SKIP" != *" postgres "* ]]; then
+    echo "== postgres"
+    if [ -z "$PYTHON" ]; then
+        echo "   skipped: no python3 with venv for the seed's server (bench/setup-fastmcp.sh)"
+    elif ! "$PYTHON" -c 'import asyncpg' >/dev/null 2>&1; then
+        echo "   skipped: asyncpg is not installed in $PYTHON's venv (bench/setup-fastmcp.sh)"
+    else
+        # An unreachable PostgreSQL is reported and skipped, not an error of the whole run.
+        "$BENCH" postgres --python "$PYTHON" --skip-unreachable \
+            --dsn "${PG_ADMIN_DSN:-postgresql://postgres@127.0.0.1:5432/postgres}" \
+            --rounds "${ROUNDS:-5}" --duration "${DURATION:-5}" --warmup "${WARMUP:-1}" \
+            --scenario "${PG_SCENARIOS:-http:8}"
+    fi
 fi
 if [[ "$SKIP" != *" cold-start "* ]]; then
     echo "== cold start"

@@ -62,6 +62,9 @@ pub struct CallSpec {
     pub arguments: serde_json::Value,
     /// When set, a result whose text content differs counts as an error.
     pub expect_text: Option<String>,
+    /// Text the result must contain, every piece of it (e.g. a value of the first and of the last
+    /// row a query must return), for answers whose exact text differs between servers.
+    pub expect_contains: Vec<String>,
     params: String,
     /// The params with the 2026-07-28 request `_meta`, made once.
     params_2026: String,
@@ -99,10 +102,17 @@ impl CallSpec {
             tool,
             arguments,
             expect_text,
+            expect_contains: Vec::new(),
             params,
             params_2026,
             name_header,
         })
+    }
+
+    /// The same call, whose result text must also contain every one of `pieces`.
+    pub fn expecting_contains(mut self, pieces: Vec<String>) -> CallSpec {
+        self.expect_contains = pieces;
+        self
     }
 
     /// The JSON-RPC request with id `id`.
@@ -261,6 +271,27 @@ impl Incoming {
             }
         }
         Outcome::Ok
+    }
+
+    /// Judges a `tools/call` response against everything `spec` expects of it.
+    pub(crate) fn judged(&self, spec: &CallSpec) -> Outcome {
+        let outcome = self.outcome(spec.expect_text.as_deref());
+        if outcome != Outcome::Ok || spec.expect_contains.is_empty() {
+            return outcome;
+        }
+        let text = self.text();
+        match spec
+            .expect_contains
+            .iter()
+            .find(|p| !text.contains(p.as_str()))
+        {
+            Some(missing) => {
+                // The start is enough to see what came instead; a result may be long.
+                let start: String = text.chars().take(200).collect();
+                Outcome::Failed(format!("result {start:?}... does not contain {missing:?}"))
+            }
+            None => Outcome::Ok,
+        }
     }
 
     /// Checks an `initialize` response and returns the protocol version the server chose.
@@ -465,7 +496,7 @@ impl HttpClient {
         let message = reply
             .message
             .context("the server sent no answer to tools/call")?;
-        Ok((reply.at, message.outcome(spec.expect_text.as_deref())))
+        Ok((reply.at, message.judged(spec)))
     }
 
     fn take_id(&mut self) -> u64 {
@@ -766,7 +797,7 @@ impl StdioServer {
     pub async fn call(&self, spec: &CallSpec) -> anyhow::Result<(Instant, Outcome)> {
         let id = self.take_id();
         let (at, message) = self.request(id, spec.request(id)).await?;
-        Ok((at, message.outcome(spec.expect_text.as_deref())))
+        Ok((at, message.judged(spec)))
     }
 
     /// Closes stdin (the MCP way to end a stdio session) and waits for the exit; kills the child
@@ -820,6 +851,16 @@ mod tests {
         assert_eq!(
             Incoming::parse(rpc_error).unwrap().outcome(None),
             Outcome::Failed("JSON-RPC error -32602: unknown tool".into())
+        );
+        let rows = CallSpec::new("execute_sql", serde_json::json!({}), None)
+            .unwrap()
+            .expecting_contains(vec!["Processed".into(), ": hi".into()]);
+        assert_eq!(m.judged(&rows), Outcome::Ok);
+        let missing = rows.expecting_contains(vec!["hi".into(), "item-010".into()]);
+        assert!(
+            matches!(m.judged(&missing), Outcome::Failed(t) if t.contains("does not contain \"item-010\"")),
+            "{:?}",
+            m.judged(&missing)
         );
         let notification = br#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#;
         assert!(!Incoming::parse(notification).unwrap().answers(1));

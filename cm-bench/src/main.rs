@@ -4,7 +4,7 @@
 //! cm-bench load --url http://127.0.0.1:8080/mcp --clients 8 --duration 10
 //! cm-bench load --stdio --clients 1 -- ./target/release/my-service --stdio
 //! cm-bench smoke                      # a few hundred checked calls to my-service; CI runs this
-//! cm-bench compare | cold-start | memory | build-time | report   # the suite (bench/run.sh)
+//! cm-bench compare | cold-start | memory | build-time | postgres | report   # the suite (bench/run.sh)
 //! ```
 
 use std::{
@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use cm_bench::{
     client::{CallSpec, DEFAULT_PROTOCOL_VERSION, HttpEndpoint, StderrTo},
     load::{self, LoadOptions, Stop, Target},
+    postgres::{self, PostgresResult, PostgresSettings, ScratchDatabase},
     report,
     suite::{self, CompareSettings, Lineup, Machine, Results, Scenario},
 };
@@ -50,6 +51,9 @@ enum Cmd {
     Memory(MemoryArgs),
     /// Build time of a generated crate with many #[cm_tool] functions.
     BuildTime(BuildTimeArgs),
+    /// postgres-mcp's execute_sql against the seed's design (FastMCP + asyncpg) on a real PostgreSQL,
+    /// interleaved, in a scratch database created and dropped by the run.
+    Postgres(PostgresArgs),
     /// Renders the results file as Markdown (into a file's results block) and as an SVG chart.
     Report(ReportArgs),
 }
@@ -65,6 +69,9 @@ struct CallArgs {
     /// Count a call as an error unless its text result is exactly this.
     #[arg(long)]
     expect_text: Option<String>,
+    /// Count a call as an error unless its text result contains this (repeat it: every one must).
+    #[arg(long)]
+    expect_contains: Vec<String>,
     /// Protocol version asked for in initialize; 2026-07-28 sends every request on its own instead
     /// (no initialize, no session; its headers and `_meta` on each request; HTTP only).
     #[arg(long, default_value = DEFAULT_PROTOCOL_VERSION)]
@@ -78,7 +85,10 @@ impl CallArgs {
     fn spec(&self) -> anyhow::Result<CallSpec> {
         let arguments = serde_json::from_str(&self.arguments)
             .with_context(|| format!("--args `{}` is not JSON", self.arguments))?;
-        CallSpec::new(self.tool.clone(), arguments, self.expect_text.clone())
+        Ok(
+            CallSpec::new(self.tool.clone(), arguments, self.expect_text.clone())?
+                .expecting_contains(self.expect_contains.clone()),
+        )
     }
 }
 
@@ -189,16 +199,21 @@ impl LineupArgs {
     }
 
     fn update(&self, change: impl FnOnce(&mut Results)) -> anyhow::Result<()> {
-        let mut results = Results::load(&self.results)?;
-        if results.machine.cpu.is_empty() {
-            results.machine = Machine::describe();
-        }
-        change(&mut results);
-        results.machine.load_after = suite::load_average();
-        results.save(&self.results)?;
-        eprintln!("results written to {}", self.results.display());
-        Ok(())
+        update(&self.results, change)
     }
+}
+
+/// Adds a part to the results file `path`.
+fn update(path: &Path, change: impl FnOnce(&mut Results)) -> anyhow::Result<()> {
+    let mut results = Results::load(path)?;
+    if results.machine.cpu.is_empty() {
+        results.machine = Machine::describe();
+    }
+    change(&mut results);
+    results.machine.load_after = suite::load_average();
+    results.save(path)?;
+    eprintln!("results written to {}", path.display());
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +280,47 @@ struct BuildTimeArgs {
     /// Where the generated crates and their target directory go (git-ignored).
     #[arg(long, default_value = ".bench/build-time")]
     dir: PathBuf,
+    /// The results file to add to.
+    #[arg(long, default_value = "bench/results.json")]
+    results: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct PostgresArgs {
+    /// The postgres-mcp binary (default: next to this one).
+    #[arg(long)]
+    postgres_mcp: Option<PathBuf>,
+    /// A Python with FastMCP 4.x and asyncpg (bench/setup-fastmcp.sh prints one); without it
+    /// postgres-mcp runs alone.
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// The seed's server script.
+    #[arg(long, default_value = "bench/seed_postgres_server.py")]
+    seed_script: PathBuf,
+    /// The PostgreSQL to use, as a URL whose user may create and drop databases.
+    #[arg(long, default_value = "postgresql://postgres@127.0.0.1:5432/postgres")]
+    dsn: String,
+    /// The scratch database, created (dropped first if it exists) and dropped by the run.
+    #[arg(long, default_value = postgres::DATABASE)]
+    database: String,
+    /// When PostgreSQL cannot be reached, say so and exit 0 instead of failing.
+    #[arg(long)]
+    skip_unreachable: bool,
+    /// Rounds (each server runs once per round).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Measured seconds per run.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Warm-up seconds per run.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Scenarios, TRANSPORT:CLIENTS with TRANSPORT http, http-stateless or http-2026.
+    #[arg(long = "scenario", value_delimiter = ',', default_value = "http:8")]
+    scenarios: Vec<String>,
+    /// Scratch directory for server logs (git-ignored).
+    #[arg(long, default_value = ".bench")]
+    workdir: PathBuf,
     /// The results file to add to.
     #[arg(long, default_value = "bench/results.json")]
     results: PathBuf,
@@ -438,6 +494,72 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
             }
             results.build = build;
             results.save(&args.results)
+        }
+        Cmd::Postgres(args) => {
+            let scenarios = args
+                .scenarios
+                .iter()
+                .map(|s| Scenario::parse(s))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let seed = match &args.python {
+                Some(python) => {
+                    anyhow::ensure!(
+                        args.seed_script.is_file(),
+                        "{} does not exist; run from the repository root or pass --seed-script",
+                        args.seed_script.display()
+                    );
+                    Some((absolute(python)?, absolute(&args.seed_script)?))
+                }
+                None => None,
+            };
+            let postgres_mcp = sibling(args.postgres_mcp.as_deref(), "postgres-mcp")?;
+            let workdir = absolute(&args.workdir)?;
+            let database =
+                match ScratchDatabase::create(&args.dsn, &args.database, postgres::ROWS).await {
+                    Ok(database) => database,
+                    Err(error)
+                        if args.skip_unreachable
+                            && error.downcast_ref::<postgres::Unreachable>().is_some() =>
+                    {
+                        println!("postgres: skipped: {error:#}");
+                        return Ok(());
+                    }
+                    Err(error) => return Err(error),
+                };
+            let call = postgres::execute_sql();
+            let settings = PostgresSettings {
+                rounds: args.rounds,
+                seconds: args.duration,
+                warmup_seconds: args.warmup,
+                scenarios,
+                database: database.name().to_string(),
+                rows: postgres::ROWS,
+                tool: call.tool.clone(),
+                query: postgres::QUERY.into(),
+                expect_contains: call.expect_contains.clone(),
+            };
+            // The database is dropped whether the comparison worked or not.
+            let outcome = async {
+                let servers = postgres::lineup(&postgres_mcp, seed, &database, &workdir)?;
+                postgres::compare(
+                    &servers,
+                    &database,
+                    &settings,
+                    &workdir,
+                    DEFAULT_PROTOCOL_VERSION,
+                )
+                .await
+            }
+            .await;
+            let dropped = database.drop().await;
+            let scenarios = outcome?;
+            dropped?;
+            update(&args.results, |r| {
+                r.postgres = Some(PostgresResult {
+                    settings,
+                    scenarios,
+                })
+            })
         }
         Cmd::Report(args) => {
             let results = Results::load(&args.results)?;

@@ -9,6 +9,7 @@ use plotters::{
 
 use crate::{
     load::LoadResult,
+    postgres::{POSTGRES_MCP, PostgresResult, SEED},
     suite::{BARE, LIMIT, Results, ScenarioResult},
 };
 
@@ -111,6 +112,9 @@ pub fn markdown(results: &Results) -> String {
             scenario_table(&mut md, scenario);
         }
     }
+    if let Some(postgres) = &results.postgres {
+        postgres_tables(&mut md, postgres);
+    }
     if !results.cold_start.is_empty() {
         table(
             &mut md,
@@ -196,6 +200,65 @@ fn scenario_table(md: &mut String, s: &ScenarioResult) {
             )
         }),
     );
+}
+
+/// The least postgres-mcp's `execute_sql` must reach, in calls/s, relative to the seed's design
+/// (issue 16).
+const POSTGRES_TARGET: f64 = 10.0;
+
+fn postgres_tables(md: &mut String, pg: &PostgresResult) {
+    let s = &pg.settings;
+    for scenario in &pg.scenarios {
+        table(
+            md,
+            &format!(
+                "{POSTGRES_MCP} `{}` against the seed's design, PostgreSQL ({})",
+                s.tool, scenario.scenario.name
+            ),
+            "| server | calls/s | (min–max) | vs seed | p50 ms | vs seed | p99 ms | server CPU µs/call | PostgreSQL CPU µs/call | backends | client CPU µs/call | errors | RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            scenario.rows.iter().map(|p| {
+                let r = &p.row;
+                format!(
+                    "| {} | {:.0} | {:.0}–{:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.server,
+                    r.calls_per_s,
+                    r.calls_per_s_range.0,
+                    r.calls_per_s_range.1,
+                    ratio(p.throughput_vs_seed),
+                    num(r.p50_ms, 3),
+                    ratio(p.p50_vs_seed),
+                    num(r.p99_ms, 3),
+                    num(r.server_cpu_us, 1),
+                    num(p.postgres_cpu_us.unwrap_or(f64::NAN), 1),
+                    p.backends,
+                    num(r.client_cpu_us, 1),
+                    r.errors,
+                    mib(r.rss_kib)
+                )
+            }),
+        );
+        let verdict = match scenario.speedup() {
+            Some(x) if x >= POSTGRES_TARGET => format!("{x:.1}×, met"),
+            Some(x) => format!("{x:.1}×, **not met**"),
+            None => format!("not measured ({SEED} did not run)"),
+        };
+        let _ = writeln!(
+            md,
+            "Interleaved: {} round{} of {} s warm-up + {} s measured, medians. Both servers query the scratch database `{}` (table `items`, {} rows; created and dropped by the run) with `{}`; every answer had to contain {}. Server CPU is the server's process; PostgreSQL CPU is that of the backends serving its connections. Target (issue 16), {POSTGRES_MCP} ≥ {POSTGRES_TARGET}× the seed's calls/s: {verdict}.\n",
+            s.rounds,
+            if s.rounds == 1 { "" } else { "s" },
+            s.warmup_seconds,
+            s.seconds,
+            s.database,
+            s.rows,
+            s.query,
+            s.expect_contains
+                .iter()
+                .map(|piece| format!("`{piece}`"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        );
+    }
 }
 
 /// What was measured, and whether it meets its target (no verdict for a reference row).
@@ -571,6 +634,8 @@ fn bars<DB: DrawingBackend>(
 mod tests {
     use super::*;
     use crate::{
+        load::ProcessUsage,
+        postgres::{PostgresRow, PostgresScenario, PostgresSettings},
         stats::Latency,
         suite::{Memory, Row, Scenario},
     };
@@ -619,6 +684,40 @@ mod tests {
             let scenario = Scenario::parse(scenario).unwrap();
             results.compare.push(ScenarioResult::new(scenario, rows));
         }
+        let settings = PostgresSettings {
+            rounds: 2,
+            seconds: 1.0,
+            warmup_seconds: 0.5,
+            scenarios: vec![Scenario::parse("http:8").unwrap()],
+            database: "cm_bench_pg".into(),
+            rows: 100,
+            tool: "execute_sql".into(),
+            query: crate::postgres::QUERY.into(),
+            expect_contains: crate::postgres::expected_rows(),
+        };
+        let mut fast = run(4100.0, 1.8);
+        let mut slow = run(400.0, 18.0);
+        for (r, backends) in [(&mut fast, 5), (&mut slow, 4)] {
+            r.server_processes = (0..=backends)
+                .map(|pid| ProcessUsage {
+                    pid,
+                    name: String::new(),
+                    cpu_us_per_call: Some(if pid == 0 { 150.0 } else { 12.0 }),
+                    rss_kib: None,
+                    context_switches_per_call: None,
+                })
+                .collect();
+        }
+        results.postgres = Some(PostgresResult {
+            scenarios: vec![PostgresScenario::new(
+                settings.scenarios[0].clone(),
+                vec![
+                    PostgresRow::from_runs(POSTGRES_MCP, vec![fast], Some(20480)),
+                    PostgresRow::from_runs(SEED, vec![slow], None),
+                ],
+            )],
+            settings,
+        });
         results.memory.push(Memory {
             server: "cm-mcp".into(),
             started_kib: 9000,
@@ -687,6 +786,42 @@ mod tests {
         );
         assert!(
             md.contains("| throughput vs FastMCP (HTTP 2026-07-28, 8 clients; for reference"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn postgres_mcp_is_shown_against_the_seed_with_its_target() {
+        let md = markdown(&results());
+        assert!(
+            md.contains("### postgres-mcp `execute_sql` against the seed's design, PostgreSQL (HTTP, 8 clients)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| postgres-mcp | 4100 | 4100–4100 | 10.25× | 1.800 | 0.10× | 1.800 | 150.0 | 60.0 | 5 | 10.0 | 0 | 20.0 |"),
+            "{md}"
+        );
+        assert!(md.contains("| seed (FastMCP + asyncpg) | 400 |"), "{md}");
+        assert!(md.contains("the seed's calls/s: 10.2×, met."), "{md}");
+        assert!(
+            md.contains(r#"`"name":"item-001"` and `"name":"item-010"`"#),
+            "{md}"
+        );
+
+        let mut without_seed = results();
+        let pg = without_seed.postgres.as_mut().unwrap();
+        let rows = std::mem::take(&mut pg.scenarios[0].rows);
+        let alone = rows
+            .into_iter()
+            .filter(|r| r.row.server == POSTGRES_MCP)
+            .map(|mut r| {
+                r.throughput_vs_seed = None;
+                r
+            });
+        pg.scenarios[0] = PostgresScenario::new(pg.scenarios[0].scenario.clone(), alone.collect());
+        let md = markdown(&without_seed);
+        assert!(
+            md.contains("not measured (seed (FastMCP + asyncpg) did not run)"),
             "{md}"
         );
     }

@@ -27,6 +27,9 @@ pub struct ServerSpec {
     pub stdio_args: Vec<String>,
     /// Where its stderr goes.
     pub stderr: StderrTo,
+    /// Environment variables set for it on top of the clean environment of [`command`] (HTTP
+    /// starts; the stdio comparison refuses a server that needs some).
+    pub env: Vec<(String, String)>,
 }
 
 impl ServerSpec {
@@ -47,7 +50,14 @@ impl ServerSpec {
             stateless_args: vec!["--stateless".into()],
             stdio_args: vec!["--stdio".into()],
             stderr,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets `name` to `value` in its environment.
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> ServerSpec {
+        self.env.push((name.to_string(), value.into()));
+        self
     }
 
     /// Adds `--log-level <level>` to both the HTTP and the stdio command lines.
@@ -131,6 +141,7 @@ impl RunningServer {
         let args = spec.http_command(port, stateless);
         let started = Instant::now();
         let mut child = command(&args, workdir, &spec.stderr)?
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .spawn()
             .with_context(|| format!("cannot start `{}`", args.join(" ")))?;
         match wait_healthy(&mut child, port, within) {

@@ -100,6 +100,7 @@ impl Lineup {
                 stateless_args: vec!["--stateless".into()],
                 stdio_args: vec![script, "--stdio".into()],
                 stderr: StderrTo::File(logs.join("fastmcp.log")),
+                env: Vec::new(),
             });
         }
         Ok(Lineup {
@@ -185,11 +186,12 @@ impl Scenario {
     /// The call this scenario repeats: `call`, or the same arguments to its own tool.
     pub fn call(&self, call: &CallSpec) -> anyhow::Result<CallSpec> {
         match &self.tool {
-            Some(tool) => CallSpec::new(
+            Some(tool) => Ok(CallSpec::new(
                 tool.clone(),
                 call.arguments.clone(),
                 call.expect_text.clone(),
-            ),
+            )?
+            .expecting_contains(call.expect_contains.clone())),
             None => Ok(call.clone()),
         }
     }
@@ -446,41 +448,28 @@ async fn run_scenario(
         timeout: Duration::from_secs(30),
         server_pids: server_pid.into_iter().collect(),
     };
-    let mut runs: Vec<Vec<LoadResult>> = vec![Vec::new(); lineup.servers.len()];
-    for round in 0..settings.rounds {
-        let mut order: Vec<usize> = (0..lineup.servers.len()).collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for i in order {
+    let names: Vec<&str> = lineup.servers.iter().map(|s| s.name.as_str()).collect();
+    let mut runs = interleave(&scenario.name, &names, settings.rounds, async |i| {
+        if http {
+            let server = running[i].as_ref().context("server not running")?;
+            let target = Target::Http(HttpEndpoint::parse(&server.url())?);
+            load::run(&target, &options(Some(server.pid()))).await
+        } else {
             let spec = &lineup.servers[i];
-            let result = if http {
-                let server = running[i].as_ref().context("server not running")?;
-                let target = Target::Http(HttpEndpoint::parse(&server.url())?);
-                load::run(&target, &options(Some(server.pid()))).await
-            } else {
-                let target = Target::Stdio {
-                    command: spec.stdio_command(),
-                    stderr: spec.stderr.clone(),
-                    isolate_in: Some(lineup.workdir.clone()),
-                };
-                load::run(&target, &options(None)).await
-            }
-            .with_context(|| format!("{} / {}", scenario.name, spec.name))?;
-            eprintln!(
-                "   round {} {:<20} {:>9.0} calls/s  p50 {:>7.3} ms  p99 {:>7.3} ms  server {:>6.1} µs/call  client {:>5.1} µs/call  errors {}",
-                round + 1,
-                spec.name,
-                result.calls_per_s,
-                result.latency.p50_ms,
-                result.latency.p99_ms,
-                result.server_cpu_us_per_call.unwrap_or(f64::NAN),
-                result.client_cpu_us_per_call,
-                result.errors
+            ensure!(
+                spec.env.is_empty(),
+                "{}: the stdio comparison does not pass a server's environment",
+                spec.name
             );
-            runs[i].push(result);
+            let target = Target::Stdio {
+                command: spec.stdio_command(),
+                stderr: spec.stderr.clone(),
+                isolate_in: Some(lineup.workdir.clone()),
+            };
+            load::run(&target, &options(None)).await
         }
-    }
+    })
+    .await?;
     let mut rows = Vec::new();
     for (i, spec) in lineup.servers.iter().enumerate() {
         let rss = if http {
@@ -498,6 +487,42 @@ async fn run_scenario(
     }
     drop(running);
     Ok(ScenarioResult::new(scenario.clone(), rows))
+}
+
+/// Runs every server `rounds` times, one run each per round, the order reversed every other round
+/// (so that neither warms the machine for the other); `run(i)` runs server `i` (of `names`). Each
+/// run is printed as it ends; the result has every server's runs in round order.
+pub async fn interleave(
+    label: &str,
+    names: &[&str],
+    rounds: usize,
+    mut run: impl AsyncFnMut(usize) -> anyhow::Result<LoadResult>,
+) -> anyhow::Result<Vec<Vec<LoadResult>>> {
+    let mut runs: Vec<Vec<LoadResult>> = vec![Vec::new(); names.len()];
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let result = run(i)
+                .await
+                .with_context(|| format!("{label} / {}", names[i]))?;
+            eprintln!(
+                "   round {} {:<20} {:>9.0} calls/s  p50 {:>7.3} ms  p99 {:>7.3} ms  server {:>6.1} µs/call  client {:>5.1} µs/call  errors {}",
+                round + 1,
+                names[i],
+                result.calls_per_s,
+                result.latency.p50_ms,
+                result.latency.p99_ms,
+                result.server_cpu_us_per_call.unwrap_or(f64::NAN),
+                result.client_cpu_us_per_call,
+                result.errors
+            );
+            runs[i].push(result);
+        }
+    }
+    Ok(runs)
 }
 
 /// Cold start of one server over several runs.
@@ -915,6 +940,9 @@ pub struct Results {
     pub memory: Vec<Memory>,
     /// Build times.
     pub build: Vec<BuildTime>,
+    /// postgres-mcp against the seed's design on PostgreSQL (absent in results from before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<crate::postgres::PostgresResult>,
 }
 
 impl Results {
