@@ -28,13 +28,21 @@ if [ -z "$src" ]; then
 fi
 
 dest=.bench/rmcp-patched/rmcp-$VERSION
-rm -rf "$dest"
-mkdir -p .bench/rmcp-patched
-cp -r "$src" "$dest"
-for p in "${patches[@]}"; do
-    echo "== apply $(basename "$p")" >&2
-    patch -d "$dest" -p1 --no-backup-if-mismatch --quiet <"$p"
-done
+# A fresh copy has new mtimes, which makes cargo rebuild rmcp and everything above it: the copy is
+# only made again when the patch set changed.
+stamp=$( (echo "$src"; cat "${patches[@]}" </dev/null) | sha256sum | cut -d' ' -f1)
+if [ "$(cat .bench/rmcp-patched/stamp 2>/dev/null)" != "$stamp" ] || [ ! -d "$dest" ]; then
+    rm -rf "$dest" .bench/rmcp-patched/stamp
+    mkdir -p .bench/rmcp-patched
+    cp -r "$src" "$dest"
+    for p in "${patches[@]}"; do
+        echo "== apply $(basename "$p")" >&2
+        patch -d "$dest" -p1 --no-backup-if-mismatch --quiet <"$p"
+    done
+    echo "$stamp" >.bench/rmcp-patched/stamp
+else
+    echo "== $dest already has these patches" >&2
+fi
 
 target="$(realpath -m "${CARGO_TARGET_DIR:-target}")/rmcp-patched"
 config="patch.crates-io.rmcp.path=\"$ROOT/$dest\""
