@@ -44,14 +44,32 @@ else
     echo "== $dest already has these patches" >&2
 fi
 
+# A patched build rewrites Cargo.lock (rmcp loses its registry source and checksum): the lock file
+# is put back as it was when the script ends.
+cp Cargo.lock .bench/rmcp-patched/Cargo.lock.saved
+trap 'cp .bench/rmcp-patched/Cargo.lock.saved Cargo.lock' EXIT
+
 target="$(realpath -m "${CARGO_TARGET_DIR:-target}")/rmcp-patched"
 config="patch.crates-io.rmcp.path=\"$ROOT/$dest\""
 echo "== build my-service, bare-rmcp against $dest into $target" >&2
 CARGO_TARGET_DIR="$target" cargo build --release --quiet --config "$config" -p my-service -p cm-bench \
     --bin my-service --bin bare-rmcp
 if [ -n "${TEST:-}" ]; then
-    echo "== cargo test --test protocol_2026 --test http (patched rmcp)" >&2
-    CARGO_TARGET_DIR="$target" cargo test --quiet --config "$config" -p cm-mcp --test protocol_2026 --test http >&2
+    # The tests build their server binaries with a `cargo build` of their own, which `--config` does
+    # not reach: a CARGO_HOME whose config.toml holds the patch does (the registry is shared through
+    # a symlink, so nothing is downloaded again).
+    home="$ROOT/.bench/rmcp-patched/cargo-home"
+    real_home="${CARGO_HOME:-$HOME/.cargo}"
+    mkdir -p "$home"
+    for d in registry git; do
+        if [ -e "$real_home/$d" ]; then ln -sfn "$real_home/$d" "$home/$d"; fi
+    done
+    {
+        cat "$real_home/config.toml" 2>/dev/null || true
+        printf '\n[patch.crates-io]\nrmcp = { path = "%s" }\n' "$ROOT/$dest"
+    } >"$home/config.toml"
+    echo "== cargo test -p cm-mcp --test protocol_2026 --test http (patched rmcp, servers included)" >&2
+    CARGO_HOME="$home" CARGO_TARGET_DIR="$target" cargo test --quiet -p cm-mcp --test protocol_2026 --test http >&2
 fi
 printf 'bare-rmcp\t%s\n' "$target/release/bare-rmcp"
 printf 'my-service\t%s\n' "$target/release/my-service"

@@ -59,17 +59,33 @@ fn main() {
         r#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"ping"}"#,
     ];
     for case in known {
-        let o = format!("{:?}", serde_json::from_str::<old::model::ClientJsonRpcMessage>(case));
-        let n = format!("{:?}", serde_json::from_str::<new::model::ClientJsonRpcMessage>(case));
+        let o = format!(
+            "{:?}",
+            serde_json::from_str::<old::model::ClientJsonRpcMessage>(case)
+        );
+        let n = format!(
+            "{:?}",
+            serde_json::from_str::<new::model::ClientJsonRpcMessage>(case)
+        );
         println!("known {case}\n  old: {o}\n  new: {n}");
     }
     let mut differ = 0;
     for case in cases {
-        let o = format!("{:?}", serde_json::from_str::<old::model::ClientJsonRpcMessage>(case));
-        let n = format!("{:?}", serde_json::from_str::<new::model::ClientJsonRpcMessage>(case));
+        let o = format!(
+            "{:?}",
+            serde_json::from_str::<old::model::ClientJsonRpcMessage>(case)
+        );
+        let n = format!(
+            "{:?}",
+            serde_json::from_str::<new::model::ClientJsonRpcMessage>(case)
+        );
         // What the message serializes back to, too.
-        let ro = serde_json::from_str::<old::model::ClientJsonRpcMessage>(case).ok().map(|m| serde_json::to_string(&m).unwrap());
-        let rn = serde_json::from_str::<new::model::ClientJsonRpcMessage>(case).ok().map(|m| serde_json::to_string(&m).unwrap());
+        let ro = serde_json::from_str::<old::model::ClientJsonRpcMessage>(case)
+            .ok()
+            .map(|m| serde_json::to_string(&m).unwrap());
+        let rn = serde_json::from_str::<new::model::ClientJsonRpcMessage>(case)
+            .ok()
+            .map(|m| serde_json::to_string(&m).unwrap());
         if o != n || ro != rn {
             differ += 1;
             println!("DIFF {case}\n  old: {o}\n  new: {n}\n  old ser: {ro:?}\n  new ser: {rn:?}");
