@@ -12,7 +12,8 @@
 # rmcp-macros is not patched: it generates code against rmcp's public items, which the patches keep.
 # Prints "my-service<TAB>path" and "bare-rmcp<TAB>path" (my-service last). Knobs: CARGO_TARGET_DIR
 # (target; the build goes to $CARGO_TARGET_DIR/rmcp-patched), CARGO_PROFILE_RELEASE_DEBUG=1 for
-# callgrind line tables, TEST=1 to also run the framework's protocol_2026 and http tests against it.
+# callgrind line tables, TEST=1 to also run the framework's protocol_2026 and http tests against it
+# (their servers included: see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -55,21 +56,18 @@ echo "== build my-service, bare-rmcp against $dest into $target" >&2
 CARGO_TARGET_DIR="$target" cargo build --release --quiet --config "$config" -p my-service -p cm-bench \
     --bin my-service --bin bare-rmcp
 if [ -n "${TEST:-}" ]; then
-    # The tests build their server binaries with a `cargo build` of their own, which `--config` does
-    # not reach: a CARGO_HOME whose config.toml holds the patch does (the registry is shared through
-    # a symlink, so nothing is downloaded again).
-    home="$ROOT/.bench/rmcp-patched/cargo-home"
-    real_home="${CARGO_HOME:-$HOME/.cargo}"
-    mkdir -p "$home"
-    for d in registry git; do
-        if [ -e "$real_home/$d" ]; then ln -sfn "$real_home/$d" "$home/$d"; fi
-    done
-    {
-        cat "$real_home/config.toml" 2>/dev/null || true
-        printf '\n[patch.crates-io]\nrmcp = { path = "%s" }\n' "$ROOT/$dest"
-    } >"$home/config.toml"
+    # The tests build their server binaries with a `cargo build` of their own (run in this
+    # checkout), which `--config` does not reach: while they run, .cargo/config.toml holds the patch.
+    # Other builds in this checkout meanwhile get it too. Not done if that file exists.
+    if [ -e .cargo/config.toml ]; then
+        echo "TEST=1 needs to write .cargo/config.toml, which exists: not run" >&2
+        exit 1
+    fi
+    mkdir -p .cargo
+    trap 'cp .bench/rmcp-patched/Cargo.lock.saved Cargo.lock; rm -f .cargo/config.toml; rmdir .cargo 2>/dev/null || true' EXIT
+    printf '[patch.crates-io]\nrmcp = { path = "%s" }\n' "$ROOT/$dest" >.cargo/config.toml
     echo "== cargo test -p cm-mcp --test protocol_2026 --test http (patched rmcp, servers included)" >&2
-    CARGO_HOME="$home" CARGO_TARGET_DIR="$target" cargo test --quiet -p cm-mcp --test protocol_2026 --test http >&2
+    CARGO_TARGET_DIR="$target" cargo test --quiet -p cm-mcp --test protocol_2026 --test http >&2
 fi
 printf 'bare-rmcp\t%s\n' "$target/release/bare-rmcp"
 printf 'my-service\t%s\n' "$target/release/my-service"
