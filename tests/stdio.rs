@@ -406,3 +406,65 @@ async fn stdin_and_stdout_that_are_files_instead_of_pipes_are_served_too() {
     )
     .await;
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn stdin_and_stdout_that_are_unix_sockets_as_node_hosts_give_are_served() {
+    bounded(
+        "stdin_and_stdout_that_are_unix_sockets_as_node_hosts_give_are_served",
+        async {
+            use std::{
+                io::{Read, Write},
+                os::{fd::OwnedFd, unix::net::UnixStream},
+            };
+            // Node (Claude Desktop, the MCP Inspector) gives a child Unix sockets, not pipes.
+            let (mut requests, server_stdin) = UnixStream::pair().unwrap();
+            let (mut answers, server_stdout) = UnixStream::pair().unwrap();
+            let mut child = command("my-service")
+                .arg("--stdio")
+                .stdin(Stdio::from(OwnedFd::from(server_stdin)))
+                .stdout(Stdio::from(OwnedFd::from(server_stdout)))
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn my-service");
+            let logs = cm_test_support::Logs::collect(child.stderr.take().unwrap());
+            let mut input = String::new();
+            for message in [
+                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "host", "version": "1"}}}),
+                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                    "name": "my_tool", "arguments": {"input_param": "over a socket"}}}),
+            ] {
+                input.push_str(&format!("{message}\n"));
+            }
+            let written = tokio::task::spawn_blocking(move || {
+                requests.write_all(input.as_bytes())?;
+                // The end of stdin, as when a host closes it.
+                requests.shutdown(std::net::Shutdown::Write)?;
+                let mut written = String::new();
+                answers.read_to_string(&mut written)?;
+                Ok::<_, std::io::Error>(written)
+            })
+            .await
+            .unwrap()
+            .expect("talk to the server over its sockets");
+            let status = wait_exit(&mut child, &logs).await;
+            assert!(status.success(), "{status}; stderr:\n{}", logs.dump());
+
+            let answer = written
+                .lines()
+                .map(|line| {
+                    serde_json::from_str::<Value>(line).expect("one JSON-RPC message per line")
+                })
+                .find(|m| m["id"] == 1)
+                .unwrap_or_else(|| panic!("no answer to the call in {written}"));
+            assert_eq!(
+                answer["result"]["content"][0]["text"], "Processed: over a socket",
+                "{written}"
+            );
+        },
+    )
+    .await;
+}

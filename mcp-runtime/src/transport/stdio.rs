@@ -89,41 +89,77 @@ pub(crate) async fn serve_stdio(
 type Input = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 type Output = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 
-/// stdin and stdout, read and written by the runtime's event loop when they are pipes, as they are
-/// whenever a host starts the server.
+/// stdin and stdout, read and written by the runtime's event loop when they are pipes or sockets, as
+/// they are whenever a host starts the server (Python and Rust hosts give pipes; Node's, such as
+/// Claude Desktop and the MCP Inspector, give Unix sockets).
 ///
 /// Tokio's `stdin()` and `stdout()` hand every read and every write to a blocking thread, so each
 /// message costs two thread switches: over stdio, that was most of what a call cost beyond its
-/// work. A pipe can be non-blocking instead, and then waits in the event loop like a socket.
-/// Anything else (a terminal, a file) keeps tokio's blocking streams: making a terminal non-blocking
-/// would change it for the shell that shares it. The pipes are left non-blocking when the server
+/// work. A pipe or a socket can be non-blocking instead, and then waits in the event loop. Anything
+/// else (a terminal, a file) keeps tokio's blocking streams: making a terminal non-blocking would
+/// change it for the shell that shares it. Pipes and sockets are left non-blocking when the server
 /// ends, as only this process uses its ends of them.
 fn streams() -> (Input, Output) {
     #[cfg(unix)]
     {
         use std::os::fd::AsFd as _;
-        use tokio::net::unix::pipe;
-        let input = std::io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .and_then(pipe::Receiver::from_owned_fd);
-        let output = std::io::stdout()
-            .as_fd()
-            .try_clone_to_owned()
-            .and_then(pipe::Sender::from_owned_fd);
-        let input: Input = match input {
-            Ok(pipe) => Box::new(pipe),
-            Err(_) => Box::new(tokio::io::stdin()),
+        let input = std::io::stdin().as_fd().try_clone_to_owned().ok();
+        let output = std::io::stdout().as_fd().try_clone_to_owned().ok();
+        let input: Input = match input.and_then(unix::reader) {
+            Some(reader) => reader,
+            None => Box::new(tokio::io::stdin()),
         };
-        let output: Output = match output {
-            Ok(pipe) => Box::new(pipe),
-            Err(_) => Box::new(tokio::io::stdout()),
+        let output: Output = match output.and_then(unix::writer) {
+            Some(writer) => writer,
+            None => Box::new(tokio::io::stdout()),
         };
         (input, output)
     }
     #[cfg(not(unix))]
     {
         (Box::new(tokio::io::stdin()), Box::new(tokio::io::stdout()))
+    }
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::os::{fd::OwnedFd, unix::fs::FileTypeExt as _};
+
+    use tokio::net::{UnixStream, unix::pipe};
+
+    use super::{Input, Output};
+
+    /// Whether `fd` is a socket: only then may it become a `UnixStream` (any stream socket reads
+    /// and writes alike), and only a socket or a pipe may be made non-blocking here.
+    fn is_socket(fd: &OwnedFd) -> bool {
+        fd.try_clone()
+            .map(std::fs::File::from)
+            .and_then(|file| file.metadata())
+            .is_ok_and(|metadata| metadata.file_type().is_socket())
+    }
+
+    fn socket(fd: OwnedFd) -> Option<UnixStream> {
+        if !is_socket(&fd) {
+            return None;
+        }
+        let socket = std::os::unix::net::UnixStream::from(fd);
+        socket.set_nonblocking(true).ok()?;
+        UnixStream::from_std(socket).ok()
+    }
+
+    /// A pipe (tokio checks that it is one) or a socket.
+    pub(super) fn reader(fd: OwnedFd) -> Option<Input> {
+        if is_socket(&fd) {
+            return Some(Box::new(socket(fd)?));
+        }
+        Some(Box::new(pipe::Receiver::from_owned_fd(fd).ok()?))
+    }
+
+    pub(super) fn writer(fd: OwnedFd) -> Option<Output> {
+        if is_socket(&fd) {
+            return Some(Box::new(socket(fd)?));
+        }
+        Some(Box::new(pipe::Sender::from_owned_fd(fd).ok()?))
     }
 }
 
