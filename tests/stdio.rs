@@ -350,6 +350,22 @@ async fn when_stdin_closes_every_call_in_flight_is_answered_with_its_notificatio
     .await;
 }
 
+/// What a host writes to my-service's stdin for one call of `my_tool` (id 1) with `input`: the
+/// handshake, then the call, one message per line.
+fn host_session(input: &str) -> String {
+    [
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "host", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "my_tool", "arguments": {"input_param": input}}}),
+    ]
+    .iter()
+    .map(|message| format!("{message}\n"))
+    .collect()
+}
+
 #[tokio::test]
 async fn stdin_and_stdout_that_are_files_instead_of_pipes_are_served_too() {
     bounded(
@@ -360,18 +376,7 @@ async fn stdin_and_stdout_that_are_files_instead_of_pipes_are_served_too() {
             let dir = tempfile::tempdir().unwrap();
             let requests = dir.path().join("requests.jsonl");
             let answers = dir.path().join("answers.jsonl");
-            let mut input = String::new();
-            for message in [
-                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
-                    "clientInfo": {"name": "host", "version": "1"}}}),
-                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-                    "name": "my_tool", "arguments": {"input_param": "from a file"}}}),
-            ] {
-                input.push_str(&format!("{message}\n"));
-            }
-            std::fs::write(&requests, input).unwrap();
+            std::fs::write(&requests, host_session("from a file")).unwrap();
             let mut child = command("my-service")
                 .arg("--stdio")
                 .stdin(std::fs::File::open(&requests).unwrap())
@@ -428,17 +433,7 @@ async fn stdin_and_stdout_that_are_unix_sockets_as_node_hosts_give_are_served() 
                 .spawn()
                 .expect("spawn my-service");
             let logs = cm_test_support::Logs::collect(child.stderr.take().unwrap());
-            let mut input = String::new();
-            for message in [
-                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
-                    "clientInfo": {"name": "host", "version": "1"}}}),
-                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-                    "name": "my_tool", "arguments": {"input_param": "over a socket"}}}),
-            ] {
-                input.push_str(&format!("{message}\n"));
-            }
+            let input = host_session("over a socket");
             let written = tokio::task::spawn_blocking(move || {
                 requests.write_all(input.as_bytes())?;
                 // The end of stdin, as when a host closes it.
