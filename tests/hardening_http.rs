@@ -108,9 +108,12 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
-/// The TCP connections the process holds open (accepted; those waiting in its listen backlog are
-/// not its yet): its sockets' inodes, looked up in the kernel's table of established connections.
-fn connections(pid: u32) -> usize {
+/// The TCP connections the process holds open on its port `port` (accepted; those waiting in its
+/// listen backlog are not its yet): its sockets' inodes, looked up in the kernel's table of
+/// established connections. Only those on `port`: a connection the server opens itself is not one
+/// a client holds.
+fn connections(pid: u32, port: u16) -> usize {
+    let local_port = format!(":{port:04X}");
     let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("list its file descriptors")
         .filter_map(Result::ok)
@@ -135,8 +138,13 @@ fn connections(pid: u32) -> usize {
                 .map(|row| row.split_whitespace().map(String::from).collect::<Vec<_>>())
                 .collect::<Vec<_>>()
         })
-        // Column 3 is the state (01: established), column 9 the inode.
-        .filter(|row| row.len() > 9 && row[3] == "01" && inodes.contains(&row[9]))
+        // Column 1 is the local address (hex `IP:PORT`), 3 the state (01: established), 9 the inode.
+        .filter(|row| {
+            row.len() > 9
+                && row[1].ends_with(&local_port)
+                && row[3] == "01"
+                && inodes.contains(&row[9])
+        })
         .count()
 }
 
@@ -565,6 +573,11 @@ async fn idle_connections_are_bounded_while_other_clients_are_served() {
             .await;
             let pid = server.pid();
             let address = server.base.trim_start_matches("http://").to_string();
+            let port: u16 = address
+                .rsplit(':')
+                .next()
+                .and_then(|port| port.parse().ok())
+                .expect("the server's port");
             let mut idle = Vec::new();
             for _ in 0..4 * max {
                 idle.push(TcpStream::connect(&address).await.unwrap());
@@ -574,7 +587,7 @@ async fn idle_connections_are_bounded_while_other_clients_are_served() {
             let bystander = tokio::spawn(async move { bystander_is_served(&url).await });
             let mut most = 0;
             while !bystander.is_finished() {
-                most = most.max(connections(pid));
+                most = most.max(connections(pid, port));
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             bystander.await.expect("the bystander was served");
