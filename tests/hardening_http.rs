@@ -111,41 +111,49 @@ fn rss_mib(pid: u32) -> f64 {
 /// The TCP connections the process holds open on its port `port` (accepted; those waiting in its
 /// listen backlog are not its yet): its sockets' inodes, looked up in the kernel's table of
 /// established connections. Only those on `port`: a connection the server opens itself is not one
-/// a client holds.
+/// a client holds. Neither the lists nor the table are read at one instant: the process's sockets
+/// are listed before and after the table is read and only those in both count (else a socket closed
+/// and another accepted in between would both count), and each socket counts once, for the kernel
+/// writes its table in pieces and, as connections come and go, can repeat a row across two reads.
 fn connections(pid: u32, port: u16) -> usize {
     let local_port = format!(":{port:04X}");
-    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("list its file descriptors")
-        .filter_map(Result::ok)
-        .filter_map(|fd| {
-            let target = std::fs::read_link(fd.path()).ok()?;
-            let target = target.to_string_lossy();
-            Some(
-                target
-                    .strip_prefix("socket:[")?
-                    .strip_suffix(']')?
-                    .to_string(),
-            )
-        })
-        .collect();
-    ["tcp", "tcp6"]
+    let sockets = || -> std::collections::HashSet<String> {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("list its file descriptors")
+            .filter_map(Result::ok)
+            .filter_map(|fd| {
+                let target = std::fs::read_link(fd.path()).ok()?;
+                let target = target.to_string_lossy();
+                Some(
+                    target
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let before = sockets();
+    let tables: Vec<String> = ["tcp", "tcp6"]
         .iter()
         .filter_map(|table| std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).ok())
-        .flat_map(|table| {
-            table
-                .lines()
-                .skip(1)
-                .map(|row| row.split_whitespace().map(String::from).collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-        })
+        .collect();
+    let after = sockets();
+    let established: std::collections::HashSet<&str> = tables
+        .iter()
+        .flat_map(|table| table.lines().skip(1))
+        .map(|row| row.split_whitespace().collect::<Vec<_>>())
         // Column 1 is the local address (hex `IP:PORT`), 3 the state (01: established), 9 the inode.
         .filter(|row| {
             row.len() > 9
                 && row[1].ends_with(&local_port)
                 && row[3] == "01"
-                && inodes.contains(&row[9])
+                && before.contains(row[9])
+                && after.contains(row[9])
         })
-        .count()
+        .map(|row| row[9])
+        .collect();
+    established.len()
 }
 
 /// The JSON-RPC error message of a refusal, after checking its shape, and the id it answers.
