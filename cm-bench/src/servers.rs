@@ -211,3 +211,28 @@ pub fn health_ok(addr: SocketAddr) -> bool {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && &head[..] == b"HTTP/1.1 200"
 }
+
+/// The command line the baseline servers share with cm-mcp's (`--stdio`, `--host`, `--port`,
+/// `--stateless`), so that [`ServerSpec::cm_style`] starts them all alike.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerFlags {
+    /// Serve over stdin/stdout instead of HTTP.
+    #[arg(long)]
+    pub stdio: bool,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// No sessions (as `my-service --stateless`).
+    #[arg(long)]
+    pub stateless: bool,
+}
+
+impl ServerFlags {
+    /// Where to listen over HTTP.
+    pub fn address(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.host, self.port)
+    }
+}

@@ -11,8 +11,6 @@
 
 #![allow(deprecated)] // notify_logging_message is deprecated by SEP-2577; my-service still sends it.
 
-use std::net::{IpAddr, SocketAddr};
-
 use anyhow::Context as _;
 use axum::{Json, Router, routing::get, serve::ListenerExt};
 use clap::Parser;
@@ -34,18 +32,9 @@ use rmcp::{
 #[derive(Debug, Parser)]
 #[command(about = "A bare rmcp 3.11 server serving my_tool, the baseline of cm-bench")]
 struct Cli {
-    /// Serve MCP over stdin/stdout instead of HTTP.
-    #[arg(long)]
-    stdio: bool,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: IpAddr,
-    /// Port to listen on.
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// No sessions, plain JSON responses (as `my-service --stateless`).
-    #[arg(long)]
-    stateless: bool,
+    /// Stateless answers are plain JSON, as `my-service --stateless` gives.
+    #[command(flatten)]
+    flags: cm_bench::servers::ServerFlags,
 }
 
 /// `my_tool`'s arguments.
@@ -123,7 +112,7 @@ async fn health() -> Json<serde_json::Value> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if cli.stdio {
+    if cli.flags.stdio {
         let running = bare()
             .serve(rmcp::transport::stdio())
             .await
@@ -132,8 +121,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(!cli.stateless)
-        .with_json_response(cli.stateless);
+        .with_legacy_session_mode(!cli.flags.stateless)
+        .with_json_response(cli.flags.stateless);
     // The same session manager and config switches as cm-mcp's transport, so that only the
     // framework's own work differs.
     let mcp =
@@ -141,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
     let router = Router::new()
         .route("/health", get(health))
         .nest_service("/mcp", mcp);
-    let addr = SocketAddr::new(cli.host, cli.port);
+    let addr = cli.flags.address();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}: choose another --port"))?

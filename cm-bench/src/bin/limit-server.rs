@@ -31,7 +31,6 @@ use std::{
     borrow::Cow,
     collections::HashSet,
     io::{BufRead as _, Write as _},
-    net::{IpAddr, SocketAddr},
     sync::{Arc, RwLock},
 };
 
@@ -53,18 +52,10 @@ use serde_json::value::RawValue;
 #[derive(Debug, Parser)]
 #[command(about = "The limit of cm-bench: axum + serde_json answering my_tool's JSON-RPC")]
 struct Cli {
-    /// Serve newline-delimited JSON-RPC over stdin/stdout instead of HTTP.
-    #[arg(long)]
-    stdio: bool,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: IpAddr,
-    /// Port to listen on.
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// No sessions, JSON answers unless a notification comes first (as `my-service --stateless`).
-    #[arg(long)]
-    stateless: bool,
+    /// Over stdio: newline-delimited JSON-RPC. Stateless: JSON answers unless a notification
+    /// comes first.
+    #[command(flatten)]
+    flags: cm_bench::servers::ServerFlags,
     /// With --stdio: read and write through tokio's stdin and stdout (which hand every read and
     /// write to its blocking thread pool, as rmcp's stdio transport does) instead of blocking
     /// reads and writes on the main thread. Not the limit: it shows what that hand-off costs.
@@ -742,14 +733,14 @@ fn stdio_reply(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if cli.stdio && !cli.tokio_stdio {
+    if cli.flags.stdio && !cli.tokio_stdio {
         return serve_stdio();
     }
     // The same runtime as the other servers' `#[tokio::main]`: one worker per core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    if cli.stdio {
+    if cli.flags.stdio {
         runtime.block_on(serve_tokio_stdio())
     } else {
         runtime.block_on(serve_http(cli))
@@ -783,7 +774,7 @@ async fn serve_tokio_stdio() -> anyhow::Result<()> {
 
 async fn serve_http(cli: Cli) -> anyhow::Result<()> {
     let app = Arc::new(App {
-        stateless: cli.stateless,
+        stateless: cli.flags.stateless,
         sessions: RwLock::default(),
     });
     let router = Router::new()
@@ -793,7 +784,7 @@ async fn serve_http(cli: Cli) -> anyhow::Result<()> {
             axum::routing::post(post).get(no_stream).delete(delete),
         )
         .with_state(app);
-    let addr = SocketAddr::new(cli.host, cli.port);
+    let addr = cli.flags.address();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}: choose another --port"))?
