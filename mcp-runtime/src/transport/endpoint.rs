@@ -1,4 +1,4 @@
-//! `/mcp`: rmcp's streamable HTTP service, plus what rmcp does not do for us, kept off the hot path:
+//! `/mcp`: rmcp's streamable HTTP service, plus what rmcp does not do for us:
 //!
 //! - POSTs counted as in flight, so that shutdown waits for them;
 //! - the request body read here, within a size limit and a deadline, so that an oversized body is
@@ -8,11 +8,14 @@
 //! - `DELETE` of a session answered `204` (rmcp's `202` makes the Python client print "Session
 //!   termination failed"), and of an unknown session `404`, as the specification wants;
 //! - rmcp's `415` for an unparseable body turned into a JSON-RPC parse error;
+//! - a POST's response head held until its answer (at most [`HEAD_WAITS_FOR`]) and its event stream
+//!   ended with the answer, so that a short call's response leaves in one write, not three;
 //! - with several replicas (`MCP_REDIS_URL`): a legacy request refused with a `503` naming the shared
 //!   state while Redis is away, each request renewing its session's TTL in the shared state, and a
 //!   client's answer to a server request passed on to the replica that waits for it.
 
 use std::{
+    collections::VecDeque,
     convert::Infallible,
     pin::Pin,
     sync::Arc,
@@ -139,6 +142,7 @@ impl Endpoint {
         } else {
             request
         };
+        let request_method = request.headers().get("mcp-method").cloned();
         let response = self.rmcp.handle(request).await;
         let response = match response.status() {
             StatusCode::UNSUPPORTED_MEDIA_TYPE if is_rmcp_parse_error(&response) => {
@@ -157,16 +161,22 @@ impl Endpoint {
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
         let strip_ids = event_stream && self.sessions.shared().is_some();
-        let ends_at_answer = event_stream && single;
-        response.map(|body| {
-            let body = if ends_at_answer {
-                Body::new(EndsAtAnswer {
-                    body,
-                    answered: false,
-                })
-            } else {
-                Body::new(body)
+        // A listen request's stream has no answer to wait for.
+        let answered = single
+            && request_method
+                .as_ref()
+                .is_none_or(|m| m != "subscriptions/listen");
+        let response = if event_stream && answered {
+            let (parts, body) = response.into_parts();
+            let body = EndsAtAnswer {
+                body,
+                answered: false,
             };
+            Response::from_parts(parts, Body::new(FirstEvents::read(body).await))
+        } else {
+            response.map(Body::new)
+        };
+        response.map(|body| {
             let body = match in_flight {
                 Some(token) => Body::new(InFlight {
                     body,
@@ -520,6 +530,87 @@ impl<B: http_body::Body<Data = Bytes> + Unpin> http_body::Body for EndsAtAnswer<
     }
 }
 
+/// How long a POST's response head waits for the answer to its request.
+///
+/// rmcp returns a POST's response as soon as the request is handed to its service, before any
+/// event: hyper then sends the head (with the priming event, with sessions, and a log message the
+/// call sends first) in one write and the answer in another, and the client wakes for each. Held
+/// until the answer (short calls answer within microseconds), head, events and answer leave in one
+/// write. A call that takes longer gets its head and first events after this wait, as before, so a
+/// client still learns early that its request was taken and, from the priming event, where to
+/// resume; a request of the server's (sampling, elicitation), which the call waits on, is sent at once.
+const HEAD_WAITS_FOR: Duration = Duration::from_millis(20);
+
+/// At most this many events are held back with the head.
+const HEAD_WAITS_FOR_EVENTS: usize = 32;
+
+/// A POST's event stream with the events read before its response head was sent.
+struct FirstEvents<B> {
+    read: VecDeque<Frame<Bytes>>,
+    body: B,
+}
+
+impl<B: http_body::Body<Data = Bytes, Error = Infallible> + Unpin> FirstEvents<B> {
+    /// Reads `body`'s events up to the answer or a request of the server's, for at most
+    /// [`HEAD_WAITS_FOR`].
+    async fn read(mut body: B) -> FirstEvents<B> {
+        let mut read = VecDeque::new();
+        // Not started (no timer is set) unless an event has to be waited for.
+        let deadline = tokio::time::sleep(HEAD_WAITS_FOR);
+        tokio::pin!(deadline);
+        loop {
+            let frame = tokio::select! {
+                biased;
+                frame = body.frame() => frame,
+                () = &mut deadline => break,
+            };
+            let Some(Ok(frame)) = frame else { break };
+            let more = frame
+                .data_ref()
+                .is_some_and(|data| leads_up_to_answer(data));
+            read.push_back(frame);
+            if !more || read.len() == HEAD_WAITS_FOR_EVENTS {
+                break;
+            }
+        }
+        FirstEvents { read, body }
+    }
+}
+
+impl<B: http_body::Body<Data = Bytes, Error = Infallible> + Unpin> http_body::Body
+    for FirstEvents<B>
+{
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.read.pop_front() {
+            Some(frame) => Poll::Ready(Some(Ok(frame))),
+            None => Pin::new(&mut self.body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.read.is_empty() && self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// Whether an event can wait for the answer that follows it: rmcp's priming event (SEP-1699, an
+/// empty `data` line with the stream's first event id) or a notification (a log message,
+/// progress), written by rmcp as `data: {"jsonrpc":"2.0","method":…` (its types' field order).
+fn leads_up_to_answer(event: &[u8]) -> bool {
+    event.starts_with(b"data: \n")
+        || event.starts_with(b"data:\n")
+        || event.starts_with(b"data: {\"jsonrpc\":\"2.0\",\"method\":")
+}
+
 /// Whether an event of a stream written by rmcp carries a JSON-RPC answer (a result or an error)
 /// rather than a notification or a request of the server's. rmcp writes each message as
 /// `data: {"jsonrpc":"2.0","id":…,"result"…` (its types' field order), one event per frame; reading
@@ -661,6 +752,78 @@ mod tests {
             .to_bytes();
         let expected = [event(log_message()), event(answer(RequestId::Number(3)))].concat();
         assert_eq!(bytes, expected);
+    }
+
+    #[tokio::test]
+    async fn a_posts_head_waits_for_its_answer_and_takes_the_events_before_it_along() {
+        let priming = Bytes::from_static(b"data: \nid: 0/0\nretry: 3000\n\n");
+        let answer = Bytes::from(event(answer(RequestId::Number(3))));
+        let log = Bytes::from(event(log_message()));
+        let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Frame<Bytes>, Infallible>>();
+        tx.unbounded_send(Ok(Frame::data(priming.clone()))).unwrap();
+        let (late_log, late) = (log.clone(), answer.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            tx.unbounded_send(Ok(Frame::data(late_log))).unwrap();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            tx.unbounded_send(Ok(Frame::data(late))).unwrap();
+            // The sender stays open: the answer alone must end the stream.
+            std::future::pending::<()>().await;
+        });
+        let body = EndsAtAnswer {
+            body: http_body_util::StreamBody::new(rx),
+            answered: false,
+        };
+        let first = FirstEvents::read(body).await;
+        let read: Vec<_> = first
+            .read
+            .iter()
+            .filter_map(|f| f.data_ref().cloned())
+            .collect();
+        assert_eq!(read, [priming.clone(), log.clone(), answer.clone()]);
+        let bytes = tokio::time::timeout(Duration::from_secs(10), first.collect())
+            .await
+            .expect("the stream ends at the answer")
+            .unwrap()
+            .to_bytes();
+        assert_eq!(bytes, [priming, log, answer].concat());
+    }
+
+    #[tokio::test]
+    async fn a_slow_calls_head_goes_out_after_the_wait_and_its_events_follow() {
+        let priming = Bytes::from_static(b"data: \nid: 0/0\nretry: 3000\n\n");
+        let answer = Bytes::from(event(answer(RequestId::Number(4))));
+        let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Frame<Bytes>, Infallible>>();
+        tx.unbounded_send(Ok(Frame::data(priming.clone()))).unwrap();
+        let body = EndsAtAnswer {
+            body: http_body_util::StreamBody::new(rx),
+            answered: false,
+        };
+        let first = tokio::time::timeout(Duration::from_secs(10), FirstEvents::read(body))
+            .await
+            .expect("the head waits no longer than HEAD_WAITS_FOR");
+        assert_eq!(first.read.len(), 1, "only the priming event was there");
+        assert!(!http_body::Body::is_end_stream(&first));
+        tx.unbounded_send(Ok(Frame::data(answer.clone()))).unwrap();
+        let bytes = first.collect().await.unwrap().to_bytes();
+        assert_eq!(bytes, [priming, answer].concat());
+    }
+
+    #[test]
+    fn priming_events_and_notifications_wait_for_the_answer_and_nothing_else_does() {
+        assert!(leads_up_to_answer(b"data: \nid: 0\nretry: 3000\n\n"));
+        assert!(leads_up_to_answer(b"data:\nid: 0/1\n\n"));
+        assert!(leads_up_to_answer(&event(log_message())));
+        assert!(!leads_up_to_answer(&event(answer(RequestId::Number(1)))));
+        let ping = ServerJsonRpcMessage::request(
+            ServerRequest::PingRequest(PingRequest::default()),
+            RequestId::Number(1),
+        );
+        assert!(
+            !leads_up_to_answer(&event(ping)),
+            "the call waits on the client"
+        );
+        assert!(!leads_up_to_answer(b": keep-alive\n\n"));
     }
 
     #[tokio::test]
