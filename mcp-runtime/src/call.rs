@@ -759,7 +759,7 @@ fn input_summary(args: &JsonObject, params: &[ParamInfo], has_secrets: bool) -> 
                 (k.clone(), v)
             })
             .collect();
-        Value::Object(redacted).to_string()
+        serde_json::to_string(&redacted).unwrap_or_default()
     } else {
         // Serializing the map directly avoids cloning the arguments.
         serde_json::to_string(args).unwrap_or_default()

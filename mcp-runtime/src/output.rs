@@ -231,7 +231,11 @@ impl<T: Serialize> IntoToolContent for Json<T> {
         let value = serde_json::to_value(&self.0).map_err(|e| {
             ToolError::internal(format!("the tool's result could not be serialized: {e}"))
         })?;
-        let text = value.to_string();
+        // Written straight into a buffer: `Value`'s `Display` goes through `fmt::Formatter` a
+        // token at a time, which cost a rows-sized result (postgres-mcp's) twice as much.
+        let text = serde_json::to_string(&value).map_err(|e| {
+            ToolError::internal(format!("the tool's result could not be serialized: {e}"))
+        })?;
         let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
         result.structured_content = Some(value);
         Ok(result)
