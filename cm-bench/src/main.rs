@@ -175,17 +175,11 @@ struct LineupArgs {
 
 impl LineupArgs {
     fn lineup(&self) -> anyhow::Result<Lineup> {
-        let fastmcp = match &self.python {
-            Some(python) => {
-                anyhow::ensure!(
-                    self.fastmcp_script.is_file(),
-                    "{} does not exist; run from the repository root or pass --fastmcp-script",
-                    self.fastmcp_script.display()
-                );
-                Some((absolute(python)?, absolute(&self.fastmcp_script)?))
-            }
-            None => None,
-        };
+        let fastmcp = python_server(
+            self.python.as_deref(),
+            &self.fastmcp_script,
+            "--fastmcp-script",
+        )?;
         let workdir = absolute(&self.workdir)?;
         Lineup::new(
             &sibling(self.my_service.as_deref(), "my-service")?,
@@ -344,6 +338,24 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// `given`, or the binary `name` next to this executable (the same target directory).
+/// A Python server of the lineup: the interpreter and its script, both absolute, when a Python was
+/// given; `flag` is the option that names the script, for the error when it is missing.
+fn python_server(
+    python: Option<&Path>,
+    script: &Path,
+    flag: &str,
+) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+    let Some(python) = python else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        script.is_file(),
+        "{} does not exist; run from the repository root or pass {flag}",
+        script.display()
+    );
+    Ok(Some((absolute(python)?, absolute(script)?)))
+}
+
 fn sibling(given: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
     match given {
         Some(path) => absolute(path),
@@ -501,17 +513,7 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
                 .iter()
                 .map(|s| Scenario::parse(s))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let seed = match &args.python {
-                Some(python) => {
-                    anyhow::ensure!(
-                        args.seed_script.is_file(),
-                        "{} does not exist; run from the repository root or pass --seed-script",
-                        args.seed_script.display()
-                    );
-                    Some((absolute(python)?, absolute(&args.seed_script)?))
-                }
-                None => None,
-            };
+            let seed = python_server(args.python.as_deref(), &args.seed_script, "--seed-script")?;
             let postgres_mcp = sibling(args.postgres_mcp.as_deref(), "postgres-mcp")?;
             let workdir = absolute(&args.workdir)?;
             let database =

@@ -99,16 +99,15 @@ async fn database_exists(database: &str) -> bool {
     !rows.is_empty()
 }
 
-#[tokio::test]
-async fn postgres_mcp_answers_checked_calls_in_a_scratch_database_the_run_drops() {
-    let test = "postgres_mcp_answers_checked_calls_in_a_scratch_database_the_run_drops";
-    let Some(database) = scratch_or_skip(test).await else {
-        return;
-    };
-    let name = database.name().to_string();
+/// Runs the comparison of postgres-mcp (and the seed, when given) in `database`, then drops it,
+/// whatever the comparison's outcome.
+async fn compare_and_drop(
+    database: ScratchDatabase,
+    seed: Option<(PathBuf, PathBuf)>,
+) -> Vec<postgres::PostgresScenario> {
     let servers = postgres::lineup(
         &binary_built_alone("postgres-mcp"),
-        None,
+        seed,
         &database,
         &workdir(),
     )
@@ -122,7 +121,17 @@ async fn postgres_mcp_answers_checked_calls_in_a_scratch_database_the_run_drops(
     )
     .await;
     database.drop().await.unwrap();
-    let results = outcome.unwrap();
+    outcome.unwrap()
+}
+
+#[tokio::test]
+async fn postgres_mcp_answers_checked_calls_in_a_scratch_database_the_run_drops() {
+    let test = "postgres_mcp_answers_checked_calls_in_a_scratch_database_the_run_drops";
+    let Some(database) = scratch_or_skip(test).await else {
+        return;
+    };
+    let name = database.name().to_string();
+    let results = compare_and_drop(database, None).await;
 
     let row = &results[0].rows[0];
     assert_eq!(row.row.server, POSTGRES_MCP);
@@ -160,23 +169,7 @@ async fn the_seed_and_postgres_mcp_both_answer_through_the_lineup() {
         }
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/seed_postgres_server.py");
-    let servers = postgres::lineup(
-        &binary_built_alone("postgres-mcp"),
-        Some((python, script)),
-        &database,
-        &workdir(),
-    )
-    .unwrap();
-    let outcome = postgres::compare(
-        &servers,
-        &database,
-        &settings(&database),
-        &workdir(),
-        DEFAULT_PROTOCOL_VERSION,
-    )
-    .await;
-    database.drop().await.unwrap();
-    let results = outcome.unwrap();
+    let results = compare_and_drop(database, Some((python, script))).await;
 
     let names: Vec<&str> = results[0]
         .rows
