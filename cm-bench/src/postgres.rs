@@ -458,7 +458,24 @@ pub async fn compare(
         };
         for (i, server) in running.iter().enumerate() {
             let target = Target::Http(HttpEndpoint::parse(&server.url())?);
-            let primed = load::run(&target, &options(i, Stop::Calls(PRIME_CALLS), vec![])).await?;
+            // Both servers serve before their pool has connected and answer with a tool error
+            // meanwhile (as the platform's servers do): on a loaded machine the check is repeated
+            // while that is all that fails, for as long as a connection may take. A wrong answer
+            // fails at once.
+            let connecting = std::time::Instant::now();
+            let primed = loop {
+                let primed =
+                    load::run(&target, &options(i, Stop::Calls(PRIME_CALLS), vec![])).await?;
+                let not_ready = primed.errors > 0
+                    && primed
+                        .error_samples
+                        .iter()
+                        .all(|e| e.starts_with("tool error:"));
+                if !not_ready || connecting.elapsed() > Duration::from_secs(30) {
+                    break primed;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            };
             ensure!(
                 primed.errors == 0,
                 "{}: {} of {} checked calls failed before the rounds; first errors: {:?}",
